@@ -1,0 +1,422 @@
+//! The validated, immutable catalog: every model, dimension, measure and
+//! metric of one definitions version, with the join graph between models.
+//! Only [`crate::definitions`] builds one, so every value here has already
+//! been checked (names resolve, types fit, no cycles).
+
+mod graph;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+pub use graph::{JoinEdge, JoinGraph, JoinPath};
+
+use crate::diagnostics::SourcePos;
+use crate::sql::ast::Expr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ModelId(pub u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct MetricId(pub u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grain {
+    Hour,
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl Grain {
+    pub const ALL: [Grain; 6] = [
+        Grain::Hour,
+        Grain::Day,
+        Grain::Week,
+        Grain::Month,
+        Grain::Quarter,
+        Grain::Year,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Grain::Hour => "hour",
+            Grain::Day => "day",
+            Grain::Week => "week",
+            Grain::Month => "month",
+            Grain::Quarter => "quarter",
+            Grain::Year => "year",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Grain> {
+        Grain::ALL
+            .into_iter()
+            .find(|g| g.name().eq_ignore_ascii_case(s))
+    }
+
+    pub fn names() -> Vec<&'static str> {
+        Grain::ALL.iter().map(|g| g.name()).collect()
+    }
+}
+
+impl fmt::Display for Grain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "agg")]
+pub enum Aggregation {
+    Sum,
+    Count,
+    CountDistinct,
+    Avg,
+    Min,
+    Max,
+    Median,
+    Percentile { p: f64 },
+    SumBoolean,
+}
+
+impl Aggregation {
+    pub const NAMES: [&'static str; 9] = [
+        "sum",
+        "count",
+        "count_distinct",
+        "avg",
+        "min",
+        "max",
+        "median",
+        "percentile",
+        "sum_boolean",
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Aggregation::Sum => "sum",
+            Aggregation::Count => "count",
+            Aggregation::CountDistinct => "count_distinct",
+            Aggregation::Avg => "avg",
+            Aggregation::Min => "min",
+            Aggregation::Max => "max",
+            Aggregation::Median => "median",
+            Aggregation::Percentile { .. } => "percentile",
+            Aggregation::SumBoolean => "sum_boolean",
+        }
+    }
+
+    /// Aggregations that add up: a value per group can be summed again to a
+    /// coarser group. Others (distinct counts, medians) cannot.
+    pub fn is_additive(self) -> bool {
+        matches!(
+            self,
+            Aggregation::Sum | Aggregation::Count | Aggregation::SumBoolean
+        )
+    }
+
+    /// Aggregations whose input must be numeric.
+    pub fn needs_numeric(self) -> bool {
+        matches!(
+            self,
+            Aggregation::Sum
+                | Aggregation::Avg
+                | Aggregation::Median
+                | Aggregation::Percentile { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    Primary,
+    Unique,
+    Foreign,
+}
+
+impl EntityKind {
+    /// A model with this entity has at most one row per key value, so joining
+    /// to it from anywhere never multiplies rows.
+    pub fn is_unique(self) -> bool {
+        matches!(self, EntityKind::Primary | EntityKind::Unique)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Entity {
+    pub name: String,
+    pub kind: EntityKind,
+    /// One expression per key column; several for a composite key.
+    pub keys: Vec<Expr>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum DimensionKind {
+    Categorical,
+    Time { granularity: Grain },
+    Number,
+    Boolean,
+}
+
+impl DimensionKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DimensionKind::Categorical => "categorical",
+            DimensionKind::Time { .. } => "time",
+            DimensionKind::Number => "number",
+            DimensionKind::Boolean => "boolean",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Dimension {
+    pub name: String,
+    pub kind: DimensionKind,
+    pub expr: Expr,
+    pub label: Option<String>,
+    pub description: Option<String>,
+    pub pii: bool,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Measure {
+    pub name: String,
+    pub agg: Aggregation,
+    /// `None` only for `count`, which then counts rows.
+    pub expr: Option<Expr>,
+    /// Index into the model's dimensions: the time `metric_time` means for
+    /// this measure.
+    pub time_dimension: Option<usize>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Source {
+    Table(Vec<String>),
+    Sql(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub id: ModelId,
+    pub name: String,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    pub source: Source,
+    pub entities: Vec<Entity>,
+    pub dimensions: Vec<Dimension>,
+    pub measures: Vec<Measure>,
+    pub pos: SourcePos,
+}
+
+impl Model {
+    pub fn dimension(&self, name: &str) -> Option<(usize, &Dimension)> {
+        self.dimensions
+            .iter()
+            .enumerate()
+            .find(|(_, d)| d.name == name)
+    }
+
+    pub fn entity(&self, name: &str) -> Option<&Entity> {
+        self.entities.iter().find(|e| e.name == name)
+    }
+
+    pub fn measure(&self, name: &str) -> Option<(usize, &Measure)> {
+        self.measures
+            .iter()
+            .enumerate()
+            .find(|(_, m)| m.name == name)
+    }
+
+    /// The entity that identifies one row, if any.
+    pub fn primary_entity(&self) -> Option<&Entity> {
+        self.entities.iter().find(|e| e.kind == EntityKind::Primary)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricStatus {
+    Draft,
+    Active,
+    Deprecated,
+}
+
+impl MetricStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            MetricStatus::Draft => "draft",
+            MetricStatus::Active => "active",
+            MetricStatus::Deprecated => "deprecated",
+        }
+    }
+}
+
+/// A reference from a ratio or derived metric to another metric, optionally
+/// narrowed by a filter that applies to everything underneath it.
+#[derive(Debug, Clone)]
+pub struct MetricInput {
+    pub metric: MetricId,
+    /// Name the input goes by inside a derived expression.
+    pub alias: String,
+    pub filter: Option<Expr>,
+}
+
+#[derive(Debug, Clone)]
+pub enum MetricKind {
+    Simple {
+        model: ModelId,
+        measure: usize,
+    },
+    Ratio {
+        numerator: MetricInput,
+        denominator: MetricInput,
+    },
+    /// `expr` refers to its inputs by alias through `Expr::Ref`.
+    Derived {
+        expr: Expr,
+        inputs: Vec<MetricInput>,
+    },
+}
+
+impl MetricKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            MetricKind::Simple { .. } => "simple",
+            MetricKind::Ratio { .. } => "ratio",
+            MetricKind::Derived { .. } => "derived",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Metric {
+    pub id: MetricId,
+    pub name: String,
+    pub version: u32,
+    pub status: MetricStatus,
+    pub owner: Option<String>,
+    pub description: Option<String>,
+    pub label: Option<String>,
+    pub format: Option<String>,
+    pub unit: Option<String>,
+    /// Filter over dimensions, as `Expr::Ref`s resolved per query.
+    pub filter: Option<Expr>,
+    pub filter_text: Option<String>,
+    pub kind: MetricKind,
+    pub pos: SourcePos,
+}
+
+impl Metric {
+    /// `name@version`, the unambiguous spelling.
+    pub fn qualified_name(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+}
+
+/// One definitions version, shared read-only by every request.
+#[derive(Debug)]
+pub struct Catalog {
+    pub models: Vec<Model>,
+    pub metrics: Vec<Metric>,
+    model_index: BTreeMap<String, ModelId>,
+    /// Every version of a metric, ascending by version.
+    metric_versions: BTreeMap<String, Vec<MetricId>>,
+    pub graph: JoinGraph,
+    /// Content hash of the definition files: a result computed under one
+    /// version is never served under another.
+    pub version: String,
+}
+
+impl Catalog {
+    pub fn new(models: Vec<Model>, metrics: Vec<Metric>, version: String) -> Catalog {
+        let model_index = models.iter().map(|m| (m.name.clone(), m.id)).collect();
+        let mut metric_versions: BTreeMap<String, Vec<MetricId>> = BTreeMap::new();
+        for m in &metrics {
+            metric_versions
+                .entry(m.name.clone())
+                .or_default()
+                .push(m.id);
+        }
+        for ids in metric_versions.values_mut() {
+            ids.sort_by_key(|id| metrics[id.0 as usize].version);
+        }
+        let graph = JoinGraph::build(&models);
+        Catalog {
+            models,
+            metrics,
+            model_index,
+            metric_versions,
+            graph,
+            version,
+        }
+    }
+
+    pub fn model(&self, id: ModelId) -> &Model {
+        &self.models[id.0 as usize]
+    }
+
+    pub fn metric(&self, id: MetricId) -> &Metric {
+        &self.metrics[id.0 as usize]
+    }
+
+    pub fn model_by_name(&self, name: &str) -> Option<&Model> {
+        self.model_index.get(name).map(|id| self.model(*id))
+    }
+
+    pub fn model_names(&self) -> impl Iterator<Item = &str> {
+        self.model_index.keys().map(String::as_str)
+    }
+
+    pub fn metric_names(&self) -> impl Iterator<Item = &str> {
+        self.metric_versions.keys().map(String::as_str)
+    }
+
+    /// All versions of a metric, oldest first.
+    pub fn metric_versions(&self, name: &str) -> &[MetricId] {
+        self.metric_versions
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// What a bare metric name means: the newest active version, else the
+    /// newest deprecated one. Drafts are only used when asked for by version.
+    pub fn default_metric(&self, name: &str) -> Option<&Metric> {
+        let versions = self.metric_versions(name);
+        let pick = |status| {
+            versions
+                .iter()
+                .rev()
+                .map(|id| self.metric(*id))
+                .find(|m| m.status == status)
+        };
+        pick(MetricStatus::Active).or_else(|| pick(MetricStatus::Deprecated))
+    }
+
+    pub fn metric_version(&self, name: &str, version: u32) -> Option<&Metric> {
+        self.metric_versions(name)
+            .iter()
+            .map(|id| self.metric(*id))
+            .find(|m| m.version == version)
+    }
+
+    /// Metrics in the order a catalog listing shows them.
+    pub fn metrics_sorted(&self) -> Vec<&Metric> {
+        self.metric_versions
+            .values()
+            .flatten()
+            .map(|id| self.metric(*id))
+            .collect()
+    }
+}

@@ -1,0 +1,161 @@
+//! Flag definitions (clap) and their translation into a semantic query.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::dialect::DialectKind;
+use crate::query::{Filter, FilterOp, OrderBy, SemanticQuery, TimeRange};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "accord",
+    version,
+    about = "A semantic metric layer: one definition of every KPI, compiled to your warehouse's SQL"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the definitions and report every problem with its position.
+    Validate(ValidateArgs),
+    /// Print the SQL a query compiles to, without running it.
+    Compile(CompileArgs),
+    /// List the SQL dialects accord compiles to.
+    Dialects,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Definitions directory.
+    #[arg(long, default_value = "metric_defs", env = "ACCORD_DEFS")]
+    pub defs: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Definitions directory.
+    #[arg(long, default_value = "metric_defs", env = "ACCORD_DEFS")]
+    pub defs: PathBuf,
+    /// Metrics, comma-separated (`revenue,orders` or `revenue@2`).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub metrics: Vec<String>,
+    /// Group-by dimensions, comma-separated (`customers.region,metric_time:month`).
+    #[arg(long = "by", value_delimiter = ',')]
+    pub by: Vec<String>,
+    /// A SQL boolean expression over dimensions.
+    #[arg(long = "where")]
+    pub where_sql: Option<String>,
+    /// A structured filter `DIMENSION OP [VALUE[,VALUE...]]`, e.g.
+    /// `customers.region in EU,NA` or `orders.status = completed`. Repeatable.
+    #[arg(long = "filter")]
+    pub filters: Vec<String>,
+    /// Inclusive start of metric_time (`YYYY-MM-DD[ HH:MM:SS]`).
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Exclusive end of metric_time.
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Ordering, comma-separated; prefix `-` for descending.
+    #[arg(long = "order-by", value_delimiter = ',', allow_hyphen_values = true)]
+    pub order_by: Vec<String>,
+    #[arg(long)]
+    pub limit: Option<u64>,
+    #[arg(long)]
+    pub offset: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    #[command(flatten)]
+    pub query: QueryArgs,
+    /// Target dialect.
+    #[arg(long, default_value = "duckdb")]
+    pub dialect: DialectKind,
+}
+
+/// Parses `DIMENSION OP [VALUES]`; values are comma-separated, and numbers
+/// or `true`/`false`/`null` are read as such.
+pub fn parse_filter(text: &str) -> Result<Filter, String> {
+    let mut parts = text.trim().splitn(3, char::is_whitespace);
+    let dimension = parts
+        .next()
+        .filter(|s| !s.is_empty())
+        .ok_or("empty filter")?
+        .to_string();
+    let op_text = parts.next().ok_or_else(|| {
+        format!(
+            "filter `{text}` needs an operator (one of {})",
+            FilterOp::NAMES.join(", ")
+        )
+    })?;
+    let op = FilterOp::parse(op_text).ok_or_else(|| {
+        let hint = crate::diagnostics::closest(op_text, FilterOp::NAMES);
+        let mut m = format!(
+            "unknown filter operator `{op_text}` (one of {})",
+            FilterOp::NAMES.join(", ")
+        );
+        if let Some(h) = hint.first() {
+            m.push_str(&format!("; did you mean `{h}`?"));
+        }
+        m
+    })?;
+    let values = match parts.next() {
+        None => Vec::new(),
+        Some(rest) => rest
+            .split(',')
+            .map(|v| {
+                let v = v.trim();
+                match v {
+                    "null" => serde_json::Value::Null,
+                    "true" => serde_json::Value::Bool(true),
+                    "false" => serde_json::Value::Bool(false),
+                    _ => v
+                        .parse::<i64>()
+                        .map(serde_json::Value::from)
+                        .or_else(|_| v.parse::<f64>().map(serde_json::Value::from))
+                        .unwrap_or_else(|_| serde_json::Value::String(v.to_string())),
+                }
+            })
+            .collect(),
+    };
+    Ok(Filter {
+        dimension,
+        op,
+        values,
+    })
+}
+
+impl QueryArgs {
+    pub fn to_query(&self) -> Result<SemanticQuery, String> {
+        let filters = self
+            .filters
+            .iter()
+            .map(|f| parse_filter(f))
+            .collect::<Result<Vec<_>, _>>()?;
+        let time_range = (self.start.is_some() || self.end.is_some()).then(|| TimeRange {
+            start: self.start.clone(),
+            end: self.end.clone(),
+        });
+        Ok(SemanticQuery {
+            metrics: self.metrics.clone(),
+            dimensions: self.by.clone(),
+            filters,
+            where_sql: self.where_sql.clone(),
+            time_range,
+            order_by: self
+                .order_by
+                .iter()
+                .map(|o| OrderBy::Text(o.clone()))
+                .collect(),
+            limit: self.limit,
+            offset: self.offset,
+        })
+    }
+}

@@ -1,0 +1,42 @@
+//! Definitions: YAML files in a directory → a validated [`Catalog`].
+//!
+//! Loading never stops at the first problem: every file is read and every
+//! rule checked, and all diagnostics come back together, each naming its
+//! file, line, column and field.
+
+mod load;
+pub mod raw;
+mod validate;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use load::{SourceFile, read_dir};
+pub use validate::is_identifier;
+
+use crate::catalog::Catalog;
+use crate::diagnostics::Diagnostics;
+
+/// Reads and validates every `*.yml`/`*.yaml` file under `dir`.
+pub fn load_dir(dir: &Path) -> Result<Arc<Catalog>, Diagnostics> {
+    let files = read_dir(dir)?;
+    load_files(&files)
+}
+
+/// Validates already-read files (used by tests, `diff` and hot reload).
+pub fn load_files(files: &[SourceFile]) -> Result<Arc<Catalog>, Diagnostics> {
+    let (parsed, mut diags) = load::parse_files(files);
+    let version = load::content_hash(files);
+    match validate::build(parsed, version, &mut diags) {
+        Some(catalog) if diags.is_empty() => Ok(Arc::new(catalog)),
+        _ => Err(diags),
+    }
+}
+
+/// Parses and validates one YAML document given as text.
+pub fn load_str(name: &str, text: &str) -> Result<Arc<Catalog>, Diagnostics> {
+    load_files(&[SourceFile {
+        path: name.into(),
+        text: text.to_string(),
+    }])
+}

@@ -1,0 +1,18 @@
+//! accord: a semantic metric layer. Definitions (YAML) are validated into a
+//! [`catalog::Catalog`]; a [`query::SemanticQuery`] is planned against it
+//! ([`planner`]) into a SQL AST ([`sql`]) and rendered for a warehouse
+//! [`dialect`]. See ARCHITECTURE.md for the map.
+
+pub mod catalog;
+pub mod cli;
+pub mod definitions;
+pub mod demo;
+pub mod diagnostics;
+pub mod dialect;
+pub mod planner;
+pub mod query;
+pub mod sql;
+
+pub fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}

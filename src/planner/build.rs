@@ -1,0 +1,758 @@
+//! Assembles the SQL for a planned query.
+//!
+//! One scan per (model, time dimension): the model's rows, many-to-one
+//! joins for dimensions, the query's row filters, and every leaf aggregate
+//! of that model side by side (a metric's own filter becomes a CASE inside
+//! its aggregate, so measures of one model share one pass). With one scan,
+//! that SELECT is the whole query. With several, each scan is a CTE and the
+//! scans are stitched on the group-by keys with UNION ALL + GROUP BY, which
+//! needs no FULL OUTER JOIN (absent on MySQL) and matches NULL keys, which an
+//! equi-join would drop.
+
+use std::collections::BTreeMap;
+
+use crate::catalog::{Aggregation, Catalog, DimensionKind, MetricStatus, ModelId};
+use crate::diagnostics::closest;
+use crate::query::{DimensionRef, Filter, SemanticQuery, parse_metric_ref};
+use crate::sql::ast::*;
+use crate::sql::convert::{Origin, parse_expr, parse_timestamp};
+
+use super::filters::{coerce_time_literals, structured};
+use super::metrics::{Expansion, Leaf, MetricTree, leaf_column};
+use super::resolve::{
+    JoinTree, ResolvedDim, apply_grain, qualify, resolve_dimension, source_ref, target_model,
+};
+use super::{ColumnRole, ErrorCode, OutputColumn, Plan, PlanError};
+
+/// Limits that keep one request from planning something enormous.
+const MAX_METRICS: usize = 50;
+const MAX_DIMENSIONS: usize = 20;
+const MAX_FILTERS: usize = 50;
+
+struct RequestedMetric {
+    alias: String,
+    id: crate::catalog::MetricId,
+    tree: MetricTree,
+}
+
+struct Scan {
+    model: ModelId,
+    time_dim: Option<usize>,
+    leaves: Vec<usize>,
+}
+
+pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
+    if q.metrics.is_empty() {
+        return Err(
+            PlanError::new(ErrorCode::InvalidQuery, "a query needs at least one metric")
+                .at("metrics"),
+        );
+    }
+    if q.metrics.len() > MAX_METRICS
+        || q.dimensions.len() > MAX_DIMENSIONS
+        || q.filters.len() > MAX_FILTERS
+    {
+        return Err(PlanError::new(
+            ErrorCode::InvalidQuery,
+            format!(
+                "a query may have at most {MAX_METRICS} metrics, {MAX_DIMENSIONS} dimensions and {MAX_FILTERS} filters"
+            ),
+        ));
+    }
+    let mut warnings = Vec::new();
+
+    // Metrics → leaves.
+    let mut expansion = Expansion::default();
+    let mut requested: Vec<RequestedMetric> = Vec::new();
+    for (i, text) in q.metrics.iter().enumerate() {
+        let field = format!("metrics[{i}]");
+        let (name, version) = parse_metric_ref(text).map_err(|e| e.at(&field))?;
+        let metric = match version {
+            Some(v) => catalog.metric_version(&name, v),
+            None => catalog.default_metric(&name),
+        };
+        let metric = metric.ok_or_else(|| {
+            let versions = catalog.metric_versions(&name);
+            if versions.is_empty() {
+                PlanError::new(ErrorCode::UnknownMetric, format!("unknown metric `{name}`"))
+                    .with_suggestions(closest(&name, catalog.metric_names()))
+            } else {
+                let list: Vec<String> = versions
+                    .iter()
+                    .map(|id| {
+                        let m = catalog.metric(*id);
+                        format!("{}@{} ({})", m.name, m.version, m.status.name())
+                    })
+                    .collect();
+                PlanError::new(
+                    ErrorCode::UnknownMetric,
+                    match version {
+                        Some(v) => format!(
+                            "metric `{name}` has no version {v}; it has {}",
+                            list.join(", ")
+                        ),
+                        None => format!(
+                            "metric `{name}` has no active version; ask for one explicitly: {}",
+                            list.join(", ")
+                        ),
+                    },
+                )
+            }
+            .at(&field)
+        })?;
+        if metric.status == MetricStatus::Deprecated {
+            warnings.push(format!(
+                "metric `{}` is deprecated",
+                metric.qualified_name()
+            ));
+        }
+        let alias = match version {
+            Some(v) => format!("{}_v{v}", metric.name),
+            None => metric.name.clone(),
+        };
+        if requested.iter().any(|r| r.alias == alias) {
+            return Err(PlanError::new(
+                ErrorCode::InvalidQuery,
+                format!("metric `{text}` is requested twice"),
+            )
+            .at(&field));
+        }
+        let tree = expansion.expand(catalog, metric.id, &[]);
+        requested.push(RequestedMetric {
+            alias,
+            id: metric.id,
+            tree,
+        });
+    }
+    let leaves = expansion.leaves;
+
+    // Dimensions.
+    let mut dims: Vec<DimensionRef> = Vec::new();
+    for (i, text) in q.dimensions.iter().enumerate() {
+        let r = DimensionRef::parse(text).map_err(|e| e.at(format!("dimensions[{i}]")))?;
+        if dims.iter().any(|d| d.alias() == r.alias()) {
+            return Err(PlanError::new(
+                ErrorCode::InvalidQuery,
+                format!("dimension `{text}` is requested twice"),
+            )
+            .at(format!("dimensions[{i}]")));
+        }
+        if requested.iter().any(|m| m.alias == r.alias()) {
+            return Err(PlanError::new(
+                ErrorCode::InvalidQuery,
+                format!("`{text}` names both a metric and a dimension in this query"),
+            )
+            .at(format!("dimensions[{i}]")));
+        }
+        dims.push(r);
+    }
+
+    // Filters: on a requested metric they apply after aggregation.
+    let mut row_filters: Vec<(usize, &Filter, DimensionRef)> = Vec::new();
+    let mut post_filters: Vec<(usize, &Filter)> = Vec::new();
+    for (i, f) in q.filters.iter().enumerate() {
+        if requested.iter().any(|m| m.alias == f.dimension) {
+            post_filters.push((i, f));
+        } else {
+            let r = DimensionRef::parse(&f.dimension)
+                .map_err(|e| e.at(format!("filters[{i}].dimension")))?;
+            row_filters.push((i, f, r));
+        }
+    }
+    let where_expr = match &q.where_sql {
+        Some(text) if !text.trim().is_empty() => Some(
+            parse_expr(text, Origin::Request)
+                .map_err(|m| PlanError::new(ErrorCode::InvalidFilter, m).at("where"))?,
+        ),
+        _ => None,
+    };
+
+    // Does anything need each measure's own time (metric_time)?
+    let mut where_refs: Vec<DimensionRef> = Vec::new();
+    if let Some(w) = &where_expr {
+        let mut err = None;
+        w.walk(&mut |e| {
+            if let Expr::Ref(parts) = e {
+                let text: Vec<&str> = parts.iter().map(|p| p.value.as_str()).collect();
+                match DimensionRef::parse(&text.join(".")) {
+                    Ok(r) => where_refs.push(r),
+                    Err(e) => err = Some(e),
+                }
+            }
+        });
+        if let Some(e) = err {
+            return Err(e.at("where"));
+        }
+    }
+    let needs_time = dims.iter().any(DimensionRef::is_metric_time)
+        || row_filters.iter().any(|(_, _, r)| r.is_metric_time())
+        || where_refs.iter().any(DimensionRef::is_metric_time)
+        || q.time_range.is_some();
+
+    // Scans: leaves grouped by model and, when metric_time is used, by time
+    // dimension (two measures of one model may count time differently).
+    let mut scans: Vec<Scan> = Vec::new();
+    for (li, leaf) in leaves.iter().enumerate() {
+        let model = catalog.model(leaf.model);
+        let measure = &model.measures[leaf.measure];
+        let time_dim = if needs_time {
+            match measure.time_dimension {
+                Some(t) => Some(t),
+                None => {
+                    return Err(PlanError::new(
+                        ErrorCode::InvalidQuery,
+                        format!(
+                            "measure `{}.{}` has no time dimension, so it cannot be used with metric_time or a time range; set `agg_time_dimension`",
+                            model.name, measure.name
+                        ),
+                    ));
+                }
+            }
+        } else {
+            None
+        };
+        match scans
+            .iter_mut()
+            .find(|s| s.model == leaf.model && s.time_dim == time_dim)
+        {
+            Some(s) => s.leaves.push(li),
+            None => scans.push(Scan {
+                model: leaf.model,
+                time_dim,
+                leaves: vec![li],
+            }),
+        }
+    }
+    let bases: Vec<ModelId> = scans.iter().map(|s| s.model).collect();
+
+    // `metric_time` without a grain means the coarsest grain every scanned
+    // time dimension is recorded at, so the scans' keys line up.
+    let default_time_grain = scans
+        .iter()
+        .filter_map(|s| {
+            s.time_dim
+                .map(|t| catalog.model(s.model).dimensions[t].kind)
+        })
+        .filter_map(|k| match k {
+            DimensionKind::Time { granularity } => Some(granularity),
+            _ => None,
+        })
+        .max();
+    for d in dims.iter_mut() {
+        if d.is_metric_time() && d.grain.is_none() {
+            d.grain = default_time_grain;
+        }
+    }
+
+    // Each named dimension points at one model for the whole query.
+    let mut targets: BTreeMap<String, ModelId> = BTreeMap::new();
+    let all_refs = dims
+        .iter()
+        .chain(row_filters.iter().map(|(_, _, r)| r))
+        .chain(where_refs.iter());
+    for r in all_refs {
+        if !r.is_metric_time() && !targets.contains_key(&r.raw) {
+            targets.insert(r.raw.clone(), target_model(catalog, r, &bases)?);
+        }
+    }
+    let kind_of = |r: &DimensionRef| -> Option<DimensionKind> {
+        if r.is_metric_time() {
+            return Some(DimensionKind::Time {
+                granularity: crate::catalog::Grain::Hour,
+            });
+        }
+        let m = catalog.model(*targets.get(&r.raw)?);
+        m.dimension(&r.name)
+            .map(|(_, d)| d.kind)
+            .or(Some(DimensionKind::Categorical))
+    };
+    let where_expr = match where_expr {
+        Some(w) => Some(coerce_time_literals(w, &|parts| {
+            let text: Vec<&str> = parts.iter().map(|p| p.value.as_str()).collect();
+            DimensionRef::parse(&text.join("."))
+                .ok()
+                .and_then(|r| kind_of(&r))
+                .is_some_and(|k| matches!(k, DimensionKind::Time { .. }))
+        })?),
+        None => None,
+    };
+    let time_range = match &q.time_range {
+        Some(tr) => {
+            let parse = |s: &Option<String>, field: &str| -> Result<Option<Expr>, PlanError> {
+                match s {
+                    None => Ok(None),
+                    Some(t) => parse_timestamp(t)
+                        .map(|ts| Some(Expr::Lit(Literal::Timestamp(ts))))
+                        .ok_or_else(|| {
+                            PlanError::new(
+                                ErrorCode::InvalidQuery,
+                                format!(
+                                    "`{t}` is not a time (use YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)"
+                                ),
+                            )
+                            .at(format!("time_range.{field}"))
+                        }),
+                }
+            };
+            (parse(&tr.start, "start")?, parse(&tr.end, "end")?)
+        }
+        None => (None, None),
+    };
+
+    // Build each scan.
+    let mut scan_selects: Vec<Select> = Vec::new();
+    let mut dim_kinds: Vec<DimensionKind> = vec![DimensionKind::Categorical; dims.len()];
+    let dim_aliases: Vec<String> = dims.iter().map(DimensionRef::alias).collect();
+    // Leaf aliases must not collide with dimension columns in the scans.
+    let mut leaf_alias: Vec<String> = leaves.iter().map(|l| l.alias.clone()).collect();
+    for a in leaf_alias.iter_mut() {
+        while dim_aliases.contains(a) {
+            a.push_str("_m");
+        }
+    }
+    let mut models_used: Vec<String> = Vec::new();
+    for scan in &scans {
+        let model = catalog.model(scan.model);
+        models_used.push(model.name.clone());
+        let context = {
+            let names: Vec<&str> = scan
+                .leaves
+                .iter()
+                .map(|l| leaves[*l].alias.as_str())
+                .collect();
+            format!("needed by {}", names.join(", "))
+        };
+        let mut joins = JoinTree::new(catalog, scan.model);
+        let base_alias = joins.base_alias.clone();
+        let time_expr = scan
+            .time_dim
+            .map(|t| qualify(&model.dimensions[t].expr, &base_alias));
+        let time_kind = scan.time_dim.map(|t| model.dimensions[t].kind);
+
+        let resolve = |r: &DimensionRef, joins: &mut JoinTree| -> Result<ResolvedDim, PlanError> {
+            if r.is_metric_time() {
+                let (Some(e), Some(k)) = (&time_expr, time_kind) else {
+                    return Err(PlanError::new(
+                        ErrorCode::InvalidQuery,
+                        "metric_time needs a time dimension",
+                    ));
+                };
+                return apply_grain(e.clone(), k, r);
+            }
+            // Metric filters name dimensions the query did not mention.
+            let target = match targets.get(&r.raw) {
+                Some(t) => *t,
+                None => target_model(catalog, r, &bases)?,
+            };
+            resolve_dimension(catalog, joins, r, target, &context)
+        };
+
+        let mut projection = Vec::new();
+        for (i, r) in dims.iter().enumerate() {
+            let d = resolve(r, &mut joins).map_err(|e| e.at(format!("dimensions[{i}]")))?;
+            dim_kinds[i] = d.kind;
+            projection.push(SelectItem {
+                expr: d.expr,
+                alias: Some(Ident::generated(dim_aliases[i].clone())),
+            });
+        }
+        let mut conditions: Vec<Expr> = Vec::new();
+        for (i, f, r) in &row_filters {
+            // A raw (un-truncated) time is what a filter means unless a grain
+            // is written.
+            let mut raw_ref = r.clone();
+            if r.grain.is_none() {
+                raw_ref.grain = None;
+            }
+            let d = resolve(&raw_ref, &mut joins).map_err(|e| e.at(format!("filters[{i}]")))?;
+            let target = match (r.grain, &d.expr) {
+                (None, Expr::DateTrunc { expr, .. }) => (**expr).clone(),
+                _ => d.expr.clone(),
+            };
+            conditions.push(
+                structured(target, Some(d.kind), f).map_err(|e| e.at(format!("filters[{i}]")))?,
+            );
+        }
+        if let Some(w) = &where_expr {
+            conditions.push(
+                resolve_row_expr(w.clone(), &mut |r| resolve(r, &mut joins).map(untruncated))
+                    .map_err(|e| e.at("where"))?,
+            );
+        }
+        if let Some(t) = &time_expr {
+            if let Some(start) = &time_range.0 {
+                conditions.push(Expr::binary(BinOp::GtEq, t.clone(), start.clone()));
+            }
+            if let Some(end) = &time_range.1 {
+                conditions.push(Expr::binary(BinOp::Lt, t.clone(), end.clone()));
+            }
+        }
+        for &li in &scan.leaves {
+            let leaf = &leaves[li];
+            let filter = match leaf.filters.as_slice() {
+                [] => None,
+                fs => {
+                    let mut parts = Vec::new();
+                    for f in fs {
+                        parts.push(resolve_row_expr(f.clone(), &mut |r| {
+                            resolve(r, &mut joins).map(untruncated)
+                        })?);
+                    }
+                    Expr::and_all(parts.into_iter().map(|p| parenthesize_or(p)))
+                }
+            };
+            let agg = leaf_aggregate(catalog, leaf, &base_alias, filter);
+            projection.push(SelectItem {
+                expr: agg,
+                alias: Some(Ident::generated(leaf_alias[li].clone())),
+            });
+        }
+        scan_selects.push(Select {
+            projection,
+            from: Some(source_ref(catalog, scan.model, &base_alias)),
+            joins: joins.joins(catalog),
+            selection: Expr::and_all(conditions.into_iter().map(parenthesize_or)),
+            group_by: (1..=dims.len()).collect(),
+            having: None,
+        });
+    }
+
+    // Output columns.
+    let mut columns: Vec<OutputColumn> = dims
+        .iter()
+        .enumerate()
+        .map(|(i, r)| OutputColumn {
+            name: dim_aliases[i].clone(),
+            role: ColumnRole::Dimension {
+                reference: r.raw.clone(),
+                kind: dim_kinds[i],
+            },
+        })
+        .collect();
+    for m in &requested {
+        let metric = catalog.metric(m.id);
+        columns.push(OutputColumn {
+            name: m.alias.clone(),
+            role: ColumnRole::Metric {
+                metric: metric.name.clone(),
+                version: metric.version,
+            },
+        });
+    }
+
+    // Ordering: what was asked, then every dimension, so pages of a result
+    // are stable.
+    let output_names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    let mut order: Vec<OrderItem> = Vec::new();
+    let mut ordered: Vec<String> = Vec::new();
+    for (i, o) in q.order_by.iter().enumerate() {
+        let (field, desc) = o.field_and_desc();
+        let name = columns
+            .iter()
+            .find(|c| c.name == field || matches!(&c.role, ColumnRole::Dimension { reference, .. } if *reference == field))
+            .map(|c| c.name.clone())
+            .ok_or_else(|| {
+                PlanError::new(ErrorCode::InvalidQuery, format!("cannot order by `{field}`: it is not a metric or dimension of this query"))
+                    .with_suggestions(closest(&field, output_names.iter().copied()))
+                    .at(format!("order_by[{i}]"))
+            })?;
+        if !ordered.contains(&name) {
+            order.push(OrderItem {
+                expr: Expr::bare(&name),
+                desc,
+            });
+            ordered.push(name);
+        }
+    }
+    for a in &dim_aliases {
+        if !ordered.contains(a) {
+            order.push(OrderItem {
+                expr: Expr::bare(a),
+                desc: false,
+            });
+        }
+    }
+
+    let metric_kind_none: Option<DimensionKind> = None;
+    let query = if scan_selects.len() == 1 {
+        // One scan: the metrics are computed straight from its aggregates.
+        let mut select = scan_selects
+            .pop()
+            .ok_or_else(|| PlanError::new(ErrorCode::InvalidQuery, "no scan"))?;
+        let aggregates: Vec<Expr> = select
+            .projection
+            .drain(dims.len()..)
+            .map(|s| s.expr)
+            .collect();
+        let leaf_pos: BTreeMap<usize, usize> = scans[0]
+            .leaves
+            .iter()
+            .enumerate()
+            .map(|(pos, li)| (*li, pos))
+            .collect();
+        let inline = |li: usize| aggregates[leaf_pos[&li]].clone();
+        for m in &requested {
+            select.projection.push(SelectItem {
+                expr: m.tree.lower(&inline),
+                alias: Some(Ident::generated(m.alias.clone())),
+            });
+        }
+        let mut having = Vec::new();
+        for (i, f) in &post_filters {
+            let m = requested
+                .iter()
+                .find(|m| m.alias == f.dimension)
+                .map(|m| m.tree.lower(&inline));
+            if let Some(expr) = m {
+                having.push(
+                    structured(expr, metric_kind_none, f)
+                        .map_err(|e| e.at(format!("filters[{i}]")))?,
+                );
+            }
+        }
+        select.having = Expr::and_all(having);
+        Query {
+            ctes: Vec::new(),
+            body: SetExpr::Select(Box::new(select)),
+            order_by: order,
+            limit: q.limit,
+            offset: q.offset,
+        }
+    } else {
+        stitch(
+            &dims,
+            &dim_aliases,
+            &scans,
+            &leaf_alias,
+            scan_selects,
+            &requested,
+            &post_filters,
+            catalog,
+            order,
+            q,
+        )?
+    };
+
+    Ok(Plan {
+        query,
+        columns,
+        metrics: requested.iter().map(|m| m.id).collect(),
+        warnings,
+        models: models_used,
+    })
+}
+
+/// A time dimension in a filter compares on its raw value, not its bucket.
+fn untruncated(d: ResolvedDim) -> ResolvedDim {
+    match d.expr {
+        Expr::DateTrunc { expr, .. } => ResolvedDim {
+            expr: *expr,
+            kind: d.kind,
+        },
+        other => ResolvedDim {
+            expr: other,
+            kind: d.kind,
+        },
+    }
+}
+
+/// `a OR b` joined into an AND must keep its parentheses.
+fn parenthesize_or(e: Expr) -> Expr {
+    match e {
+        Expr::Binary { op: BinOp::Or, .. } => Expr::Nested(Box::new(e)),
+        other => other,
+    }
+}
+
+/// Replaces every dimension reference in a row-level expression.
+fn resolve_row_expr(
+    expr: Expr,
+    resolve: &mut dyn FnMut(&DimensionRef) -> Result<ResolvedDim, PlanError>,
+) -> Result<Expr, PlanError> {
+    expr.try_transform(&mut |e| match e {
+        Expr::Ref(parts) => {
+            let text: Vec<&str> = parts.iter().map(|p| p.value.as_str()).collect();
+            let r = DimensionRef::parse(&text.join("."))?;
+            Ok(resolve(&r)?.expr)
+        }
+        other => Ok(other),
+    })
+}
+
+fn leaf_aggregate(catalog: &Catalog, leaf: &Leaf, base_alias: &str, filter: Option<Expr>) -> Expr {
+    let measure = &catalog.model(leaf.model).measures[leaf.measure];
+    let value = measure.expr.as_ref().map(|e| qualify(e, base_alias));
+    let (agg, value) = match (measure.agg, value) {
+        (Aggregation::SumBoolean, Some(v)) => (
+            Aggregation::Sum,
+            Some(Expr::Case {
+                operand: None,
+                whens: vec![(v, Expr::Lit(Literal::Number("1".into())))],
+                otherwise: Some(Box::new(Expr::Lit(Literal::Number("0".into())))),
+            }),
+        ),
+        (a, v) => (a, v),
+    };
+    let value = match filter {
+        None => value,
+        Some(f) => Some(Expr::Case {
+            operand: None,
+            whens: vec![(f, value.unwrap_or(Expr::Lit(Literal::Number("1".into()))))],
+            otherwise: None,
+        }),
+    };
+    Expr::Aggregate {
+        agg,
+        arg: value.map(Box::new),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn stitch(
+    dims: &[DimensionRef],
+    dim_aliases: &[String],
+    scans: &[Scan],
+    leaf_alias: &[String],
+    scan_selects: Vec<Select>,
+    requested: &[RequestedMetric],
+    post_filters: &[(usize, &Filter)],
+    catalog: &Catalog,
+    order: Vec<OrderItem>,
+    q: &SemanticQuery,
+) -> Result<Query, PlanError> {
+    let mut ctes = Vec::new();
+    let mut cte_names: Vec<String> = Vec::new();
+    for (scan, select) in scans.iter().zip(scan_selects) {
+        let stem = format!("{}_agg", catalog.model(scan.model).name);
+        let mut name = stem.clone();
+        let mut n = 2;
+        while cte_names.contains(&name) {
+            name = format!("{stem}_{n}");
+            n += 1;
+        }
+        cte_names.push(name.clone());
+        ctes.push(Cte {
+            name: Ident::generated(name),
+            query: Query::select(select),
+        });
+    }
+    let all_leaves: Vec<usize> = scans
+        .iter()
+        .flat_map(|s| s.leaves.iter().copied())
+        .collect();
+    let branches: Vec<Select> = scans
+        .iter()
+        .zip(&cte_names)
+        .map(|(scan, name)| {
+            let mut projection: Vec<SelectItem> = dim_aliases
+                .iter()
+                .map(|a| SelectItem {
+                    expr: Expr::bare(a),
+                    alias: None,
+                })
+                .collect();
+            for li in &all_leaves {
+                let expr = if scan.leaves.contains(li) {
+                    Expr::bare(&leaf_alias[*li])
+                } else {
+                    Expr::Lit(Literal::Null)
+                };
+                projection.push(SelectItem {
+                    expr,
+                    alias: Some(Ident::generated(leaf_alias[*li].clone())),
+                });
+            }
+            Select {
+                projection,
+                from: Some(TableRef::Named {
+                    name: Ident::generated(name.clone()),
+                    alias: None,
+                }),
+                joins: Vec::new(),
+                selection: None,
+                group_by: Vec::new(),
+                having: None,
+            }
+        })
+        .collect();
+    let union = Query {
+        ctes: Vec::new(),
+        body: SetExpr::UnionAll(branches),
+        order_by: Vec::new(),
+        limit: None,
+        offset: None,
+    };
+    let mut stitched: Vec<SelectItem> = dim_aliases
+        .iter()
+        .map(|a| SelectItem {
+            expr: Expr::bare(a),
+            alias: Some(Ident::generated(a.clone())),
+        })
+        .collect();
+    for li in &all_leaves {
+        // Each key has at most one non-NULL value per leaf, from the scan
+        // that computed it; MAX picks it.
+        stitched.push(SelectItem {
+            expr: Expr::Aggregate {
+                agg: Aggregation::Max,
+                arg: Some(Box::new(Expr::bare(&leaf_alias[*li]))),
+            },
+            alias: Some(Ident::generated(leaf_alias[*li].clone())),
+        });
+    }
+    ctes.push(Cte {
+        name: Ident::generated("stitched"),
+        query: Query::select(Select {
+            projection: stitched,
+            from: Some(TableRef::Subquery {
+                query: Box::new(union),
+                alias: Ident::generated("scans"),
+            }),
+            joins: Vec::new(),
+            selection: None,
+            group_by: (1..=dims.len()).collect(),
+            having: None,
+        }),
+    });
+    let column = |li: usize| leaf_column(&leaf_alias[li]);
+    let mut projection: Vec<SelectItem> = dim_aliases
+        .iter()
+        .map(|a| SelectItem {
+            expr: Expr::bare(a),
+            alias: None,
+        })
+        .collect();
+    for m in requested {
+        projection.push(SelectItem {
+            expr: m.tree.lower(&column),
+            alias: Some(Ident::generated(m.alias.clone())),
+        });
+    }
+    let mut conditions = Vec::new();
+    for (i, f) in post_filters {
+        if let Some(m) = requested.iter().find(|m| m.alias == f.dimension) {
+            conditions.push(
+                structured(m.tree.lower(&column), None, f)
+                    .map_err(|e| e.at(format!("filters[{i}]")))?,
+            );
+        }
+    }
+    let _ = dims;
+    Ok(Query {
+        ctes,
+        body: SetExpr::Select(Box::new(Select {
+            projection,
+            from: Some(TableRef::Named {
+                name: Ident::generated("stitched"),
+                alias: None,
+            }),
+            joins: Vec::new(),
+            selection: Expr::and_all(conditions),
+            group_by: Vec::new(),
+            having: None,
+        })),
+        order_by: order,
+        limit: q.limit,
+        offset: q.offset,
+    })
+}

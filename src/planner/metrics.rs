@@ -1,0 +1,153 @@
+//! Metric expansion: every requested metric becomes an expression over
+//! leaves, where a leaf is one measure aggregated under one set of filters.
+//! Leaves are shared, so `revenue` and `average_order_value` in one query
+//! aggregate `orders.amount` once.
+
+use crate::catalog::{Catalog, MetricId, MetricKind, ModelId};
+use crate::sql::ast::{BinOp, Expr, Ident, Literal, SqlType};
+
+#[derive(Debug, Clone)]
+pub struct Leaf {
+    pub model: ModelId,
+    pub measure: usize,
+    /// Row filters over dimension references, ANDed.
+    pub filters: Vec<Expr>,
+    /// Column name of the aggregate in scans.
+    pub alias: String,
+}
+
+/// How a metric is computed from leaves.
+#[derive(Debug, Clone)]
+pub enum MetricTree {
+    Leaf(usize),
+    Ratio(Box<MetricTree>, Box<MetricTree>),
+    /// An expression whose `Ref`s name the inputs, with each input's tree.
+    Derived(Expr, Vec<(String, MetricTree)>),
+}
+
+impl MetricTree {
+    /// The metric's expression, given how to spell each leaf.
+    pub fn lower(&self, leaf: &dyn Fn(usize) -> Expr) -> Expr {
+        match self {
+            MetricTree::Leaf(i) => leaf(*i),
+            MetricTree::Ratio(n, d) => {
+                // Cast before dividing: integer division would truncate on
+                // engines that keep integer types, and NULLIF makes a zero
+                // denominator a NULL instead of an error.
+                let num = Expr::Cast {
+                    expr: Box::new(n.lower(leaf)),
+                    ty: SqlType::Double,
+                };
+                let den = Expr::Func {
+                    name: "NULLIF".into(),
+                    args: vec![d.lower(leaf), Expr::Lit(Literal::Number("0".into()))],
+                    distinct: false,
+                };
+                Expr::binary(BinOp::Divide, num, den)
+            }
+            MetricTree::Derived(expr, inputs) => {
+                let lowered: Vec<(String, Expr)> = inputs
+                    .iter()
+                    .map(|(a, t)| (a.clone(), t.lower(leaf)))
+                    .collect();
+                expr.clone()
+                    .try_transform::<()>(&mut |e| match e {
+                        Expr::Ref(parts) if parts.len() == 1 => {
+                            let name = &parts[0].value;
+                            match lowered.iter().find(|(a, _)| a == name) {
+                                Some((_, x)) => Ok(Expr::Nested(Box::new(x.clone()))),
+                                None => Ok(Expr::Ref(parts)),
+                            }
+                        }
+                        other => Ok(other),
+                    })
+                    .unwrap_or_else(|_| expr.clone())
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Expansion {
+    pub leaves: Vec<Leaf>,
+}
+
+impl Expansion {
+    pub fn expand(&mut self, catalog: &Catalog, id: MetricId, inherited: &[Expr]) -> MetricTree {
+        let metric = catalog.metric(id);
+        let mut filters: Vec<Expr> = inherited.to_vec();
+        if let Some(f) = &metric.filter {
+            filters.push(f.clone());
+        }
+        match &metric.kind {
+            MetricKind::Simple { model, measure } => {
+                MetricTree::Leaf(self.leaf(*model, *measure, filters, &metric.name))
+            }
+            MetricKind::Ratio {
+                numerator,
+                denominator,
+            } => {
+                let with = |extra: &Option<Expr>| {
+                    let mut f = filters.clone();
+                    f.extend(extra.clone());
+                    f
+                };
+                let n = self.expand(catalog, numerator.metric, &with(&numerator.filter));
+                let d = self.expand(catalog, denominator.metric, &with(&denominator.filter));
+                MetricTree::Ratio(Box::new(n), Box::new(d))
+            }
+            MetricKind::Derived { expr, inputs } => {
+                let trees = inputs
+                    .iter()
+                    .map(|i| {
+                        let mut f = filters.clone();
+                        f.extend(i.filter.clone());
+                        (i.alias.clone(), self.expand(catalog, i.metric, &f))
+                    })
+                    .collect();
+                MetricTree::Derived(expr.clone(), trees)
+            }
+        }
+    }
+
+    fn leaf(
+        &mut self,
+        model: ModelId,
+        measure: usize,
+        mut filters: Vec<Expr>,
+        hint: &str,
+    ) -> usize {
+        // Filters compare as a set: the same conditions in another order are
+        // the same leaf.
+        filters.sort_by_cached_key(|f| format!("{f:?}"));
+        filters.dedup();
+        if let Some(i) = self
+            .leaves
+            .iter()
+            .position(|l| l.model == model && l.measure == measure && l.filters == filters)
+        {
+            return i;
+        }
+        let mut alias = hint.to_string();
+        let mut n = 2;
+        while self.leaves.iter().any(|l| l.alias == alias) {
+            alias = format!("{hint}_{n}");
+            n += 1;
+        }
+        self.leaves.push(Leaf {
+            model,
+            measure,
+            filters,
+            alias,
+        });
+        self.leaves.len() - 1
+    }
+}
+
+/// A column reference to a leaf's aggregate in a stitched (multi-scan) query.
+pub fn leaf_column(alias: &str) -> Expr {
+    Expr::Column {
+        table: None,
+        name: Ident::generated(alias),
+    }
+}

@@ -1,0 +1,167 @@
+//! Semantic query → logical plan → SQL AST. A pure function of the catalog
+//! and the query: no I/O, so every interface (and a hot reload) can share it.
+//!
+//! - [`metrics`] expands each requested metric into the measures it needs
+//!   (leaves) and an expression over them;
+//! - [`resolve`] finds, per scanned model, the join path to every dimension
+//!   and turns filters into expressions;
+//! - [`build`] lays out the SQL: one scan per (model, time dimension),
+//!   stitched on the group-by keys when several models are involved.
+
+mod build;
+mod filters;
+mod metrics;
+mod resolve;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::catalog::{Catalog, DimensionKind, MetricId};
+use crate::dialect::DialectKind;
+use crate::query::SemanticQuery;
+use crate::sql::ast::Query;
+use crate::sql::render::{RenderError, Renderer};
+
+/// Stable error classes; interfaces map them to status codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    UnknownMetric,
+    UnknownDimension,
+    AmbiguousReference,
+    UnreachableDimension,
+    InvalidFilter,
+    InvalidQuery,
+    Unsupported,
+}
+
+impl ErrorCode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCode::UnknownMetric => "unknown_metric",
+            ErrorCode::UnknownDimension => "unknown_dimension",
+            ErrorCode::AmbiguousReference => "ambiguous_reference",
+            ErrorCode::UnreachableDimension => "unreachable_dimension",
+            ErrorCode::InvalidFilter => "invalid_filter",
+            ErrorCode::InvalidQuery => "invalid_query",
+            ErrorCode::Unsupported => "unsupported",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Error, PartialEq, Serialize)]
+#[error("{message}")]
+pub struct PlanError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The request field at fault (`metrics[0]`, `dimensions[1]`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suggestions: Vec<String>,
+}
+
+impl PlanError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        PlanError {
+            code,
+            message: message.into(),
+            field: None,
+            suggestions: Vec::new(),
+        }
+    }
+
+    pub fn with_suggestions(mut self, s: Vec<String>) -> Self {
+        self.suggestions = s;
+        self
+    }
+
+    pub fn at(mut self, field: impl Into<String>) -> Self {
+        if self.field.is_none() {
+            self.field = Some(field.into());
+        }
+        self
+    }
+
+    pub fn suggestions(&self) -> &[String] {
+        &self.suggestions
+    }
+
+    /// The message with its suggestions, for a terminal.
+    pub fn display_full(&self) -> String {
+        let mut s = self.message.clone();
+        match self.suggestions.as_slice() {
+            [] => {}
+            [one] => s.push_str(&format!("; did you mean `{one}`?")),
+            many => {
+                let l: Vec<String> = many.iter().map(|x| format!("`{x}`")).collect();
+                s.push_str(&format!("; did you mean one of {}?", l.join(", ")));
+            }
+        }
+        s
+    }
+}
+
+impl From<RenderError> for PlanError {
+    fn from(e: RenderError) -> Self {
+        let code = match e {
+            RenderError::InvalidLiteral(_) => ErrorCode::InvalidFilter,
+            _ => ErrorCode::Unsupported,
+        };
+        PlanError::new(code, e.to_string())
+    }
+}
+
+/// What a result column is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum ColumnRole {
+    Dimension {
+        reference: String,
+        kind: DimensionKind,
+    },
+    Metric {
+        metric: String,
+        version: u32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutputColumn {
+    pub name: String,
+    #[serde(flatten)]
+    pub role: ColumnRole,
+}
+
+/// A planned query: its SQL AST plus what the result columns mean.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub query: Query,
+    pub columns: Vec<OutputColumn>,
+    pub metrics: Vec<MetricId>,
+    pub warnings: Vec<String>,
+    /// Models scanned, for lineage and audit.
+    pub models: Vec<String>,
+}
+
+impl Plan {
+    pub fn render(&self, dialect: DialectKind) -> Result<String, PlanError> {
+        Ok(Renderer::new(dialect.dialect()).query(&self.query)?)
+    }
+}
+
+/// Plans a query against a catalog.
+pub fn plan(catalog: &Catalog, query: &SemanticQuery) -> Result<Plan, PlanError> {
+    build::plan(catalog, query)
+}
+
+/// Plans and renders in one step.
+pub fn compile(
+    catalog: &Catalog,
+    query: &SemanticQuery,
+    dialect: DialectKind,
+) -> Result<(Plan, String), PlanError> {
+    let p = plan(catalog, query)?;
+    let sql = p.render(dialect)?;
+    Ok((p, sql))
+}

@@ -1,0 +1,388 @@
+//! Resolving dimension references from one scanned model: which model holds
+//! the dimension, the join path to it (many-to-one edges only, so the scan
+//! keeps its grain), and the qualified expression.
+
+use crate::catalog::{Catalog, DimensionKind, JoinPath, ModelId};
+use crate::diagnostics::closest;
+use crate::query::DimensionRef;
+use crate::sql::ast::{BinOp, Expr, Ident, Join, JoinKind, TableRef};
+
+use super::{ErrorCode, PlanError};
+
+/// The joins one scan needs, as a tree of paths from its base model.
+pub struct JoinTree {
+    pub base: ModelId,
+    pub base_alias: String,
+    nodes: Vec<JoinNode>,
+}
+
+struct JoinNode {
+    /// Index of the parent node, `None` for the base.
+    parent: Option<usize>,
+    entity: String,
+    model: ModelId,
+    alias: String,
+}
+
+/// A resolved dimension: its expression in this scan and what it is.
+#[derive(Debug, Clone)]
+pub struct ResolvedDim {
+    pub expr: Expr,
+    pub kind: DimensionKind,
+}
+
+/// Replaces unqualified column references with `alias.column`.
+pub fn qualify(expr: &Expr, alias: &str) -> Expr {
+    expr.clone()
+        .try_transform::<()>(&mut |e| match e {
+            Expr::Column { table: None, name } => Ok(Expr::Column {
+                table: Some(Ident::generated(alias)),
+                name,
+            }),
+            other => Ok(other),
+        })
+        .unwrap_or_else(|_| expr.clone())
+}
+
+impl JoinTree {
+    pub fn new(catalog: &Catalog, base: ModelId) -> JoinTree {
+        JoinTree {
+            base,
+            base_alias: catalog.model(base).name.clone(),
+            nodes: Vec::new(),
+        }
+    }
+
+    fn alias_taken(&self, alias: &str) -> bool {
+        alias == self.base_alias || self.nodes.iter().any(|n| n.alias == alias)
+    }
+
+    /// Adds (or finds) the joins along `path`; returns the alias of its end.
+    pub fn ensure(&mut self, catalog: &Catalog, path: &JoinPath) -> String {
+        let mut parent: Option<usize> = None;
+        for edge in &path.edges {
+            let existing = self
+                .nodes
+                .iter()
+                .position(|n| n.parent == parent && n.entity == edge.entity && n.model == edge.to);
+            let idx = match existing {
+                Some(i) => i,
+                None => {
+                    let model_name = &catalog.model(edge.to).name;
+                    // The model's own name reads best; a role-playing second
+                    // join to the same model is named by its entity.
+                    let mut alias = model_name.clone();
+                    if self.alias_taken(&alias) {
+                        alias = format!("{}__{}", edge.entity, model_name);
+                    }
+                    let mut n = 2;
+                    let stem = alias.clone();
+                    while self.alias_taken(&alias) {
+                        alias = format!("{stem}_{n}");
+                        n += 1;
+                    }
+                    self.nodes.push(JoinNode {
+                        parent,
+                        entity: edge.entity.clone(),
+                        model: edge.to,
+                        alias,
+                    });
+                    self.nodes.len() - 1
+                }
+            };
+            parent = Some(idx);
+        }
+        match parent {
+            Some(i) => self.nodes[i].alias.clone(),
+            None => self.base_alias.clone(),
+        }
+    }
+
+    /// LEFT JOINs in dependency order: a fact whose dimension row is missing
+    /// still counts, under a NULL dimension value.
+    pub fn joins(&self, catalog: &Catalog) -> Vec<Join> {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let (parent_model, parent_alias) = match n.parent {
+                    Some(p) => (self.nodes[p].model, self.nodes[p].alias.as_str()),
+                    None => (self.base, self.base_alias.as_str()),
+                };
+                let from_keys = catalog
+                    .model(parent_model)
+                    .entity(&n.entity)
+                    .map(|e| e.keys.clone())
+                    .unwrap_or_default();
+                let target = catalog.model(n.model);
+                let to_keys = target
+                    .entity(&n.entity)
+                    .map(|e| e.keys.clone())
+                    .unwrap_or_default();
+                let on = Expr::and_all(from_keys.iter().zip(&to_keys).map(|(a, b)| {
+                    Expr::binary(BinOp::Eq, qualify(a, parent_alias), qualify(b, &n.alias))
+                }));
+                Join {
+                    kind: JoinKind::Left,
+                    table: source_ref(catalog, n.model, &n.alias),
+                    on,
+                }
+            })
+            .collect()
+    }
+}
+
+pub fn source_ref(catalog: &Catalog, model: ModelId, alias: &str) -> TableRef {
+    let m = catalog.model(model);
+    match &m.source {
+        crate::catalog::Source::Table(parts) => TableRef::Table {
+            name: parts.iter().map(|p| Ident::new(p.clone())).collect(),
+            alias: Ident::generated(alias),
+        },
+        crate::catalog::Source::Sql(sql) => TableRef::RawSql {
+            sql: sql.clone(),
+            alias: Ident::generated(alias),
+        },
+    }
+}
+
+/// Every `model.dimension` (and groupable entity) in the catalog, for
+/// suggestions.
+pub fn all_dimension_names(catalog: &Catalog) -> Vec<String> {
+    let mut v: Vec<String> = catalog
+        .models
+        .iter()
+        .flat_map(|m| {
+            m.dimensions
+                .iter()
+                .map(move |d| format!("{}.{}", m.name, d.name))
+                .chain(
+                    m.entities
+                        .iter()
+                        .filter(|e| e.keys.len() == 1)
+                        .map(move |e| format!("{}.{}", m.name, e.name)),
+                )
+        })
+        .collect();
+    v.push("metric_time".into());
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// What a dimension name denotes inside a model.
+enum Member {
+    Dimension(usize),
+    Entity(String),
+}
+
+fn member(catalog: &Catalog, model: ModelId, name: &str) -> Option<Member> {
+    let m = catalog.model(model);
+    if let Some((i, _)) = m.dimension(name) {
+        return Some(Member::Dimension(i));
+    }
+    m.entity(name)
+        .filter(|e| e.keys.len() == 1)
+        .map(|e| Member::Entity(e.name.clone()))
+}
+
+/// The model a reference points at, decided once per query so every scan
+/// agrees on it.
+pub fn target_model(
+    catalog: &Catalog,
+    r: &DimensionRef,
+    bases: &[ModelId],
+) -> Result<ModelId, PlanError> {
+    if let Some(model_name) = &r.model {
+        let m = catalog.model_by_name(model_name).ok_or_else(|| {
+            PlanError::new(
+                ErrorCode::UnknownDimension,
+                format!("unknown model `{model_name}` in `{}`", r.raw),
+            )
+            .with_suggestions(closest(
+                &r.raw,
+                all_dimension_names(catalog).iter().map(String::as_str),
+            ))
+        })?;
+        if member(catalog, m.id, &r.name).is_none() {
+            let names: Vec<String> = all_dimension_names(catalog);
+            return Err(PlanError::new(
+                ErrorCode::UnknownDimension,
+                format!("unknown dimension `{}`", r.raw),
+            )
+            .with_suggestions(closest(
+                &format!("{}.{}", model_name, r.name),
+                names.iter().map(String::as_str),
+            )));
+        }
+        return Ok(m.id);
+    }
+    let candidates: Vec<ModelId> = catalog
+        .models
+        .iter()
+        .filter(|m| member(catalog, m.id, &r.name).is_some())
+        .map(|m| m.id)
+        .collect();
+    match candidates.as_slice() {
+        [one] => Ok(*one),
+        [] => {
+            let names = all_dimension_names(catalog);
+            Err(PlanError::new(
+                ErrorCode::UnknownDimension,
+                format!("unknown dimension `{}`", r.raw),
+            )
+            .with_suggestions(closest(&r.name, names.iter().map(String::as_str))))
+        }
+        many => {
+            // Prefer the one model every scan can reach.
+            let reachable: Vec<ModelId> = many
+                .iter()
+                .copied()
+                .filter(|c| bases.iter().all(|b| catalog.graph.reachable(*b, *c)))
+                .collect();
+            if let [one] = reachable.as_slice() {
+                return Ok(*one);
+            }
+            let names: Vec<String> = many
+                .iter()
+                .map(|m| format!("{}.{}", catalog.model(*m).name, r.name))
+                .collect();
+            Err(PlanError::new(
+                ErrorCode::AmbiguousReference,
+                format!("dimension `{}` is ambiguous: it exists in several models; qualify it as one of {}", r.raw, names.join(", ")),
+            )
+            .with_suggestions(names))
+        }
+    }
+}
+
+/// The single join path from `base` to `target` for this reference.
+pub fn path_to(
+    catalog: &Catalog,
+    r: &DimensionRef,
+    base: ModelId,
+    target: ModelId,
+    context: &str,
+) -> Result<JoinPath, PlanError> {
+    let paths = if r.path.is_empty() {
+        catalog.graph.shortest_paths(base, target)
+    } else {
+        catalog.graph.path_via(base, &r.path, target)
+    };
+    let name_of = |id: ModelId| catalog.model(id).name.clone();
+    let base_name = name_of(base);
+    match paths.len() {
+        1 => Ok(paths.into_iter().next().unwrap_or_default()),
+        0 if !r.path.is_empty() => Err(PlanError::new(
+            ErrorCode::UnreachableDimension,
+            format!(
+                "no join path from `{base_name}` through entities `{}` ends at `{}` ({context})",
+                r.path.join("."),
+                name_of(target)
+            ),
+        )),
+        0 => Err(PlanError::new(
+            ErrorCode::UnreachableDimension,
+            format!(
+                "dimension `{}` cannot be reached from model `{base_name}` ({context}): no chain of many-to-one joins leads from `{base_name}` to `{}`, and a join the other way would multiply rows",
+                r.raw,
+                name_of(target)
+            ),
+        )),
+        _ => {
+            let described: Vec<String> = paths
+                .iter()
+                .map(|p| p.describe(&base_name, name_of))
+                .collect();
+            let spelled: Vec<String> = paths
+                .iter()
+                .map(|p| {
+                    let mut s = p.entities().join(".");
+                    s.push_str(&format!(".{}.{}", name_of(target), r.name));
+                    s
+                })
+                .collect();
+            Err(PlanError::new(
+                ErrorCode::AmbiguousReference,
+                format!(
+                    "dimension `{}` is reachable from `{base_name}` by {} paths ({context}): {}; name the path explicitly, e.g. `{}`",
+                    r.raw,
+                    paths.len(),
+                    described.join(" and "),
+                    spelled[0]
+                ),
+            )
+            .with_suggestions(spelled))
+        }
+    }
+}
+
+/// Resolves a non-`metric_time` reference in one scan.
+pub fn resolve_dimension(
+    catalog: &Catalog,
+    joins: &mut JoinTree,
+    r: &DimensionRef,
+    target: ModelId,
+    context: &str,
+) -> Result<ResolvedDim, PlanError> {
+    let path = path_to(catalog, r, joins.base, target, context)?;
+    let alias = joins.ensure(catalog, &path);
+    let model = catalog.model(target);
+    let (expr, kind) = match member(catalog, target, &r.name) {
+        Some(Member::Dimension(i)) => {
+            let d = &model.dimensions[i];
+            (qualify(&d.expr, &alias), d.kind)
+        }
+        Some(Member::Entity(e)) => {
+            let ent = model
+                .entity(&e)
+                .map(|x| x.keys[0].clone())
+                .unwrap_or(Expr::Star);
+            (qualify(&ent, &alias), DimensionKind::Categorical)
+        }
+        None => {
+            return Err(PlanError::new(
+                ErrorCode::UnknownDimension,
+                format!("unknown dimension `{}`", r.raw),
+            ));
+        }
+    };
+    apply_grain(expr, kind, r)
+}
+
+/// Truncates a time dimension to the requested grain (or its own).
+pub fn apply_grain(
+    expr: Expr,
+    kind: DimensionKind,
+    r: &DimensionRef,
+) -> Result<ResolvedDim, PlanError> {
+    match (kind, r.grain) {
+        (DimensionKind::Time { granularity }, grain) => {
+            let grain = grain.unwrap_or(granularity);
+            if grain < granularity {
+                return Err(PlanError::new(
+                    ErrorCode::InvalidQuery,
+                    format!(
+                        "`{}` is recorded per {granularity}; it cannot be grouped by the finer grain {grain}",
+                        r.raw
+                    ),
+                ));
+            }
+            let kind = DimensionKind::Time { granularity: grain };
+            Ok(ResolvedDim {
+                expr: Expr::DateTrunc {
+                    grain,
+                    expr: Box::new(expr),
+                },
+                kind,
+            })
+        }
+        (_, Some(g)) => Err(PlanError::new(
+            ErrorCode::InvalidQuery,
+            format!(
+                "`{}` is not a time dimension, so it takes no grain (`:{g}`)",
+                r.raw
+            ),
+        )),
+        (kind, None) => Ok(ResolvedDim { expr, kind }),
+    }
+}
