@@ -120,6 +120,12 @@ pub fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
         .map(|c| {
             let lower = c.to_ascii_lowercase();
             let mut score = strsim::jaro_winkler(&wanted_lower, &lower);
+            // Jaro-Winkler misses transpositions in short words (`dya` vs
+            // `day`); a small edit distance catches them.
+            let edits = strsim::osa_distance(&wanted_lower, &lower);
+            if edits <= (wanted_lower.chars().count() / 4).max(1) {
+                score = score.max(0.9 - 0.05 * edits as f64);
+            }
             // A candidate that ends with what was typed (`region` for
             // `customers.region`) is a strong hint even when short.
             if lower.ends_with(&format!(".{wanted_lower}")) {

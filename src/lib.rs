@@ -9,9 +9,11 @@ pub mod definitions;
 pub mod demo;
 pub mod diagnostics;
 pub mod dialect;
+pub mod execute;
 pub mod planner;
 pub mod query;
 pub mod sql;
+pub mod warehouse;
 
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")

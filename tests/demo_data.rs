@@ -948,6 +948,7 @@ fn unique_name(test: &str) -> String {
     format!("accord_demo_test_{test}_{}_{nanos}", std::process::id())
 }
 
+#[cfg(feature = "duckdb")]
 #[test]
 fn loads_into_duckdb() {
     let data = scale1();
@@ -1176,6 +1177,13 @@ fn ddl_is_engine_specific() {
 #[test]
 #[ignore = "timing run: cargo test --release --test demo_data -- --ignored --nocapture"]
 fn scale_100_generation_timing() {
+    eprintln!(
+        "row sizes: event {} B, session {} B, touch {} B, order {} B",
+        std::mem::size_of::<demo::Event>(),
+        std::mem::size_of::<demo::Session>(),
+        std::mem::size_of::<demo::MarketingTouch>(),
+        std::mem::size_of::<demo::Order>()
+    );
     for scale in [10, 100] {
         let started = Instant::now();
         let data = demo::generate(&DemoConfig { scale, seed: 42 });

@@ -24,8 +24,65 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the SQL a query compiles to, without running it.
     Compile(CompileArgs),
+    /// Run a query on the warehouse and print the result.
+    Query(QueryCmdArgs),
+    /// Demo warehouse commands.
+    #[command(subcommand)]
+    Demo(DemoCommand),
     /// List the SQL dialects accord compiles to.
     Dialects,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Generate the demo customer-journey data and load it into a warehouse.
+    Init(DemoInitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoInitArgs {
+    /// Size: 1 is about 10,000 events, 1000 about 10 million.
+    #[arg(long, default_value_t = DEFAULT_DEMO_SCALE)]
+    pub scale: u32,
+    /// Seed: the same seed gives the same rows on every engine.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+}
+
+/// The demo's default size: about 100,000 events, loaded in seconds.
+pub const DEFAULT_DEMO_SCALE: u32 = 10;
+pub const DEFAULT_WAREHOUSE: &str = "duckdb://accord-demo.duckdb";
+
+#[derive(Debug, Args, Clone)]
+pub struct WarehouseArgs {
+    /// Warehouse URL: duckdb://PATH, postgres://…, mysql://… or sqlite://PATH.
+    #[arg(long, env = "ACCORD_WAREHOUSE", default_value = DEFAULT_WAREHOUSE)]
+    pub warehouse: crate::warehouse::WarehouseUrl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryCmdArgs {
+    #[command(flatten)]
+    pub query: QueryArgs,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Print the SQL before the result.
+    #[arg(long)]
+    pub show_sql: bool,
+    /// Most rows to print.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_rows: usize,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! flags and prints what the library returns.
 
 pub mod args;
+pub mod format;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -11,8 +12,9 @@ use crate::catalog::Catalog;
 use crate::definitions;
 use crate::diagnostics::Diagnostics;
 use crate::planner;
+use crate::warehouse::{Warehouse, WarehouseOptions, WarehouseUrl};
 
-pub use args::{Cli, Command};
+pub use args::{Cli, Command, DemoCommand, OutputFormat};
 
 /// Loads definitions, printing every diagnostic on failure.
 pub fn load_catalog(dir: &Path) -> Result<Arc<Catalog>, Diagnostics> {
@@ -77,6 +79,8 @@ pub fn run(cli: Cli) -> ExitCode {
                 }
             }
         }
+        Command::Query(a) => block_on(query_cmd(a)),
+        Command::Demo(DemoCommand::Init(a)) => block_on(demo_init(a)),
         Command::Dialects => {
             for k in crate::dialect::DialectKind::ALL {
                 let d = k.dialect();
@@ -86,6 +90,116 @@ pub fn run(cli: Cli) -> ExitCode {
                 }
             }
             ExitCode::SUCCESS
+        }
+    }
+}
+
+fn block_on(f: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Opens the warehouse; when it is the default demo DuckDB file and does
+/// not exist yet, creates it with demo data first so a fresh clone works
+/// with no setup.
+pub async fn open_warehouse(url: &WarehouseUrl, defs: &Path) -> Result<Warehouse, String> {
+    let is_default_demo = url.to_string() == args::DEFAULT_WAREHOUSE;
+    let missing = matches!(url, WarehouseUrl::Duckdb(Some(p)) if !p.exists());
+    let demo_defs = defs.ends_with("metric_defs");
+    let wh = Warehouse::connect(url, WarehouseOptions::default()).await.map_err(|e| e.to_string())?;
+    if is_default_demo && missing && demo_defs {
+        eprintln!("creating the demo warehouse {url} (scale {}, seed 42)...", args::DEFAULT_DEMO_SCALE);
+        let data = crate::demo::generate(&crate::demo::DemoConfig { scale: args::DEFAULT_DEMO_SCALE, seed: 42 });
+        let stats = wh.load_demo(&data).await.map_err(|e| e.to_string())?;
+        eprintln!("loaded {} rows into {} tables in {:.1?}", stats.rows, stats.tables, stats.elapsed);
+    }
+    Ok(wh)
+}
+
+async fn query_cmd(a: args::QueryCmdArgs) -> ExitCode {
+    let catalog = match load_catalog(&a.query.defs) {
+        Ok(c) => c,
+        Err(d) => {
+            eprintln!("{d}");
+            return ExitCode::from(1);
+        }
+    };
+    let query = match a.query.to_query() {
+        Ok(q) => q,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let wh = match open_warehouse(&a.warehouse.warehouse, &a.query.defs).await {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match crate::execute::run(&catalog, &wh, &query, a.max_rows).await {
+        Ok(done) => {
+            for w in &done.warnings {
+                eprintln!("warning: {w}");
+            }
+            if a.show_sql {
+                eprintln!("{}\n", done.sql);
+            }
+            let text = match a.format {
+                OutputFormat::Table => format::table(&done.result),
+                OutputFormat::Csv => format::csv(&done.result),
+                OutputFormat::Json => format::json(&done.result),
+            };
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(crate::execute::ExecError::Plan(e)) => {
+            eprintln!("error: {}", e.display_full());
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn demo_init(a: args::DemoInitArgs) -> ExitCode {
+    let started = std::time::Instant::now();
+    let data = crate::demo::generate(&crate::demo::DemoConfig { scale: a.scale, seed: a.seed });
+    let generated = started.elapsed();
+    let wh = match Warehouse::connect(&a.warehouse.warehouse, WarehouseOptions::default()).await {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match wh.load_demo(&data).await {
+        Ok(stats) => {
+            let rate = stats.rows as f64 / stats.elapsed.as_secs_f64().max(1e-9);
+            println!(
+                "demo data (scale {}, seed {}) written to {}: {} rows in {} tables; generated in {:.2?}, loaded in {:.2?} ({:.0} rows/s)",
+                a.scale,
+                a.seed,
+                a.warehouse.warehouse.redacted(),
+                stats.rows,
+                stats.tables,
+                generated,
+                stats.elapsed,
+                rate
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
         }
     }
 }

@@ -113,24 +113,22 @@ pub fn parse_files(files: &[SourceFile]) -> (Vec<(Arc<str>, RawFile)>, Diagnosti
 /// serde's messages name the bad field and the valid ones; add a
 /// suggestion for the closest valid field so a typo is one glance to fix.
 fn describe_parse_error(pos: Option<SourcePos>, message: &str) -> Diagnostic {
-    // serde-saphyr appends its own location and a source snippet; the
-    // diagnostic has its own position, so keep only the first line.
-    let first = message.lines().next().unwrap_or(message);
-    let first = first
-        .split(" at line ")
-        .next()
-        .unwrap_or(first)
-        .trim()
-        .to_string();
-    let mut d = Diagnostic::new(pos, "", first.clone());
+    // serde-saphyr prefixes its own location and may append a source
+    // snippet; the diagnostic carries the position, so keep only the text.
+    let first = message.lines().next().unwrap_or(message).trim();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let first = match (first.starts_with("line "), first.find(": ")) {
+        (true, Some(i)) => &first[i + 2..],
+        _ => first,
+    };
+    let mut d = Diagnostic::new(pos, "", first.to_string());
     if let Some(rest) = first.strip_prefix("unknown field `") {
-        if let (Some(end), Some(exp)) = (rest.find('`'), first.find("expected ")) {
+        if let (Some(end), Some(exp)) = (rest.find('`'), first.find("expected one of ")) {
             let wanted = &rest[..end];
-            let expected: Vec<&str> = first[exp..]
-                .split('`')
-                .enumerate()
-                .filter(|(i, _)| i % 2 == 1)
-                .map(|(_, s)| s)
+            let expected: Vec<&str> = first[exp + "expected one of ".len()..]
+                .split(',')
+                .map(|s| s.trim().trim_matches('`'))
+                .filter(|s| !s.is_empty())
                 .collect();
             d = d.with_suggestions(crate::diagnostics::closest(wanted, expected));
         }

@@ -431,12 +431,19 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
         .collect();
     for m in &requested {
         let metric = catalog.metric(m.id);
+        let integer = match m.tree {
+            MetricTree::Leaf(li) => {
+                let l = &leaves[li];
+                matches!(
+                    catalog.model(l.model).measures[l.measure].agg,
+                    Aggregation::Count | Aggregation::CountDistinct | Aggregation::SumBoolean
+                )
+            }
+            _ => false,
+        };
         columns.push(OutputColumn {
             name: m.alias.clone(),
-            role: ColumnRole::Metric {
-                metric: metric.name.clone(),
-                version: metric.version,
-            },
+            role: ColumnRole::Metric { metric: metric.name.clone(), version: metric.version, integer },
         });
     }
 

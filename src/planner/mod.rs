@@ -120,9 +120,13 @@ pub enum ColumnRole {
         reference: String,
         kind: DimensionKind,
     },
+    /// `integer` when the metric counts (count, count_distinct,
+    /// sum_boolean): engines that return such sums as decimals are
+    /// normalised to integers.
     Metric {
         metric: String,
         version: u32,
+        integer: bool,
     },
 }
 

@@ -1,0 +1,51 @@
+//! Running a semantic query: plan (pure), render for the warehouse's
+//! dialect, execute, and normalise the result. Every interface (CLI, REST,
+//! GraphQL, Postgres wire) calls [`run`], so all of them get the same SQL
+//! and the same numbers.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::catalog::Catalog;
+use crate::planner::{self, OutputColumn, PlanError};
+use crate::query::SemanticQuery;
+use crate::warehouse::result::normalize;
+use crate::warehouse::{ResultSet, Warehouse, WarehouseError};
+
+#[derive(Debug, Error)]
+pub enum ExecError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Executed {
+    pub result: ResultSet,
+    #[serde(skip)]
+    pub columns: Vec<OutputColumn>,
+    pub sql: String,
+    /// Short hash of the SQL, for audit logs and cache keys.
+    pub sql_hash: String,
+    pub warnings: Vec<String>,
+    #[serde(skip)]
+    pub warehouse_time: Duration,
+}
+
+pub fn sql_hash(sql: &str) -> String {
+    hex::encode(&Sha256::digest(sql.as_bytes())[..8])
+}
+
+/// Plans, runs and normalises `query`, returning at most `max_rows` rows.
+pub async fn run(catalog: &Catalog, warehouse: &Warehouse, query: &SemanticQuery, max_rows: usize) -> Result<Executed, ExecError> {
+    let (plan, sql) = planner::compile(catalog, query, warehouse.dialect())?;
+    let started = Instant::now();
+    let mut result = warehouse.query(&sql, max_rows).await?;
+    let warehouse_time = started.elapsed();
+    normalize(&mut result, &plan.columns);
+    Ok(Executed { result, sql_hash: sql_hash(&sql), sql, columns: plan.columns, warnings: plan.warnings, warehouse_time })
+}

@@ -1,0 +1,155 @@
+//! Embedded DuckDB. DuckDB's API is blocking, so each query runs on a
+//! blocking thread with its own connection to the shared database, and
+//! sends batches over a channel; when the receiver goes away (the caller
+//! gave up or timed out) the query is interrupted.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, NaiveDate};
+use duckdb::arrow::datatypes::DataType;
+use duckdb::types::{TimeUnit, ValueRef};
+use tokio::sync::{Semaphore, mpsc};
+
+use super::{BATCH_ROWS, Column, ColumnType, RowStream, Value, WarehouseError, WarehouseOptions};
+
+pub struct DuckEngine {
+    /// A connection kept open so the database stays alive; queries clone it.
+    base: Arc<Mutex<duckdb::Connection>>,
+    permits: Arc<Semaphore>,
+}
+
+fn column_type(dt: &DataType) -> ColumnType {
+    match dt {
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt8 | DataType::UInt16 | DataType::UInt32 => ColumnType::Integer,
+        DataType::UInt64 | DataType::Decimal128(..) | DataType::Decimal256(..) => ColumnType::Decimal,
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => ColumnType::Float,
+        DataType::Boolean => ColumnType::Boolean,
+        DataType::Date32 | DataType::Date64 => ColumnType::Date,
+        DataType::Timestamp(..) => ColumnType::Timestamp,
+        DataType::Null => ColumnType::Null,
+        _ => ColumnType::Text,
+    }
+}
+
+fn value(v: ValueRef<'_>) -> Value {
+    let epoch = DateTime::UNIX_EPOCH.naive_utc();
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Boolean(b) => Value::Bool(b),
+        ValueRef::TinyInt(i) => Value::Int(i.into()),
+        ValueRef::SmallInt(i) => Value::Int(i.into()),
+        ValueRef::Int(i) => Value::Int(i.into()),
+        ValueRef::BigInt(i) => Value::Int(i),
+        ValueRef::UTinyInt(i) => Value::Int(i.into()),
+        ValueRef::USmallInt(i) => Value::Int(i.into()),
+        ValueRef::UInt(i) => Value::Int(i.into()),
+        ValueRef::UBigInt(i) => i64::try_from(i).map(Value::Int).unwrap_or_else(|_| Value::Decimal(i.into())),
+        ValueRef::HugeInt(i) => i64::try_from(i)
+            .map(Value::Int)
+            .unwrap_or_else(|_| rust_decimal::Decimal::try_from_i128_with_scale(i, 0).map(Value::Decimal).unwrap_or_else(|_| Value::Text(i.to_string()))),
+        ValueRef::UHugeInt(i) => Value::Text(i.to_string()),
+        ValueRef::Float(f) => Value::Float(f.into()),
+        ValueRef::Double(f) => Value::Float(f),
+        ValueRef::Decimal(d) => {
+            // DuckDB decimals reach 38 digits; rust_decimal holds 28. Beyond
+            // that the value is kept as a float rather than failing.
+            let text = d.to_string();
+            text.parse::<rust_decimal::Decimal>()
+                .map(Value::Decimal)
+                .unwrap_or_else(|_| text.parse::<f64>().map(Value::Float).unwrap_or(Value::Text(text)))
+        }
+        ValueRef::Timestamp(unit, t) => {
+            let micros = match unit {
+                TimeUnit::Second => t.saturating_mul(1_000_000),
+                TimeUnit::Millisecond => t.saturating_mul(1_000),
+                TimeUnit::Microsecond => t,
+                TimeUnit::Nanosecond => t / 1_000,
+            };
+            Value::Timestamp(epoch + chrono::Duration::microseconds(micros))
+        }
+        ValueRef::Date32(days) => Value::Date(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + chrono::Duration::days(days.into())),
+        ValueRef::Text(b) => Value::Text(String::from_utf8_lossy(b).into_owned()),
+        other => Value::Text(format!("{other:?}")),
+    }
+}
+
+impl DuckEngine {
+    pub fn open(path: Option<&Path>, options: &WarehouseOptions) -> Result<DuckEngine, WarehouseError> {
+        let conn = match path {
+            Some(p) => duckdb::Connection::open(p),
+            None => duckdb::Connection::open_in_memory(),
+        }
+        .map_err(|e| WarehouseError::Unavailable {
+            warehouse: format!("duckdb://{}", path.map(|p| p.display().to_string()).unwrap_or_else(|| ":memory:".into())),
+            message: e.to_string(),
+        })?;
+        Ok(DuckEngine { base: Arc::new(Mutex::new(conn)), permits: Arc::new(Semaphore::new(options.max_connections.max(1) as usize)) })
+    }
+
+    /// A new connection to the same database (for loaders and tests).
+    pub fn connection(&self) -> Result<duckdb::Connection, WarehouseError> {
+        let base = self.base.lock().map_err(|_| WarehouseError::Config("duckdb connection lock poisoned".into()))?;
+        base.try_clone().map_err(|e| WarehouseError::Unavailable { warehouse: "duckdb".into(), message: e.to_string() })
+    }
+
+    pub async fn stream(&self, sql: &str, name: String) -> Result<RowStream, WarehouseError> {
+        let permit = self.permits.clone().acquire_owned().await.map_err(|_| WarehouseError::Config("warehouse closed".into()))?;
+        let conn = self.connection()?;
+        let (tx, rx) = mpsc::channel(2);
+        let (cols_tx, cols_rx) = tokio::sync::oneshot::channel();
+        let sql = sql.to_string();
+        let err = move |e: duckdb::Error| WarehouseError::Query { warehouse: name.clone(), message: e.to_string() };
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let interrupt = conn.interrupt_handle();
+            let run = || -> Result<(), WarehouseError> {
+                let mut stmt = conn.prepare(&sql).map_err(&err)?;
+                let mut rows = stmt.query([]).map_err(&err)?;
+                let (names, types) = match rows.as_ref() {
+                    Some(st) => {
+                        let n = st.column_count();
+                        (st.column_names(), (0..n).map(|i| column_type(&st.column_type(i))).collect::<Vec<_>>())
+                    }
+                    None => (Vec::new(), Vec::new()),
+                };
+                let columns: Vec<Column> = names.into_iter().zip(types).map(|(name, ty)| Column { name, ty }).collect();
+                let width = columns.len();
+                let _ = cols_tx.send(Ok(columns));
+                let mut batch = Vec::with_capacity(BATCH_ROWS);
+                while let Some(row) = rows.next().map_err(&err)? {
+                    let mut out = Vec::with_capacity(width);
+                    for i in 0..width {
+                        out.push(value(row.get_ref(i).map_err(&err)?));
+                    }
+                    batch.push(out);
+                    if batch.len() >= BATCH_ROWS && tx.blocking_send(Ok(std::mem::take(&mut batch))).is_err() {
+                        // Nobody is listening any more: stop the engine.
+                        interrupt.interrupt();
+                        return Ok(());
+                    }
+                }
+                if !batch.is_empty() {
+                    let _ = tx.blocking_send(Ok(batch));
+                }
+                Ok(())
+            };
+            if let Err(e) = run() {
+                // Before the columns were sent, the error goes there;
+                // afterwards, down the row channel.
+                let _ = tx.blocking_send(Err(e));
+            }
+        });
+        match cols_rx.await {
+            Ok(Ok(columns)) => Ok(RowStream { columns, batches: rx }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => {
+                let mut rx = rx;
+                match rx.recv().await {
+                    Some(Err(e)) => Err(e),
+                    _ => Err(WarehouseError::Config("duckdb query ended without a result".into())),
+                }
+            }
+        }
+    }
+}
