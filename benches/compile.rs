@@ -28,10 +28,16 @@ pub fn generated_catalog(models: usize, metrics: usize) -> Vec<SourceFile> {
             y.push_str(&format!("  - name: m{i}\n    owner: team{}\n    description: Model {i}\n    source: {{table: t{i}}}\n    entities:\n      - {{name: e{i}, type: primary, expr: id}}\n", i % 7));
             for back in [1, 2] {
                 if i >= back {
-                    y.push_str(&format!("      - {{name: e{}, type: foreign, expr: e{}_id}}\n", i - back, i - back));
+                    y.push_str(&format!(
+                        "      - {{name: e{}, type: foreign, expr: e{}_id}}\n",
+                        i - back,
+                        i - back
+                    ));
                 }
             }
-            y.push_str("    dimensions:\n      - {name: created_at, type: time, granularity: day}\n");
+            y.push_str(
+                "    dimensions:\n      - {name: created_at, type: time, granularity: day}\n",
+            );
             for d in 0..4 {
                 y.push_str(&format!("      - {{name: d{d}, type: categorical}}\n"));
             }
@@ -41,7 +47,10 @@ pub fn generated_catalog(models: usize, metrics: usize) -> Vec<SourceFile> {
                 y.push_str(&format!("      - {{name: x{m}, agg: {agg}, expr: v{m}}}\n"));
             }
         }
-        files.push(SourceFile { path: format!("models_{chunk}.yml"), text: y });
+        files.push(SourceFile {
+            path: format!("models_{chunk}.yml"),
+            text: y,
+        });
     }
     let mut y = String::from("metrics:\n");
     for k in 0..metrics {
@@ -53,48 +62,92 @@ pub fn generated_catalog(models: usize, metrics: usize) -> Vec<SourceFile> {
             _ => y.push_str(&format!("  - {{name: k{k}, type: simple, measure: m{model}.x{measure}, filter: \"m{model}.d0 <> 'x'\", owner: a, description: s}}\n")),
         }
     }
-    files.push(SourceFile { path: "metrics.yml".into(), text: y });
+    files.push(SourceFile {
+        path: "metrics.yml".into(),
+        text: y,
+    });
     files
 }
 
 fn bench(c: &mut Criterion) {
-    let demo = load_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("metric_defs")).expect("demo defs");
-    let simple = q(serde_json::json!({"metrics": ["revenue"], "dimensions": ["metric_time:month"]}));
-    let three_model = q(serde_json::json!({"metrics": ["units_sold", "revenue", "sessions"], "dimensions": ["accounts.plan", "metric_time:month"], "filters": [{"dimension": "customers.region", "op": "eq", "values": ["EU"]}]}));
+    let demo = load_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("metric_defs"))
+        .expect("demo defs");
+    let simple =
+        q(serde_json::json!({"metrics": ["revenue"], "dimensions": ["metric_time:month"]}));
+    let three_model = q(
+        serde_json::json!({"metrics": ["units_sold", "revenue", "sessions"], "dimensions": ["accounts.plan", "metric_time:month"], "filters": [{"dimension": "customers.region", "op": "eq", "values": ["EU"]}]}),
+    );
 
     let files = generated_catalog(200, 1000);
     let started = Instant::now();
     let big = load_files(&files).expect("generated catalog validates");
-    eprintln!("one-off load+validate of 1,000 metrics / 200 models: {:?}", started.elapsed());
+    eprintln!(
+        "one-off load+validate of 1,000 metrics / 200 models: {:?}",
+        started.elapsed()
+    );
     assert_eq!(big.metrics.len(), 1000);
     // Three metrics on m197..m199 grouped by a dimension two joins away.
-    let big_query = q(serde_json::json!({"metrics": ["k997", "k998", "k999"], "dimensions": ["m195.d1", "metric_time:week"]}));
+    let big_query = q(
+        serde_json::json!({"metrics": ["k997", "k998", "k999"], "dimensions": ["m195.d1", "metric_time:week"]}),
+    );
 
     let mut g = c.benchmark_group("compile");
     g.bench_function("simple_query_demo_catalog", |b| {
-        b.iter(|| planner::compile(black_box(&demo), black_box(&simple), DialectKind::Duckdb).expect("compiles"))
+        b.iter(|| {
+            planner::compile(black_box(&demo), black_box(&simple), DialectKind::Duckdb)
+                .expect("compiles")
+        })
     });
     g.bench_function("three_model_join_demo_catalog", |b| {
-        b.iter(|| planner::compile(black_box(&demo), black_box(&three_model), DialectKind::Postgres).expect("compiles"))
+        b.iter(|| {
+            planner::compile(
+                black_box(&demo),
+                black_box(&three_model),
+                DialectKind::Postgres,
+            )
+            .expect("compiles")
+        })
     });
     let small_twin = q(serde_json::json!({"metrics": ["k7"], "dimensions": ["m7.d1"]}));
     let small_catalog = load_files(&generated_catalog(10, 50)).expect("small generated catalog");
     g.bench_function("simple_query_generated_10_models", |b| {
-        b.iter(|| planner::compile(black_box(&small_catalog), black_box(&small_twin), DialectKind::Duckdb).expect("compiles"))
+        b.iter(|| {
+            planner::compile(
+                black_box(&small_catalog),
+                black_box(&small_twin),
+                DialectKind::Duckdb,
+            )
+            .expect("compiles")
+        })
     });
     g.bench_function("simple_query_generated_200_models_1000_metrics", |b| {
-        b.iter(|| planner::compile(black_box(&big), black_box(&small_twin), DialectKind::Duckdb).expect("compiles"))
+        b.iter(|| {
+            planner::compile(black_box(&big), black_box(&small_twin), DialectKind::Duckdb)
+                .expect("compiles")
+        })
     });
     g.bench_function("multi_model_query_generated_200_models", |b| {
-        b.iter(|| planner::compile(black_box(&big), black_box(&big_query), DialectKind::Snowflake).expect("compiles"))
+        b.iter(|| {
+            planner::compile(
+                black_box(&big),
+                black_box(&big_query),
+                DialectKind::Snowflake,
+            )
+            .expect("compiles")
+        })
     });
     g.finish();
 
     let mut g = c.benchmark_group("load");
     g.sample_size(10);
-    g.bench_function("load_validate_1000_metrics_200_models", |b| b.iter(|| load_files(black_box(&files)).expect("validates")));
+    g.bench_function("load_validate_1000_metrics_200_models", |b| {
+        b.iter(|| load_files(black_box(&files)).expect("validates"))
+    });
     g.bench_function("load_validate_demo", |b| {
-        let demo_files = accord::definitions::read_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("metric_defs")).expect("read");
+        let demo_files = accord::definitions::read_dir(
+            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("metric_defs"),
+        )
+        .expect("read");
         b.iter(|| load_files(black_box(&demo_files)).expect("validates"))
     });
     g.finish();

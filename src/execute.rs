@@ -41,11 +41,23 @@ pub fn sql_hash(sql: &str) -> String {
 }
 
 /// Plans, runs and normalises `query`, returning at most `max_rows` rows.
-pub async fn run(catalog: &Catalog, warehouse: &Warehouse, query: &SemanticQuery, max_rows: usize) -> Result<Executed, ExecError> {
+pub async fn run(
+    catalog: &Catalog,
+    warehouse: &Warehouse,
+    query: &SemanticQuery,
+    max_rows: usize,
+) -> Result<Executed, ExecError> {
     let (plan, sql) = planner::compile(catalog, query, warehouse.dialect())?;
     let started = Instant::now();
     let mut result = warehouse.query(&sql, max_rows).await?;
     let warehouse_time = started.elapsed();
     normalize(&mut result, &plan.columns);
-    Ok(Executed { result, sql_hash: sql_hash(&sql), sql, columns: plan.columns, warnings: plan.warnings, warehouse_time })
+    Ok(Executed {
+        result,
+        sql_hash: sql_hash(&sql),
+        sql,
+        columns: plan.columns,
+        warnings: plan.warnings,
+        warehouse_time,
+    })
 }

@@ -28,7 +28,8 @@ const HOSTILE: &[&str] = &[
 ];
 
 fn string_literals(sql: &str, d: DialectKind) -> Vec<String> {
-    let parser_dialect = sqlparser::dialect::dialect_from_str(&d.dialect().sqlparser).expect("dialect");
+    let parser_dialect =
+        sqlparser::dialect::dialect_from_str(&d.dialect().sqlparser).expect("dialect");
     let stmts = sqlparser::parser::Parser::parse_sql(parser_dialect.as_ref(), sql)
         .unwrap_or_else(|e| panic!("{d}: does not parse: {e}\n{sql}"));
     let mut found = Vec::new();
@@ -54,7 +55,8 @@ fn hostile_values_round_trip_in_every_dialect() {
                 "filters": [{"dimension": "customers.email", "op": op, "values": [value]}]
             }));
             for d in DialectKind::ALL {
-                let (_, sql) = planner::compile(&catalog, &query, d).unwrap_or_else(|e| panic!("{d}: {e}"));
+                let (_, sql) =
+                    planner::compile(&catalog, &query, d).unwrap_or_else(|e| panic!("{d}: {e}"));
                 let literals = string_literals(&sql, d);
                 assert!(
                     literals.iter().any(|l| l == value),
@@ -71,10 +73,15 @@ fn hostile_values_in_where_expressions_stay_literals() {
     for value in HOSTILE {
         // The caller writes SQL; its literal is re-rendered, never pasted.
         let escaped = value.replace('\'', "''");
-        let query = q(json!({"metrics": ["orders"], "where": format!("customers.email = '{escaped}'")}));
+        let query =
+            q(json!({"metrics": ["orders"], "where": format!("customers.email = '{escaped}'")}));
         for d in DialectKind::ALL {
-            let (_, sql) = planner::compile(&catalog, &query, d).unwrap_or_else(|e| panic!("{d}: {e}"));
-            assert!(string_literals(&sql, d).iter().any(|l| l == value), "{d}: {value:?}\n{sql}");
+            let (_, sql) =
+                planner::compile(&catalog, &query, d).unwrap_or_else(|e| panic!("{d}: {e}"));
+            assert!(
+                string_literals(&sql, d).iter().any(|l| l == value),
+                "{d}: {value:?}\n{sql}"
+            );
         }
     }
 }
@@ -96,7 +103,10 @@ fn injection_attempts_in_structure_are_refused() {
     for b in bad {
         let query = q(b.clone());
         for d in DialectKind::ALL {
-            assert!(planner::compile(&catalog, &query, d).is_err(), "{d} accepted {b}");
+            assert!(
+                planner::compile(&catalog, &query, d).is_err(),
+                "{d} accepted {b}"
+            );
         }
     }
 }

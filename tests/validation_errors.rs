@@ -46,14 +46,32 @@ fn base_is_valid() {
 
 #[test]
 fn unknown_dimension_in_filter_suggests() {
-    let out = errors("metrics:\n  - {name: eu_revenue, type: simple, measure: orders.amount, filter: \"customers.regoin = 'EU'\"}\n");
-    assert_has(&out, &["defs.yml:21:5", "metrics.eu_revenue", "unknown dimension `customers.regoin`", "did you mean `customers.region`?"]);
+    let out = errors(
+        "metrics:\n  - {name: eu_revenue, type: simple, measure: orders.amount, filter: \"customers.regoin = 'EU'\"}\n",
+    );
+    assert_has(
+        &out,
+        &[
+            "defs.yml:21:5",
+            "metrics.eu_revenue",
+            "unknown dimension `customers.regoin`",
+            "did you mean `customers.region`?",
+        ],
+    );
 }
 
 #[test]
 fn unknown_measure_suggests() {
     let out = errors("metrics:\n  - name: revenue\n    type: simple\n    measure: orders.amout\n");
-    assert_has(&out, &["defs.yml:23:14", "metrics.revenue.measure", "unknown measure `orders.amout`", "did you mean `orders.amount`?"]);
+    assert_has(
+        &out,
+        &[
+            "defs.yml:23:14",
+            "metrics.revenue.measure",
+            "unknown measure `orders.amout`",
+            "did you mean `orders.amount`?",
+        ],
+    );
 }
 
 #[test]
@@ -63,26 +81,61 @@ fn unknown_metric_type_and_agg_and_granularity() {
         .replace("granularity: day", "granularity: dya")
         + "metrics:\n  - {name: x, type: simpel, measure: orders.amount}\n";
     let out = load_str("defs.yml", &text).unwrap_err().to_string();
-    assert_has(&out, &["unknown aggregation `summ`; did you mean `sum`?", "unknown granularity `dya`; did you mean `day`?", "unknown metric type `simpel`; did you mean `simple`?"]);
-    assert!(out.matches("error:").count() >= 3, "all errors in one run:\n{out}");
+    assert_has(
+        &out,
+        &[
+            "unknown aggregation `summ`; did you mean `sum`?",
+            "unknown granularity `dya`; did you mean `day`?",
+            "unknown metric type `simpel`; did you mean `simple`?",
+        ],
+    );
+    assert!(
+        out.matches("error:").count() >= 3,
+        "all errors in one run:\n{out}"
+    );
 }
 
 #[test]
 fn unknown_field_is_named_with_position_and_suggestion() {
-    let out = load_str("defs.yml", "models:\n  - name: a\n    source: {table: a}\n    dimenssions: []\n").unwrap_err().to_string();
-    assert_has(&out, &["defs.yml:4", "unknown field `dimenssions`", "did you mean `dimensions`?"]);
+    let out = load_str(
+        "defs.yml",
+        "models:\n  - name: a\n    source: {table: a}\n    dimenssions: []\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert_has(
+        &out,
+        &[
+            "defs.yml:4",
+            "unknown field `dimenssions`",
+            "did you mean `dimensions`?",
+        ],
+    );
 }
 
 #[test]
 fn duplicate_names() {
-    let out = errors("  - name: orders\n    source: {table: orders2}\nmetrics:\n  - {name: m, type: simple, measure: orders.amount}\n  - {name: m, type: simple, measure: orders.amount}\n");
-    assert_has(&out, &["duplicate model `orders` (first defined at defs.yml:3:5)", "duplicate metric `m` version 1"]);
+    let out = errors(
+        "  - name: orders\n    source: {table: orders2}\nmetrics:\n  - {name: m, type: simple, measure: orders.amount}\n  - {name: m, type: simple, measure: orders.amount}\n",
+    );
+    assert_has(
+        &out,
+        &[
+            "duplicate model `orders` (first defined at defs.yml:3:5)",
+            "duplicate metric `m` version 1",
+        ],
+    );
 }
 
 #[test]
 fn derived_cycle_is_reported_with_the_chain() {
-    let out = errors("metrics:\n  - {name: a, type: derived, expr: b + 1}\n  - {name: b, type: derived, expr: a * 2}\n");
-    assert_has(&out, &["metrics depend on each other in a cycle: a@1 -> b@1 -> a@1"]);
+    let out = errors(
+        "metrics:\n  - {name: a, type: derived, expr: b + 1}\n  - {name: b, type: derived, expr: a * 2}\n",
+    );
+    assert_has(
+        &out,
+        &["metrics depend on each other in a cycle: a@1 -> b@1 -> a@1"],
+    );
 }
 
 #[test]
@@ -93,16 +146,35 @@ fn self_reference_is_a_cycle() {
 
 #[test]
 fn type_misuse_sum_over_categorical() {
-    let text = BASE.replace("{name: amount, agg: sum}", "{name: amount, agg: sum, expr: status}");
+    let text = BASE.replace(
+        "{name: amount, agg: sum}",
+        "{name: amount, agg: sum, expr: status}",
+    );
     let out = load_str("defs.yml", &text).unwrap_err().to_string();
-    assert_has(&out, &["models.orders.measures.amount.agg", "`sum` over `status` is a type misuse: it is declared as a categorical dimension"]);
+    assert_has(
+        &out,
+        &[
+            "models.orders.measures.amount.agg",
+            "`sum` over `status` is a type misuse: it is declared as a categorical dimension",
+        ],
+    );
 }
 
 #[test]
 fn unresolvable_foreign_entity_suggests() {
-    let text = BASE.replace("{name: customer, type: foreign, expr: customer_id}", "{name: custome, type: foreign, expr: customer_id}");
+    let text = BASE.replace(
+        "{name: customer, type: foreign, expr: customer_id}",
+        "{name: custome, type: foreign, expr: customer_id}",
+    );
     let out = load_str("defs.yml", &text).unwrap_err().to_string();
-    assert_has(&out, &["models.orders.entities.custome", "foreign entity `custome` matches no primary or unique entity", "did you mean `customer`?"]);
+    assert_has(
+        &out,
+        &[
+            "models.orders.entities.custome",
+            "foreign entity `custome` matches no primary or unique entity",
+            "did you mean `customer`?",
+        ],
+    );
 }
 
 #[test]
@@ -128,13 +200,19 @@ metrics:
   - {name: german_orders, type: simple, measure: orders.order_count, filter: "addresses.country = 'DE'"}
 "#;
     let out = load_str("defs.yml", text).unwrap_err().to_string();
-    assert_has(&out, &[
-        "dimension `addresses.country` is reachable from `orders` by 2 paths",
-        "orders -[billing_address]-> addresses and orders -[shipping_address]-> addresses",
-        "billing_address.addresses.country",
-    ]);
+    assert_has(
+        &out,
+        &[
+            "dimension `addresses.country` is reachable from `orders` by 2 paths",
+            "orders -[billing_address]-> addresses and orders -[shipping_address]-> addresses",
+            "billing_address.addresses.country",
+        ],
+    );
     // The explicit path resolves it.
-    let fixed = text.replace("filter: \"addresses.country", "filter: \"shipping_address.addresses.country");
+    let fixed = text.replace(
+        "filter: \"addresses.country",
+        "filter: \"shipping_address.addresses.country",
+    );
     load_str("defs.yml", &fixed).unwrap();
 }
 
@@ -145,32 +223,56 @@ fn fan_out_dimension_is_unreachable() {
     let text = BASE.replace("      - {name: region, type: categorical}\n", "      - {name: region, type: categorical}\n    measures:\n      - {name: customer_count, agg: count}\n")
         + "metrics:\n  - {name: c, type: simple, measure: customers.customer_count, filter: \"orders.status = 'x'\"}\n";
     let out = load_str("defs.yml", &text).unwrap_err().to_string();
-    assert_has(&out, &["dimension `orders.status` cannot be reached from model `customers`", "would multiply rows"]);
+    assert_has(
+        &out,
+        &[
+            "dimension `orders.status` cannot be reached from model `customers`",
+            "would multiply rows",
+        ],
+    );
 }
 
 #[test]
 fn missing_fields_per_metric_type() {
-    let out = errors("metrics:\n  - {name: r, type: ratio, numerator: x}\n  - {name: d, type: derived}\n  - {name: s, type: simple}\n");
-    assert_has(&out, &[
-        "metrics.r.numerator: a ratio metric needs both `numerator` and `denominator`",
-        "metrics.d.expr: a derived metric needs `expr`",
-        "metrics.s.measure: a simple metric needs `measure: <model>.<measure>`",
-    ]);
+    let out = errors(
+        "metrics:\n  - {name: r, type: ratio, numerator: x}\n  - {name: d, type: derived}\n  - {name: s, type: simple}\n",
+    );
+    assert_has(
+        &out,
+        &[
+            "metrics.r.numerator: a ratio metric needs both `numerator` and `denominator`",
+            "metrics.d.expr: a derived metric needs `expr`",
+            "metrics.s.measure: a simple metric needs `measure: <model>.<measure>`",
+        ],
+    );
 }
 
 #[test]
 fn bad_expressions_are_refused() {
-    let text = BASE.replace("{name: status, type: categorical}", "{name: status, type: categorical, expr: \"SUM(status)\"}");
+    let text = BASE.replace(
+        "{name: status, type: categorical}",
+        "{name: status, type: categorical, expr: \"SUM(status)\"}",
+    );
     let out = load_str("defs.yml", &text).unwrap_err().to_string();
     assert_has(&out, &["a dimension cannot aggregate"]);
-    let out = errors("metrics:\n  - {name: m, type: simple, measure: orders.amount, filter: \"orders.status = \"}\n");
+    let out = errors(
+        "metrics:\n  - {name: m, type: simple, measure: orders.amount, filter: \"orders.status = \"}\n",
+    );
     assert_has(&out, &["metrics.m.filter: cannot parse"]);
 }
 
 #[test]
 fn derived_input_unknown_suggests() {
-    let out = errors("metrics:\n  - {name: revenue, type: simple, measure: orders.amount}\n  - {name: d, type: derived, expr: revenu * 2}\n");
-    assert_has(&out, &["`revenu` is not an input of this metric", "did you mean `revenue`?"]);
+    let out = errors(
+        "metrics:\n  - {name: revenue, type: simple, measure: orders.amount}\n  - {name: d, type: derived, expr: revenu * 2}\n",
+    );
+    assert_has(
+        &out,
+        &[
+            "`revenu` is not an input of this metric",
+            "did you mean `revenue`?",
+        ],
+    );
 }
 
 #[test]
@@ -181,12 +283,23 @@ fn errors_from_several_files_come_together() {
         SourceFile { path: "c.yml".into(), text: "metrics:\n  - {name: z, type: simple, measure: a.nope}\n".into() },
     ];
     let out = load_files(&files).unwrap_err().to_string();
-    assert_has(&out, &["a.yml:5:", "unknown aggregation `avrage`", "b.yml", "c.yml:2:"]);
+    assert_has(
+        &out,
+        &[
+            "a.yml:5:",
+            "unknown aggregation `avrage`",
+            "b.yml",
+            "c.yml:2:",
+        ],
+    );
 }
 
 #[test]
 fn percentile_needs_a_fraction() {
     let text = BASE.replace("{name: order_count, agg: count}", "{name: order_count, agg: count}\n      - {name: p, agg: percentile, expr: amount, percentile: 90}");
     let out = load_str("defs.yml", &text).unwrap_err().to_string();
-    assert_has(&out, &["percentile must be between 0 and 1 (exclusive), got 90"]);
+    assert_has(
+        &out,
+        &["percentile must be between 0 and 1 (exclusive), got 90"],
+    );
 }

@@ -12,18 +12,29 @@ pub fn table(rs: &ResultSet) -> String {
         t.add_row(row.iter().zip(&rs.columns).map(|(v, c)| {
             let cell = Cell::new(v.to_text());
             match c.ty {
-                ColumnType::Integer | ColumnType::Decimal | ColumnType::Float => cell.set_alignment(CellAlignment::Right),
+                ColumnType::Integer | ColumnType::Decimal | ColumnType::Float => {
+                    cell.set_alignment(CellAlignment::Right)
+                }
                 _ => cell,
             }
         }));
     }
     let mut out = t.to_string();
-    out.push_str(&format!("\n({} row{}{})", rs.rows.len(), if rs.rows.len() == 1 { "" } else { "s" }, if rs.truncated { ", truncated" } else { "" }));
+    out.push_str(&format!(
+        "\n({} row{}{})",
+        rs.rows.len(),
+        if rs.rows.len() == 1 { "" } else { "s" },
+        if rs.truncated { ", truncated" } else { "" }
+    ));
     out
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 /// RFC 4180 CSV with a header row; NULL is an empty field.

@@ -95,7 +95,10 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn block_on(f: impl std::future::Future<Output = ExitCode>) -> ExitCode {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt.block_on(f),
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -111,12 +114,23 @@ pub async fn open_warehouse(url: &WarehouseUrl, defs: &Path) -> Result<Warehouse
     let is_default_demo = url.to_string() == args::DEFAULT_WAREHOUSE;
     let missing = matches!(url, WarehouseUrl::Duckdb(Some(p)) if !p.exists());
     let demo_defs = defs.ends_with("metric_defs");
-    let wh = Warehouse::connect(url, WarehouseOptions::default()).await.map_err(|e| e.to_string())?;
+    let wh = Warehouse::connect(url, WarehouseOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
     if is_default_demo && missing && demo_defs {
-        eprintln!("creating the demo warehouse {url} (scale {}, seed 42)...", args::DEFAULT_DEMO_SCALE);
-        let data = crate::demo::generate(&crate::demo::DemoConfig { scale: args::DEFAULT_DEMO_SCALE, seed: 42 });
+        eprintln!(
+            "creating the demo warehouse {url} (scale {}, seed 42)...",
+            args::DEFAULT_DEMO_SCALE
+        );
+        let data = crate::demo::generate(&crate::demo::DemoConfig {
+            scale: args::DEFAULT_DEMO_SCALE,
+            seed: 42,
+        });
         let stats = wh.load_demo(&data).await.map_err(|e| e.to_string())?;
-        eprintln!("loaded {} rows into {} tables in {:.1?}", stats.rows, stats.tables, stats.elapsed);
+        eprintln!(
+            "loaded {} rows into {} tables in {:.1?}",
+            stats.rows, stats.tables, stats.elapsed
+        );
     }
     Ok(wh)
 }
@@ -172,7 +186,10 @@ async fn query_cmd(a: args::QueryCmdArgs) -> ExitCode {
 
 async fn demo_init(a: args::DemoInitArgs) -> ExitCode {
     let started = std::time::Instant::now();
-    let data = crate::demo::generate(&crate::demo::DemoConfig { scale: a.scale, seed: a.seed });
+    let data = crate::demo::generate(&crate::demo::DemoConfig {
+        scale: a.scale,
+        seed: a.seed,
+    });
     let generated = started.elapsed();
     let wh = match Warehouse::connect(&a.warehouse.warehouse, WarehouseOptions::default()).await {
         Ok(w) => w,

@@ -37,7 +37,7 @@ const YEAR_END: Secs = DAYS * DAY - 1;
 /// no later than this keeps every session inside the year.
 const LAST_SESSION_START: Secs = YEAR_END - 6 * HOUR;
 /// Calibrated so that scale 1 yields about 10,000 events.
-const PEOPLE_PER_SCALE: u64 = 780;
+const PEOPLE_PER_SCALE: u64 = 705;
 const ACCOUNTS_PER_SCALE: u32 = 25;
 /// Day indexes of 2025's shopping peaks.
 const BLACK_FRIDAY: u32 = 331;

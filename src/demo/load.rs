@@ -10,7 +10,7 @@ use chrono::{Datelike, NaiveDateTime, Timelike};
 use sqlx::{Connection as _, Executor as _};
 
 use super::ddl::{Engine, create_table_sql, drop_table_sql, index_sqls};
-use super::model::{DemoData, RowSource, TableSpec, Value};
+use super::model::{DemoData, TableSpec, Value};
 
 /// Table name used in errors of steps that concern the whole load.
 const ALL_TABLES: &str = "*";
@@ -201,7 +201,10 @@ pub fn load_duckdb(conn: &duckdb::Connection, data: &DemoData) -> Result<LoadSta
 }
 
 #[cfg(feature = "duckdb")]
-fn duckdb_table(conn: &duckdb::Connection, table: &dyn RowSource) -> Result<(), DemoError> {
+fn duckdb_table(
+    conn: &duckdb::Connection,
+    table: &dyn super::model::RowSource,
+) -> Result<(), DemoError> {
     let spec = table.spec();
     let fail = |step: LoadStep| {
         move |source: duckdb::Error| DemoError::DuckDb {

@@ -174,6 +174,10 @@ struct RawDialect {
     /// that cannot take OFFSET alone.
     #[serde(default)]
     unbounded_limit: Option<String>,
+    /// The engine types UNION columns from the first branches, so NULL
+    /// placeholders there need a cast.
+    #[serde(default)]
+    typed_union_nulls: bool,
     /// Caveats a user of this dialect should know; shown by `accord dialects`.
     #[serde(default)]
     notes: Vec<String>,
@@ -211,6 +215,7 @@ pub struct Dialect {
     pub nulls_first: Option<String>,
     pub limit_style: LimitStyle,
     pub unbounded_limit: Option<String>,
+    pub typed_union_nulls: bool,
     pub notes: Vec<String>,
 }
 
@@ -313,6 +318,7 @@ impl Dialect {
             nulls_first: raw.nulls_first,
             limit_style: raw.limit_style,
             unbounded_limit: raw.unbounded_limit,
+            typed_union_nulls: raw.typed_union_nulls,
             notes: raw.notes,
         })
     }

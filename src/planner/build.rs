@@ -443,7 +443,11 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
         };
         columns.push(OutputColumn {
             name: m.alias.clone(),
-            role: ColumnRole::Metric { metric: metric.name.clone(), version: metric.version, integer },
+            role: ColumnRole::Metric {
+                metric: metric.name.clone(),
+                version: metric.version,
+                integer,
+            },
         });
     }
 
@@ -526,11 +530,21 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
             offset: q.offset,
         }
     } else {
+        let leaf_integer: Vec<bool> = leaves
+            .iter()
+            .map(|l| {
+                matches!(
+                    catalog.model(l.model).measures[l.measure].agg,
+                    Aggregation::Count | Aggregation::CountDistinct | Aggregation::SumBoolean
+                )
+            })
+            .collect();
         stitch(
             &dims,
             &dim_aliases,
             &scans,
             &leaf_alias,
+            &leaf_integer,
             scan_selects,
             &requested,
             &post_filters,
@@ -620,6 +634,7 @@ fn stitch(
     dim_aliases: &[String],
     scans: &[Scan],
     leaf_alias: &[String],
+    leaf_integer: &[bool],
     scan_selects: Vec<Select>,
     requested: &[RequestedMetric],
     post_filters: &[(usize, &Filter)],
@@ -662,7 +677,11 @@ fn stitch(
                 let expr = if scan.leaves.contains(li) {
                     Expr::bare(&leaf_alias[*li])
                 } else {
-                    Expr::Lit(Literal::Null)
+                    Expr::TypedNull(if leaf_integer[*li] {
+                        SqlType::BigInt
+                    } else {
+                        SqlType::Decimal
+                    })
                 };
                 projection.push(SelectItem {
                     expr,

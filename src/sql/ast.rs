@@ -227,6 +227,10 @@ pub enum Expr {
     Nested(Box<Expr>),
     /// A niladic SQL keyword such as `CURRENT_DATE`, written without parens.
     Keyword(&'static str),
+    /// A NULL standing in for a value of a type: some engines (PostgreSQL,
+    /// Redshift) type a UNION column from its first branches, so a column
+    /// that is NULL there must say what it will hold.
+    TypedNull(SqlType),
 }
 
 impl Expr {
@@ -382,7 +386,8 @@ impl Expr {
             | Expr::Ref(_)
             | Expr::Lit(_)
             | Expr::Star
-            | Expr::Keyword(_)) => leaf,
+            | Expr::Keyword(_)
+            | Expr::TypedNull(_)) => leaf,
         };
         f(node)
     }
@@ -448,7 +453,12 @@ impl Expr {
                 expr.walk(f);
                 other.walk(f);
             }
-            Expr::Column { .. } | Expr::Ref(_) | Expr::Lit(_) | Expr::Star | Expr::Keyword(_) => {}
+            Expr::Column { .. }
+            | Expr::Ref(_)
+            | Expr::Lit(_)
+            | Expr::Star
+            | Expr::Keyword(_)
+            | Expr::TypedNull(_) => {}
         }
     }
 

@@ -200,6 +200,10 @@ impl<'d> Renderer<'d> {
             }
             Expr::Lit(l) => self.literal(l)?,
             Expr::Keyword(k) => (*k).to_string(),
+            Expr::TypedNull(ty) if self.d.typed_union_nulls => {
+                format!("CAST(NULL AS {})", self.d.type_name(*ty))
+            }
+            Expr::TypedNull(_) => "NULL".into(),
             Expr::Star => "*".into(),
             Expr::Binary {
                 op: BinOp::Concat,
@@ -513,6 +517,39 @@ impl<'d> Renderer<'d> {
     }
 
     pub fn query(&self, q: &Query) -> Result<String, RenderError> {
+        if self.d.nulls_last.is_none() && !q.order_by.is_empty() {
+            // Without NULLS LAST the order is emulated with an `IS NULL`
+            // key, and MySQL refuses an expression over an aggregate's
+            // alias; ordering the finished rows from outside avoids that.
+            let inner = Query {
+                ctes: Vec::new(),
+                body: q.body.clone(),
+                order_by: Vec::new(),
+                limit: None,
+                offset: None,
+            };
+            let outer = Query {
+                ctes: q.ctes.clone(),
+                body: SetExpr::Select(Box::new(Select {
+                    projection: vec![SelectItem {
+                        expr: Expr::Star,
+                        alias: None,
+                    }],
+                    from: Some(TableRef::Subquery {
+                        query: Box::new(inner),
+                        alias: Ident::generated("ordered"),
+                    }),
+                    joins: Vec::new(),
+                    selection: None,
+                    group_by: Vec::new(),
+                    having: None,
+                })),
+                order_by: q.order_by.clone(),
+                limit: q.limit,
+                offset: q.offset,
+            };
+            return self.query_at(&outer, 0);
+        }
         self.query_at(q, 0)
     }
 }

@@ -21,8 +21,16 @@ pub struct DuckEngine {
 
 fn column_type(dt: &DataType) -> ColumnType {
     match dt {
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt8 | DataType::UInt16 | DataType::UInt32 => ColumnType::Integer,
-        DataType::UInt64 | DataType::Decimal128(..) | DataType::Decimal256(..) => ColumnType::Decimal,
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32 => ColumnType::Integer,
+        DataType::UInt64 | DataType::Decimal128(..) | DataType::Decimal256(..) => {
+            ColumnType::Decimal
+        }
         DataType::Float16 | DataType::Float32 | DataType::Float64 => ColumnType::Float,
         DataType::Boolean => ColumnType::Boolean,
         DataType::Date32 | DataType::Date64 => ColumnType::Date,
@@ -44,10 +52,14 @@ fn value(v: ValueRef<'_>) -> Value {
         ValueRef::UTinyInt(i) => Value::Int(i.into()),
         ValueRef::USmallInt(i) => Value::Int(i.into()),
         ValueRef::UInt(i) => Value::Int(i.into()),
-        ValueRef::UBigInt(i) => i64::try_from(i).map(Value::Int).unwrap_or_else(|_| Value::Decimal(i.into())),
-        ValueRef::HugeInt(i) => i64::try_from(i)
+        ValueRef::UBigInt(i) => i64::try_from(i)
             .map(Value::Int)
-            .unwrap_or_else(|_| rust_decimal::Decimal::try_from_i128_with_scale(i, 0).map(Value::Decimal).unwrap_or_else(|_| Value::Text(i.to_string()))),
+            .unwrap_or_else(|_| Value::Decimal(i.into())),
+        ValueRef::HugeInt(i) => i64::try_from(i).map(Value::Int).unwrap_or_else(|_| {
+            rust_decimal::Decimal::try_from_i128_with_scale(i, 0)
+                .map(Value::Decimal)
+                .unwrap_or_else(|_| Value::Text(i.to_string()))
+        }),
         ValueRef::UHugeInt(i) => Value::Text(i.to_string()),
         ValueRef::Float(f) => Value::Float(f.into()),
         ValueRef::Double(f) => Value::Float(f),
@@ -57,7 +69,11 @@ fn value(v: ValueRef<'_>) -> Value {
             let text = d.to_string();
             text.parse::<rust_decimal::Decimal>()
                 .map(Value::Decimal)
-                .unwrap_or_else(|_| text.parse::<f64>().map(Value::Float).unwrap_or(Value::Text(text)))
+                .unwrap_or_else(|_| {
+                    text.parse::<f64>()
+                        .map(Value::Float)
+                        .unwrap_or(Value::Text(text))
+                })
         }
         ValueRef::Timestamp(unit, t) => {
             let micros = match unit {
@@ -68,38 +84,65 @@ fn value(v: ValueRef<'_>) -> Value {
             };
             Value::Timestamp(epoch + chrono::Duration::microseconds(micros))
         }
-        ValueRef::Date32(days) => Value::Date(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + chrono::Duration::days(days.into())),
+        ValueRef::Date32(days) => Value::Date(
+            NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()
+                + chrono::Duration::days(days.into()),
+        ),
         ValueRef::Text(b) => Value::Text(String::from_utf8_lossy(b).into_owned()),
         other => Value::Text(format!("{other:?}")),
     }
 }
 
 impl DuckEngine {
-    pub fn open(path: Option<&Path>, options: &WarehouseOptions) -> Result<DuckEngine, WarehouseError> {
+    pub fn open(
+        path: Option<&Path>,
+        options: &WarehouseOptions,
+    ) -> Result<DuckEngine, WarehouseError> {
         let conn = match path {
             Some(p) => duckdb::Connection::open(p),
             None => duckdb::Connection::open_in_memory(),
         }
         .map_err(|e| WarehouseError::Unavailable {
-            warehouse: format!("duckdb://{}", path.map(|p| p.display().to_string()).unwrap_or_else(|| ":memory:".into())),
+            warehouse: format!(
+                "duckdb://{}",
+                path.map(|p| p.display().to_string())
+                    .unwrap_or_else(|| ":memory:".into())
+            ),
             message: e.to_string(),
         })?;
-        Ok(DuckEngine { base: Arc::new(Mutex::new(conn)), permits: Arc::new(Semaphore::new(options.max_connections.max(1) as usize)) })
+        Ok(DuckEngine {
+            base: Arc::new(Mutex::new(conn)),
+            permits: Arc::new(Semaphore::new(options.max_connections.max(1) as usize)),
+        })
     }
 
     /// A new connection to the same database (for loaders and tests).
     pub fn connection(&self) -> Result<duckdb::Connection, WarehouseError> {
-        let base = self.base.lock().map_err(|_| WarehouseError::Config("duckdb connection lock poisoned".into()))?;
-        base.try_clone().map_err(|e| WarehouseError::Unavailable { warehouse: "duckdb".into(), message: e.to_string() })
+        let base = self
+            .base
+            .lock()
+            .map_err(|_| WarehouseError::Config("duckdb connection lock poisoned".into()))?;
+        base.try_clone().map_err(|e| WarehouseError::Unavailable {
+            warehouse: "duckdb".into(),
+            message: e.to_string(),
+        })
     }
 
     pub async fn stream(&self, sql: &str, name: String) -> Result<RowStream, WarehouseError> {
-        let permit = self.permits.clone().acquire_owned().await.map_err(|_| WarehouseError::Config("warehouse closed".into()))?;
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| WarehouseError::Config("warehouse closed".into()))?;
         let conn = self.connection()?;
         let (tx, rx) = mpsc::channel(2);
         let (cols_tx, cols_rx) = tokio::sync::oneshot::channel();
         let sql = sql.to_string();
-        let err = move |e: duckdb::Error| WarehouseError::Query { warehouse: name.clone(), message: e.to_string() };
+        let err = move |e: duckdb::Error| WarehouseError::Query {
+            warehouse: name.clone(),
+            message: e.to_string(),
+        };
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let interrupt = conn.interrupt_handle();
@@ -109,11 +152,20 @@ impl DuckEngine {
                 let (names, types) = match rows.as_ref() {
                     Some(st) => {
                         let n = st.column_count();
-                        (st.column_names(), (0..n).map(|i| column_type(&st.column_type(i))).collect::<Vec<_>>())
+                        (
+                            st.column_names(),
+                            (0..n)
+                                .map(|i| column_type(&st.column_type(i)))
+                                .collect::<Vec<_>>(),
+                        )
                     }
                     None => (Vec::new(), Vec::new()),
                 };
-                let columns: Vec<Column> = names.into_iter().zip(types).map(|(name, ty)| Column { name, ty }).collect();
+                let columns: Vec<Column> = names
+                    .into_iter()
+                    .zip(types)
+                    .map(|(name, ty)| Column { name, ty })
+                    .collect();
                 let width = columns.len();
                 let _ = cols_tx.send(Ok(columns));
                 let mut batch = Vec::with_capacity(BATCH_ROWS);
@@ -123,7 +175,9 @@ impl DuckEngine {
                         out.push(value(row.get_ref(i).map_err(&err)?));
                     }
                     batch.push(out);
-                    if batch.len() >= BATCH_ROWS && tx.blocking_send(Ok(std::mem::take(&mut batch))).is_err() {
+                    if batch.len() >= BATCH_ROWS
+                        && tx.blocking_send(Ok(std::mem::take(&mut batch))).is_err()
+                    {
                         // Nobody is listening any more: stop the engine.
                         interrupt.interrupt();
                         return Ok(());
@@ -141,13 +195,18 @@ impl DuckEngine {
             }
         });
         match cols_rx.await {
-            Ok(Ok(columns)) => Ok(RowStream { columns, batches: rx }),
+            Ok(Ok(columns)) => Ok(RowStream {
+                columns,
+                batches: rx,
+            }),
             Ok(Err(e)) => Err(e),
             Err(_) => {
                 let mut rx = rx;
                 match rx.recv().await {
                     Some(Err(e)) => Err(e),
-                    _ => Err(WarehouseError::Config("duckdb query ended without a result".into())),
+                    _ => Err(WarehouseError::Config(
+                        "duckdb query ended without a result".into(),
+                    )),
                 }
             }
         }

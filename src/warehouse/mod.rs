@@ -75,19 +75,32 @@ impl Warehouse {
     /// Opens a warehouse. Server engines connect lazily, so accord starts
     /// (and reports not-ready) while a warehouse is down, and recovers
     /// without a restart when it comes back.
-    pub async fn connect(url: &WarehouseUrl, options: WarehouseOptions) -> Result<Warehouse, WarehouseError> {
+    pub async fn connect(
+        url: &WarehouseUrl,
+        options: WarehouseOptions,
+    ) -> Result<Warehouse, WarehouseError> {
         let engine = match url {
             #[cfg(feature = "duckdb")]
-            WarehouseUrl::Duckdb(path) => Engine::Duckdb(duck::DuckEngine::open(path.as_deref(), &options)?),
+            WarehouseUrl::Duckdb(path) => {
+                Engine::Duckdb(duck::DuckEngine::open(path.as_deref(), &options)?)
+            }
             #[cfg(not(feature = "duckdb"))]
             WarehouseUrl::Duckdb(_) => {
-                return Err(WarehouseError::Config("this build of accord has no DuckDB support (feature `duckdb`)".into()));
+                return Err(WarehouseError::Config(
+                    "this build of accord has no DuckDB support (feature `duckdb`)".into(),
+                ));
             }
-            WarehouseUrl::Postgres(u) => Engine::Postgres(sqlx_engines::postgres_pool(u, &options)?),
+            WarehouseUrl::Postgres(u) => {
+                Engine::Postgres(sqlx_engines::postgres_pool(u, &options)?)
+            }
             WarehouseUrl::Mysql(u) => Engine::Mysql(sqlx_engines::mysql_pool(u, &options)?),
             WarehouseUrl::Sqlite(u) => Engine::Sqlite(sqlx_engines::sqlite_pool(u, &options)?),
         };
-        Ok(Warehouse { url: url.clone(), engine, options })
+        Ok(Warehouse {
+            url: url.clone(),
+            engine,
+            options,
+        })
     }
 
     pub fn url(&self) -> &WarehouseUrl {
@@ -109,9 +122,13 @@ impl Warehouse {
         match &self.engine {
             #[cfg(feature = "duckdb")]
             Engine::Duckdb(e) => e.stream(sql, name).await,
-            Engine::Postgres(p) => sqlx_engines::stream_postgres(p.clone(), sql.to_string(), name).await,
+            Engine::Postgres(p) => {
+                sqlx_engines::stream_postgres(p.clone(), sql.to_string(), name).await
+            }
             Engine::Mysql(p) => sqlx_engines::stream_mysql(p.clone(), sql.to_string(), name).await,
-            Engine::Sqlite(p) => sqlx_engines::stream_sqlite(p.clone(), sql.to_string(), name).await,
+            Engine::Sqlite(p) => {
+                sqlx_engines::stream_sqlite(p.clone(), sql.to_string(), name).await
+            }
         }
     }
 
@@ -139,25 +156,42 @@ impl Warehouse {
             // first batch) report Null for unknown types; fill from data.
             for (i, c) in columns.iter_mut().enumerate() {
                 if c.ty == ColumnType::Null {
-                    if let Some(v) = rows.iter().map(|r| &r[i]).find(|v| !matches!(v, Value::Null)) {
+                    if let Some(v) = rows
+                        .iter()
+                        .map(|r| &r[i])
+                        .find(|v| !matches!(v, Value::Null))
+                    {
                         c.ty = v.column_type();
                     }
                 }
             }
-            Ok(ResultSet { columns, rows, truncated })
+            Ok(ResultSet {
+                columns,
+                rows,
+                truncated,
+            })
         };
         match tokio::time::timeout(self.options.query_timeout, run).await {
             Ok(r) => r,
-            Err(_) => Err(WarehouseError::Timeout { warehouse: self.url.redacted(), after: self.options.query_timeout }),
+            Err(_) => Err(WarehouseError::Timeout {
+                warehouse: self.url.redacted(),
+                after: self.options.query_timeout,
+            }),
         }
     }
 }
 
 impl Warehouse {
     /// Writes the demo tables (dropping existing ones) into this warehouse.
-    pub async fn load_demo(&self, data: &crate::demo::DemoData) -> Result<crate::demo::LoadStats, WarehouseError> {
+    pub async fn load_demo(
+        &self,
+        data: &crate::demo::DemoData,
+    ) -> Result<crate::demo::LoadStats, WarehouseError> {
         let name = self.url.redacted();
-        let err = |e: crate::demo::DemoError| WarehouseError::Query { warehouse: name.clone(), message: e.to_string() };
+        let err = |e: crate::demo::DemoError| WarehouseError::Query {
+            warehouse: name.clone(),
+            message: e.to_string(),
+        };
         match &self.engine {
             // DuckDB's loader is synchronous; setup code may block here.
             #[cfg(feature = "duckdb")]

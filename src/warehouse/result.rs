@@ -77,7 +77,11 @@ impl Value {
 }
 
 fn format_float(f: f64) -> String {
-    if f.is_finite() && f == f.trunc() && f.abs() < 1e15 { format!("{f:.1}") } else { f.to_string() }
+    if f.is_finite() && f == f.trunc() && f.abs() < 1e15 {
+        format!("{f:.1}")
+    } else {
+        f.to_string()
+    }
 }
 
 impl Serialize for Value {
@@ -117,9 +121,18 @@ pub struct ResultSet {
 /// The type a column has when no row says otherwise.
 pub fn planned_type(role: &ColumnRole) -> ColumnType {
     match role {
-        ColumnRole::Dimension { kind: DimensionKind::Time { .. }, .. } => ColumnType::Timestamp,
-        ColumnRole::Dimension { kind: DimensionKind::Boolean, .. } => ColumnType::Boolean,
-        ColumnRole::Dimension { kind: DimensionKind::Number, .. } => ColumnType::Float,
+        ColumnRole::Dimension {
+            kind: DimensionKind::Time { .. },
+            ..
+        } => ColumnType::Timestamp,
+        ColumnRole::Dimension {
+            kind: DimensionKind::Boolean,
+            ..
+        } => ColumnType::Boolean,
+        ColumnRole::Dimension {
+            kind: DimensionKind::Number,
+            ..
+        } => ColumnType::Float,
         ColumnRole::Dimension { .. } => ColumnType::Text,
         ColumnRole::Metric { integer: true, .. } => ColumnType::Integer,
         ColumnRole::Metric { .. } => ColumnType::Float,
@@ -128,13 +141,28 @@ pub fn planned_type(role: &ColumnRole) -> ColumnType {
 
 pub fn normalize(rs: &mut ResultSet, plan_columns: &[OutputColumn]) {
     if rs.columns.is_empty() {
-        rs.columns = plan_columns.iter().map(|c| Column { name: c.name.clone(), ty: planned_type(&c.role) }).collect();
+        rs.columns = plan_columns
+            .iter()
+            .map(|c| Column {
+                name: c.name.clone(),
+                ty: planned_type(&c.role),
+            })
+            .collect();
     }
     for (ci, col) in rs.columns.iter_mut().enumerate() {
-        let role = plan_columns.iter().find(|c| c.name == col.name).map(|c| &c.role);
+        let role = plan_columns
+            .iter()
+            .find(|c| c.name == col.name)
+            .map(|c| &c.role);
         let target = match role {
-            Some(ColumnRole::Dimension { kind: DimensionKind::Time { .. }, .. }) => Some(ColumnType::Timestamp),
-            Some(ColumnRole::Dimension { kind: DimensionKind::Boolean, .. }) => Some(ColumnType::Boolean),
+            Some(ColumnRole::Dimension {
+                kind: DimensionKind::Time { .. },
+                ..
+            }) => Some(ColumnType::Timestamp),
+            Some(ColumnRole::Dimension {
+                kind: DimensionKind::Boolean,
+                ..
+            }) => Some(ColumnType::Boolean),
             Some(ColumnRole::Metric { integer: true, .. }) => Some(ColumnType::Integer),
             _ => None,
         };
@@ -159,13 +187,21 @@ fn convert(v: Value, target: ColumnType) -> Result<Value, Value> {
     match (target, v) {
         (_, Value::Null) => Ok(Value::Null),
         (ColumnType::Timestamp, Value::Timestamp(t)) => Ok(Value::Timestamp(t)),
-        (ColumnType::Timestamp, Value::Date(d)) => Ok(Value::Timestamp(d.and_hms_opt(0, 0, 0).unwrap_or_default())),
-        (ColumnType::Timestamp, Value::Text(s)) => crate::sql::convert::parse_timestamp(&s).map(Value::Timestamp).ok_or(Value::Text(s)),
+        (ColumnType::Timestamp, Value::Date(d)) => {
+            Ok(Value::Timestamp(d.and_hms_opt(0, 0, 0).unwrap_or_default()))
+        }
+        (ColumnType::Timestamp, Value::Text(s)) => crate::sql::convert::parse_timestamp(&s)
+            .map(Value::Timestamp)
+            .ok_or(Value::Text(s)),
         (ColumnType::Boolean, Value::Bool(b)) => Ok(Value::Bool(b)),
         (ColumnType::Boolean, Value::Int(i)) if i == 0 || i == 1 => Ok(Value::Bool(i == 1)),
         (ColumnType::Integer, Value::Int(i)) => Ok(Value::Int(i)),
-        (ColumnType::Integer, Value::Decimal(d)) if d.fract().is_zero() => d.to_i64().map(Value::Int).ok_or(Value::Decimal(d)),
-        (ColumnType::Integer, Value::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Value::Int(f as i64)),
+        (ColumnType::Integer, Value::Decimal(d)) if d.fract().is_zero() => {
+            d.to_i64().map(Value::Int).ok_or(Value::Decimal(d))
+        }
+        (ColumnType::Integer, Value::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+            Ok(Value::Int(f as i64))
+        }
         (_, other) => Err(other),
     }
 }

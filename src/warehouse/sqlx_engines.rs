@@ -24,20 +24,36 @@ fn config_err(e: impl std::fmt::Display) -> WarehouseError {
 /// query's fault.
 fn classify(name: &str, e: sqlx::Error) -> WarehouseError {
     match e {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
-            WarehouseError::Unavailable { warehouse: name.to_string(), message: e.to_string() }
-        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_) => WarehouseError::Unavailable {
+            warehouse: name.to_string(),
+            message: e.to_string(),
+        },
         sqlx::Error::Database(db) => {
             let msg = db.message().to_string();
             // 57014: query_canceled (statement_timeout); 1969/3024: MariaDB
             // and MySQL execution time exceeded.
-            if db.code().as_deref() == Some("57014") || matches!(db.code().as_deref(), Some("70100") | Some("HY000")) && msg.contains("max_statement_time") {
-                WarehouseError::Timeout { warehouse: name.to_string(), after: std::time::Duration::ZERO }
+            if db.code().as_deref() == Some("57014")
+                || matches!(db.code().as_deref(), Some("70100") | Some("HY000"))
+                    && msg.contains("max_statement_time")
+            {
+                WarehouseError::Timeout {
+                    warehouse: name.to_string(),
+                    after: std::time::Duration::ZERO,
+                }
             } else {
-                WarehouseError::Query { warehouse: name.to_string(), message: msg }
+                WarehouseError::Query {
+                    warehouse: name.to_string(),
+                    message: msg,
+                }
             }
         }
-        other => WarehouseError::Query { warehouse: name.to_string(), message: other.to_string() },
+        other => WarehouseError::Query {
+            warehouse: name.to_string(),
+            message: other.to_string(),
+        },
     }
 }
 
@@ -49,7 +65,10 @@ pub fn postgres_pool(url: &str, o: &WarehouseOptions) -> Result<sqlx::PgPool, Wa
         .acquire_timeout(o.connect_timeout)
         .after_connect(move |conn, _| {
             Box::pin(async move {
-                conn.execute(format!("SET TIME ZONE 'UTC'; SET statement_timeout = {timeout_ms}").as_str()).await?;
+                conn.execute(
+                    format!("SET TIME ZONE 'UTC'; SET statement_timeout = {timeout_ms}").as_str(),
+                )
+                .await?;
                 Ok(())
             })
         })
@@ -57,7 +76,9 @@ pub fn postgres_pool(url: &str, o: &WarehouseOptions) -> Result<sqlx::PgPool, Wa
 }
 
 pub fn mysql_pool(url: &str, o: &WarehouseOptions) -> Result<sqlx::MySqlPool, WarehouseError> {
-    let opts = MySqlConnectOptions::from_str(url).map_err(config_err)?.timezone(Some("+00:00".to_string()));
+    let opts = MySqlConnectOptions::from_str(url)
+        .map_err(config_err)?
+        .timezone(Some("+00:00".to_string()));
     let secs = o.query_timeout.as_secs_f64();
     Ok(MySqlPoolOptions::new()
         .max_connections(o.max_connections)
@@ -66,8 +87,19 @@ pub fn mysql_pool(url: &str, o: &WarehouseOptions) -> Result<sqlx::MySqlPool, Wa
             Box::pin(async move {
                 // MariaDB names the server-side limit max_statement_time
                 // (seconds); MySQL has max_execution_time (ms) instead.
-                if conn.execute(format!("SET SESSION max_statement_time = {secs}").as_str()).await.is_err() {
-                    conn.execute(format!("SET SESSION max_execution_time = {}", (secs * 1000.0) as u64).as_str()).await?;
+                if conn
+                    .execute(format!("SET SESSION max_statement_time = {secs}").as_str())
+                    .await
+                    .is_err()
+                {
+                    conn.execute(
+                        format!(
+                            "SET SESSION max_execution_time = {}",
+                            (secs * 1000.0) as u64
+                        )
+                        .as_str(),
+                    )
+                    .await?;
                 }
                 Ok(())
             })
@@ -80,7 +112,10 @@ pub fn sqlite_pool(url: &str, o: &WarehouseOptions) -> Result<sqlx::SqlitePool, 
         .map_err(config_err)?
         .pragma("case_sensitive_like", "ON")
         .create_if_missing(true);
-    Ok(SqlitePoolOptions::new().max_connections(o.max_connections).acquire_timeout(o.connect_timeout).connect_lazy_with(opts))
+    Ok(SqlitePoolOptions::new()
+        .max_connections(o.max_connections)
+        .acquire_timeout(o.connect_timeout)
+        .connect_lazy_with(opts))
 }
 
 /// Runs `sql` on a pooled connection in a task that owns both, sending the
@@ -90,12 +125,18 @@ pub fn sqlite_pool(url: &str, o: &WarehouseOptions) -> Result<sqlx::SqlitePool, 
 /// values as escaped literals.
 macro_rules! stream_fn {
     ($name:ident, $pool:ty, $columns:ident, $values:ident) => {
-        pub async fn $name(pool: $pool, sql: String, name: String) -> Result<RowStream, WarehouseError> {
+        pub async fn $name(
+            pool: $pool,
+            sql: String,
+            name: String,
+        ) -> Result<RowStream, WarehouseError> {
             let (tx, rx) = mpsc::channel(2);
             let (cols_tx, cols_rx) = oneshot::channel::<Result<Vec<Column>, WarehouseError>>();
             tokio::spawn(async move {
                 let mut cols_tx = Some(cols_tx);
-                let fail = |e: WarehouseError, cols_tx: &mut Option<oneshot::Sender<_>>, tx: &mpsc::Sender<_>| {
+                let fail = |e: WarehouseError,
+                            cols_tx: &mut Option<oneshot::Sender<_>>,
+                            tx: &mpsc::Sender<_>| {
                     match cols_tx.take() {
                         Some(c) => {
                             let _ = c.send(Err(e));
@@ -123,7 +164,9 @@ macro_rules! stream_fn {
                         Ok(v) => batch.push(v),
                         Err(e) => return fail(classify(&name, e), &mut cols_tx, &tx),
                     }
-                    if batch.len() >= BATCH_ROWS && tx.send(Ok(std::mem::take(&mut batch))).await.is_err() {
+                    if batch.len() >= BATCH_ROWS
+                        && tx.send(Ok(std::mem::take(&mut batch))).await.is_err()
+                    {
                         return;
                     }
                 }
@@ -137,9 +180,14 @@ macro_rules! stream_fn {
                 }
             });
             match cols_rx.await {
-                Ok(Ok(columns)) => Ok(RowStream { columns, batches: rx }),
+                Ok(Ok(columns)) => Ok(RowStream {
+                    columns,
+                    batches: rx,
+                }),
                 Ok(Err(e)) => Err(e),
-                Err(_) => Err(WarehouseError::Config("query task ended unexpectedly".into())),
+                Err(_) => Err(WarehouseError::Config(
+                    "query task ended unexpectedly".into(),
+                )),
             }
         }
     };
@@ -171,28 +219,44 @@ fn pg_values(r: &PgRow) -> Result<Vec<Value>, sqlx::Error> {
     let mut out = Vec::with_capacity(r.len());
     for (i, c) in r.columns().iter().enumerate() {
         let v = match c.type_info().name() {
-            "INT2" => r.try_get::<Option<i16>, _>(i)?.map(|x| Value::Int(x.into())),
-            "INT4" => r.try_get::<Option<i32>, _>(i)?.map(|x| Value::Int(x.into())),
+            "INT2" => r
+                .try_get::<Option<i16>, _>(i)?
+                .map(|x| Value::Int(x.into())),
+            "INT4" => r
+                .try_get::<Option<i32>, _>(i)?
+                .map(|x| Value::Int(x.into())),
             "INT8" => r.try_get::<Option<i64>, _>(i)?.map(Value::Int),
             "NUMERIC" => r.try_get::<Option<Decimal>, _>(i)?.map(Value::Decimal),
-            "FLOAT4" => r.try_get::<Option<f32>, _>(i)?.map(|x| Value::Float(x.into())),
+            "FLOAT4" => r
+                .try_get::<Option<f32>, _>(i)?
+                .map(|x| Value::Float(x.into())),
             "FLOAT8" => r.try_get::<Option<f64>, _>(i)?.map(Value::Float),
             "BOOL" => r.try_get::<Option<bool>, _>(i)?.map(Value::Bool),
             "DATE" => r.try_get::<Option<NaiveDate>, _>(i)?.map(Value::Date),
-            "TIMESTAMP" => r.try_get::<Option<NaiveDateTime>, _>(i)?.map(Value::Timestamp),
-            "TIMESTAMPTZ" => r.try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?.map(|t| Value::Timestamp(t.naive_utc())),
-            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => r.try_get::<Option<String>, _>(i)?.map(Value::Text),
-            _ => r.try_get_unchecked::<Option<String>, _>(i).ok().flatten().map(Value::Text),
+            "TIMESTAMP" => r
+                .try_get::<Option<NaiveDateTime>, _>(i)?
+                .map(Value::Timestamp),
+            "TIMESTAMPTZ" => r
+                .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?
+                .map(|t| Value::Timestamp(t.naive_utc())),
+            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => {
+                r.try_get::<Option<String>, _>(i)?.map(Value::Text)
+            }
+            _ => r
+                .try_get_unchecked::<Option<String>, _>(i)
+                .ok()
+                .flatten()
+                .map(Value::Text),
         };
         out.push(v.unwrap_or(Value::Null));
     }
     Ok(out)
 }
 
-
 fn my_type(name: &str) -> ColumnType {
     match name {
-        "TINYINT" | "SMALLINT" | "INT" | "MEDIUMINT" | "BIGINT" | "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "INT UNSIGNED" | "MEDIUMINT UNSIGNED" => ColumnType::Integer,
+        "TINYINT" | "SMALLINT" | "INT" | "MEDIUMINT" | "BIGINT" | "TINYINT UNSIGNED"
+        | "SMALLINT UNSIGNED" | "INT UNSIGNED" | "MEDIUMINT UNSIGNED" => ColumnType::Integer,
         "BIGINT UNSIGNED" | "DECIMAL" => ColumnType::Decimal,
         "FLOAT" | "DOUBLE" => ColumnType::Float,
         "BOOLEAN" => ColumnType::Boolean,
@@ -204,7 +268,13 @@ fn my_type(name: &str) -> ColumnType {
 }
 
 fn my_columns(r: &MySqlRow) -> Vec<Column> {
-    r.columns().iter().map(|c| Column { name: c.name().to_string(), ty: my_type(c.type_info().name()) }).collect()
+    r.columns()
+        .iter()
+        .map(|c| Column {
+            name: c.name().to_string(),
+            ty: my_type(c.type_info().name()),
+        })
+        .collect()
 }
 
 fn my_values(r: &MySqlRow) -> Result<Vec<Value>, sqlx::Error> {
@@ -235,11 +305,16 @@ fn my_values(r: &MySqlRow) -> Result<Vec<Value>, sqlx::Error> {
     Ok(out)
 }
 
-
 /// SQLite types values, not columns: report Null and let the caller type
 /// each column from its values.
 fn lite_columns(r: &SqliteRow) -> Vec<Column> {
-    r.columns().iter().map(|c| Column { name: c.name().to_string(), ty: ColumnType::Null }).collect()
+    r.columns()
+        .iter()
+        .map(|c| Column {
+            name: c.name().to_string(),
+            ty: ColumnType::Null,
+        })
+        .collect()
 }
 
 fn lite_values(r: &SqliteRow) -> Result<Vec<Value>, sqlx::Error> {

@@ -47,7 +47,9 @@ impl fmt::Display for WarehouseUrl {
         match self {
             WarehouseUrl::Duckdb(None) => f.write_str("duckdb::memory:"),
             WarehouseUrl::Duckdb(Some(p)) => write!(f, "duckdb://{}", p.display()),
-            WarehouseUrl::Postgres(u) | WarehouseUrl::Mysql(u) | WarehouseUrl::Sqlite(u) => f.write_str(u),
+            WarehouseUrl::Postgres(u) | WarehouseUrl::Mysql(u) | WarehouseUrl::Sqlite(u) => {
+                f.write_str(u)
+            }
         }
     }
 }
@@ -93,8 +95,14 @@ mod tests {
         let u: WarehouseUrl = "postgres://bob:secret@db:5432/x".parse().unwrap();
         assert_eq!(u.redacted(), "postgres://bob:***@db:5432/x");
         assert_eq!(u.dialect(), DialectKind::Postgres);
-        assert_eq!("duckdb://a.duckdb".parse::<WarehouseUrl>().unwrap(), WarehouseUrl::Duckdb(Some("a.duckdb".into())));
+        assert_eq!(
+            "duckdb://a.duckdb".parse::<WarehouseUrl>().unwrap(),
+            WarehouseUrl::Duckdb(Some("a.duckdb".into()))
+        );
         assert!("oracle://x".parse::<WarehouseUrl>().is_err());
-        assert_eq!("mariadb://root@h/db".parse::<WarehouseUrl>().unwrap(), WarehouseUrl::Mysql("mysql://root@h/db".into()));
+        assert_eq!(
+            "mariadb://root@h/db".parse::<WarehouseUrl>().unwrap(),
+            WarehouseUrl::Mysql("mysql://root@h/db".into())
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! Shared helpers for integration tests.
 #![allow(dead_code)]
 
+pub mod warehouses;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

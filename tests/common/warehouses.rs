@@ -1,0 +1,96 @@
+//! Loading the demo data into real engines for tests. Server URLs come from
+//! ACCORD_TEST_POSTGRES_URL / ACCORD_TEST_MYSQL_URL (defaults: the local
+//! PostgreSQL and MariaDB); an unreachable server fails the test loudly.
+#![allow(dead_code)]
+
+use accord::demo::{DemoConfig, DemoData, generate};
+use accord::warehouse::{Warehouse, WarehouseOptions, WarehouseUrl};
+
+pub fn postgres_url() -> String {
+    std::env::var("ACCORD_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+pub fn mysql_url() -> String {
+    std::env::var("ACCORD_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+}
+
+pub fn demo(scale: u32) -> DemoData {
+    generate(&DemoConfig { scale, seed: 42 })
+}
+
+/// A fresh, private database (schema) per test so tests run in parallel.
+pub async fn postgres_db(name: &str) -> String {
+    use sqlx::Connection;
+    let base = postgres_url();
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {base} is unreachable ({e}); start it or set ACCORD_TEST_POSTGRES_URL"));
+    let db = format!("accord_t_{name}");
+    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .expect("drop db");
+    sqlx::raw_sql(&format!("CREATE DATABASE {db}"))
+        .execute(&mut conn)
+        .await
+        .expect("create db");
+    let (prefix, _) = base
+        .rsplit_once('/')
+        .expect("postgres URL has a database path");
+    format!("{prefix}/{db}")
+}
+
+pub async fn mysql_db(name: &str) -> String {
+    use sqlx::Connection;
+    let base = mysql_url();
+    let mut conn = sqlx::MySqlConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("MariaDB/MySQL at {base} is unreachable ({e}); start it or set ACCORD_TEST_MYSQL_URL"));
+    let db = format!("accord_t_{name}");
+    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {db}"))
+        .execute(&mut conn)
+        .await
+        .expect("drop db");
+    sqlx::raw_sql(&format!("CREATE DATABASE {db}"))
+        .execute(&mut conn)
+        .await
+        .expect("create db");
+    let (prefix, _) = base
+        .rsplit_once('/')
+        .expect("mysql URL has a database path");
+    format!("{prefix}/{db}")
+}
+
+pub async fn open(url: &str) -> Warehouse {
+    let url: WarehouseUrl = url.parse().expect("warehouse url");
+    Warehouse::connect(&url, WarehouseOptions::default())
+        .await
+        .expect("connect")
+}
+
+/// The four executed engines, each loaded with `data`.
+pub async fn all_engines(
+    name: &str,
+    data: &DemoData,
+    dir: &std::path::Path,
+) -> Vec<(&'static str, Warehouse)> {
+    let duck = open(&format!("duckdb://{}", dir.join("demo.duckdb").display())).await;
+    let pg = open(&postgres_db(name).await).await;
+    let my = open(&mysql_db(name).await).await;
+    let lite = open(&format!("sqlite://{}", dir.join("demo.sqlite").display())).await;
+    let mut out = Vec::new();
+    for (n, w) in [
+        ("duckdb", duck),
+        ("postgres", pg),
+        ("mysql", my),
+        ("sqlite", lite),
+    ] {
+        w.load_demo(data)
+            .await
+            .unwrap_or_else(|e| panic!("loading demo data into {n}: {e}"));
+        out.push((n, w));
+    }
+    out
+}
