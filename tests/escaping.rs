@@ -34,11 +34,10 @@ fn string_literals(sql: &str, d: DialectKind) -> Vec<String> {
         .unwrap_or_else(|e| panic!("{d}: does not parse: {e}\n{sql}"));
     let mut found = Vec::new();
     let _ = visit_expressions(&stmts, |e| {
-        if let Expr::Value(v) = e {
-            if let Value::SingleQuotedString(s) = &v.value {
+        if let Expr::Value(v) = e
+            && let Value::SingleQuotedString(s) = &v.value {
                 found.push(s.clone());
             }
-        }
         ControlFlow::<()>::Continue(())
     });
     found

@@ -58,15 +58,14 @@ impl JoinGraph {
                     if a.id == b.id {
                         continue;
                     }
-                    if let Some(eb) = b.entity(&ea.name) {
-                        if eb.kind.is_unique() && eb.keys.len() == ea.keys.len() {
+                    if let Some(eb) = b.entity(&ea.name)
+                        && eb.kind.is_unique() && eb.keys.len() == ea.keys.len() {
                             out[a.id.0 as usize].push(JoinEdge {
                                 from: a.id,
                                 entity: ea.name.clone(),
                                 to: b.id,
                             });
                         }
-                    }
                 }
             }
         }
@@ -90,11 +89,10 @@ impl JoinGraph {
         let mut queue: VecDeque<JoinPath> = VecDeque::new();
         queue.push_back(JoinPath::default());
         while let Some(path) = queue.pop_front() {
-            if let Some(best) = found.first() {
-                if path.edges.len() >= best.edges.len() {
+            if let Some(best) = found.first()
+                && path.edges.len() >= best.edges.len() {
                     break;
                 }
-            }
             if path.edges.len() >= MAX_HOPS {
                 continue;
             }

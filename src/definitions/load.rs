@@ -122,8 +122,8 @@ fn describe_parse_error(pos: Option<SourcePos>, message: &str) -> Diagnostic {
         _ => first,
     };
     let mut d = Diagnostic::new(pos, "", first.to_string());
-    if let Some(rest) = first.strip_prefix("unknown field `") {
-        if let (Some(end), Some(exp)) = (rest.find('`'), first.find("expected one of ")) {
+    if let Some(rest) = first.strip_prefix("unknown field `")
+        && let (Some(end), Some(exp)) = (rest.find('`'), first.find("expected one of ")) {
             let wanted = &rest[..end];
             let expected: Vec<&str> = first[exp + "expected one of ".len()..]
                 .split(',')
@@ -132,6 +132,5 @@ fn describe_parse_error(pos: Option<SourcePos>, message: &str) -> Diagnostic {
                 .collect();
             d = d.with_suggestions(crate::diagnostics::closest(wanted, expected));
         }
-    }
     d
 }

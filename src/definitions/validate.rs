@@ -478,8 +478,8 @@ fn build_model(cx: &mut Ctx, id: ModelId, raw: RawModel, loc: &Location) -> Opti
                 Ok(x) => {
                     // Type misuse is caught where it can be seen statically:
                     // aggregating a column the model declares non-numeric.
-                    if let Expr::Column { name: col, .. } = &x {
-                        if let Some(dim) = dimensions.iter().find(|d| matches!(&d.expr, Expr::Column { name, .. } if name.value == col.value)) {
+                    if let Expr::Column { name: col, .. } = &x
+                        && let Some(dim) = dimensions.iter().find(|d| matches!(&d.expr, Expr::Column { name, .. } if name.value == col.value)) {
                             let bad = match (agg, dim.kind) {
                                 (a, DimensionKind::Categorical | DimensionKind::Time { .. } | DimensionKind::Boolean) if a.needs_numeric() => true,
                                 (Aggregation::SumBoolean, k) => !matches!(k, DimensionKind::Boolean),
@@ -490,7 +490,6 @@ fn build_model(cx: &mut Ctx, id: ModelId, raw: RawModel, loc: &Location) -> Opti
                                 continue;
                             }
                         }
-                    }
                     Some(x)
                 }
                 Err(msg) => {
@@ -850,8 +849,8 @@ fn build_metrics(
                                     if inputs.iter().any(|i| i.alias == r) {
                                         continue;
                                     }
-                                    if !explicit {
-                                        if let Some(target) = default_of(&r) {
+                                    if !explicit
+                                        && let Some(target) = default_of(&r) {
                                             inputs.push(MetricInput {
                                                 metric: target,
                                                 alias: r.clone(),
@@ -859,7 +858,6 @@ fn build_metrics(
                                             });
                                             continue;
                                         }
-                                    }
                                     let mut options: Vec<&str> =
                                         inputs.iter().map(|i| i.alias.as_str()).collect();
                                     if !explicit {

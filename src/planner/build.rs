@@ -398,7 +398,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
                             resolve(r, &mut joins).map(untruncated)
                         })?);
                     }
-                    Expr::and_all(parts.into_iter().map(|p| parenthesize_or(p)))
+                    Expr::and_all(parts.into_iter().map(parenthesize_or))
                 }
             };
             let agg = leaf_aggregate(catalog, leaf, &base_alias, filter);

@@ -274,6 +274,8 @@ impl Expr {
     // One non-generic-closure body: recursing through `impl FnMut` would
     // instantiate a new closure type per level without end.
     fn transform_dyn<E>(self, f: &mut dyn FnMut(Expr) -> Result<Expr, E>) -> Result<Expr, E> {
+        // Takes the Box the AST holds, so call sites stay `boxed(field, f)`.
+        #[allow(clippy::boxed_local)]
         fn boxed<E>(
             e: Box<Expr>,
             f: &mut dyn FnMut(Expr) -> Result<Expr, E>,
@@ -468,11 +470,10 @@ impl Expr {
             if let Expr::Aggregate { .. } = e {
                 found = true;
             }
-            if let Expr::Func { name, .. } = e {
-                if is_aggregate_function(name) {
+            if let Expr::Func { name, .. } = e
+                && is_aggregate_function(name) {
                     found = true;
                 }
-            }
         });
         found
     }

@@ -155,15 +155,14 @@ impl Warehouse {
             // Engines that type columns by value (SQLite, or a streamed
             // first batch) report Null for unknown types; fill from data.
             for (i, c) in columns.iter_mut().enumerate() {
-                if c.ty == ColumnType::Null {
-                    if let Some(v) = rows
+                if c.ty == ColumnType::Null
+                    && let Some(v) = rows
                         .iter()
                         .map(|r| &r[i])
                         .find(|v| !matches!(v, Value::Null))
                     {
                         c.ty = v.column_type();
                     }
-                }
             }
             Ok(ResultSet {
                 columns,
