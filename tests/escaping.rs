@@ -35,9 +35,10 @@ fn string_literals(sql: &str, d: DialectKind) -> Vec<String> {
     let mut found = Vec::new();
     let _ = visit_expressions(&stmts, |e| {
         if let Expr::Value(v) = e
-            && let Value::SingleQuotedString(s) = &v.value {
-                found.push(s.clone());
-            }
+            && let Value::SingleQuotedString(s) = &v.value
+        {
+            found.push(s.clone());
+        }
         ControlFlow::<()>::Continue(())
     });
     found

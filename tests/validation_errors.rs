@@ -52,8 +52,8 @@ fn unknown_dimension_in_filter_suggests() {
     assert_has(
         &out,
         &[
-            "defs.yml:21:5",
-            "metrics.eu_revenue",
+            "defs.yml:21:70",
+            "metrics.eu_revenue.filter",
             "unknown dimension `customers.regoin`",
             "did you mean `customers.region`?",
         ],
@@ -240,7 +240,7 @@ fn missing_fields_per_metric_type() {
     assert_has(
         &out,
         &[
-            "metrics.r.numerator: a ratio metric needs both `numerator` and `denominator`",
+            "metrics.r.denominator: a ratio metric needs both `numerator` and `denominator`",
             "metrics.d.expr: a derived metric needs `expr`",
             "metrics.s.measure: a simple metric needs `measure: <model>.<measure>`",
         ],
@@ -301,5 +301,47 @@ fn percentile_needs_a_fraction() {
     assert_has(
         &out,
         &["percentile must be between 0 and 1 (exclusive), got 90"],
+    );
+}
+
+#[test]
+fn fields_of_another_metric_type_are_refused() {
+    let out = errors(
+        "metrics:\n  - {name: r, type: ratio, numerator: a, denominator: b, expr: a / b}\n  - {name: a, type: simple, measure: orders.amount, inputs: [b]}\n  - {name: b, type: simple, measure: orders.order_count}\n",
+    );
+    assert_has(
+        &out,
+        &[
+            "metrics.r.expr: `expr` does not apply to a ratio metric",
+            "metrics.a.inputs: `inputs` does not apply to a simple metric",
+        ],
+    );
+}
+
+#[test]
+fn derived_input_mapping_is_strict() {
+    let out = errors(
+        "metrics:\n  - {name: a, type: simple, measure: orders.amount}\n  - name: d\n    type: derived\n    expr: x * 2\n    inputs:\n      - {metric: a, alias: x, filtr: \"orders.status = 'x'\"}\n",
+    );
+    assert_has(&out, &["unknown field `filtr`"]);
+    let out = errors(
+        "metrics:\n  - {name: a, type: simple, measure: orders.amount}\n  - name: d\n    type: derived\n    expr: a + a\n    inputs: [a, a]\n",
+    );
+    assert_has(&out, &["two inputs are named `a`; give one an `alias`"]);
+}
+
+#[test]
+fn metric_time_in_a_metric_filter_is_the_measures_time() {
+    let text = format!(
+        "{BASE}metrics:\n  - {{name: recent, type: simple, measure: orders.amount, filter: \"metric_time >= '2025-06-01'\"}}\n"
+    );
+    let catalog = load_str("defs.yml", &text).unwrap();
+    let q: accord::query::SemanticQuery =
+        serde_json::from_value(serde_json::json!({"metrics": ["recent"]})).unwrap();
+    let (_, sql) =
+        accord::planner::compile(&catalog, &q, accord::dialect::DialectKind::Postgres).unwrap();
+    assert!(
+        sql.contains("\"orders\".ordered_at >= TIMESTAMP '2025-06-01 00:00:00'"),
+        "{sql}"
     );
 }

@@ -59,13 +59,15 @@ impl JoinGraph {
                         continue;
                     }
                     if let Some(eb) = b.entity(&ea.name)
-                        && eb.kind.is_unique() && eb.keys.len() == ea.keys.len() {
-                            out[a.id.0 as usize].push(JoinEdge {
-                                from: a.id,
-                                entity: ea.name.clone(),
-                                to: b.id,
-                            });
-                        }
+                        && eb.kind.is_unique()
+                        && eb.keys.len() == ea.keys.len()
+                    {
+                        out[a.id.0 as usize].push(JoinEdge {
+                            from: a.id,
+                            entity: ea.name.clone(),
+                            to: b.id,
+                        });
+                    }
                 }
             }
         }
@@ -90,9 +92,10 @@ impl JoinGraph {
         queue.push_back(JoinPath::default());
         while let Some(path) = queue.pop_front() {
             if let Some(best) = found.first()
-                && path.edges.len() >= best.edges.len() {
-                    break;
-                }
+                && path.edges.len() >= best.edges.len()
+            {
+                break;
+            }
             if path.edges.len() >= MAX_HOPS {
                 continue;
             }

@@ -155,6 +155,7 @@ pub struct Entity {
     /// One expression per key column; several for a composite key.
     pub keys: Vec<Expr>,
     pub description: Option<String>,
+    pub pos: SourcePos,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -313,6 +314,7 @@ pub struct Metric {
     /// Filter over dimensions, as `Expr::Ref`s resolved per query.
     pub filter: Option<Expr>,
     pub filter_text: Option<String>,
+    pub filter_pos: Option<SourcePos>,
     pub kind: MetricKind,
     pub pos: SourcePos,
 }

@@ -123,14 +123,15 @@ fn describe_parse_error(pos: Option<SourcePos>, message: &str) -> Diagnostic {
     };
     let mut d = Diagnostic::new(pos, "", first.to_string());
     if let Some(rest) = first.strip_prefix("unknown field `")
-        && let (Some(end), Some(exp)) = (rest.find('`'), first.find("expected one of ")) {
-            let wanted = &rest[..end];
-            let expected: Vec<&str> = first[exp + "expected one of ".len()..]
-                .split(',')
-                .map(|s| s.trim().trim_matches('`'))
-                .filter(|s| !s.is_empty())
-                .collect();
-            d = d.with_suggestions(crate::diagnostics::closest(wanted, expected));
-        }
+        && let (Some(end), Some(exp)) = (rest.find('`'), first.find("expected one of "))
+    {
+        let wanted = &rest[..end];
+        let expected: Vec<&str> = first[exp + "expected one of ".len()..]
+            .split(',')
+            .map(|s| s.trim().trim_matches('`'))
+            .filter(|s| !s.is_empty())
+            .collect();
+        d = d.with_suggestions(crate::diagnostics::closest(wanted, expected));
+    }
     d
 }

@@ -27,7 +27,15 @@ pub fn load_dir(dir: &Path) -> Result<Arc<Catalog>, Diagnostics> {
 pub fn load_files(files: &[SourceFile]) -> Result<Arc<Catalog>, Diagnostics> {
     let (parsed, mut diags) = load::parse_files(files);
     let version = load::content_hash(files);
-    match validate::build(parsed, version, &mut diags) {
+    let built = validate::build(parsed, version, &mut diags);
+    // Report in file order, whatever phase found each problem.
+    diags.0.sort_by(|a, b| {
+        let key = |d: &crate::diagnostics::Diagnostic| {
+            d.pos.as_ref().map(|p| (p.file.clone(), p.line, p.column))
+        };
+        key(a).cmp(&key(b))
+    });
+    match built {
         Some(catalog) if diags.is_empty() => Ok(Arc::new(catalog)),
         _ => Err(diags),
     }

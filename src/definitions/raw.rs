@@ -110,17 +110,50 @@ pub struct RawMeasure {
 
 /// A metric's reference to another: `revenue`, `revenue@2`, or a mapping
 /// with a filter and an alias.
-#[derive(Debug, Deserialize, Clone)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum RawMetricInput {
     Name(String),
-    Full {
-        metric: String,
-        #[serde(default)]
-        filter: Option<String>,
-        #[serde(default)]
-        alias: Option<String>,
-    },
+    Full(RawMetricInputFull),
+}
+
+// Written by hand rather than `#[serde(untagged)]`, whose only error is "did
+// not match any variant": a typo in the mapping must name the bad key.
+impl<'de> Deserialize<'de> for RawMetricInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawMetricInput;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a metric name (`revenue`, `revenue@2`) or a mapping {metric, filter, alias}",
+                )
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawMetricInput::Name(v.to_string()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                RawMetricInputFull::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawMetricInput::Full)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetricInputFull {
+    pub metric: String,
+    #[serde(default)]
+    pub filter: Option<String>,
+    #[serde(default)]
+    pub alias: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

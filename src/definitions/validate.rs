@@ -244,6 +244,7 @@ fn build_model(cx: &mut Ctx, id: ModelId, raw: RawModel, loc: &Location) -> Opti
             continue;
         }
         entities.push(Entity {
+            pos: cx.pos(&e.referenced),
             name: ename,
             kind,
             keys,
@@ -314,8 +315,14 @@ fn build_model(cx: &mut Ctx, id: ModelId, raw: RawModel, loc: &Location) -> Opti
             }
         };
         if granularity.is_some() && !matches!(kind, DimensionKind::Time { .. }) {
+            let loc = d
+                .value
+                .granularity
+                .as_ref()
+                .map(|g| g.referenced)
+                .unwrap_or(d.value.kind.referenced);
             cx.error(
-                &d.value.kind.referenced,
+                &loc,
                 format!("{field}.granularity"),
                 "only time dimensions take a granularity",
             );
@@ -458,9 +465,14 @@ fn build_model(cx: &mut Ctx, id: ModelId, raw: RawModel, loc: &Location) -> Opti
                 continue;
             }
         };
-        if m.value.percentile.is_some() && !matches!(agg, Aggregation::Percentile { .. }) {
+        if let Some(p) = m
+            .value
+            .percentile
+            .as_ref()
+            .filter(|_| !matches!(agg, Aggregation::Percentile { .. }))
+        {
             cx.error(
-                &m.value.agg.referenced,
+                &p.referenced,
                 format!("{field}.percentile"),
                 "`percentile` only applies to `agg: percentile`",
             );
@@ -546,7 +558,7 @@ fn check_entities(models: &[Model], diags: &mut Diagnostics) {
                 .collect();
             if targets.is_empty() {
                 diags.push(
-                    Diagnostic::new(Some(m.pos.clone()), format!("models.{}.entities.{}", m.name, e.name), format!("foreign entity `{}` matches no primary or unique entity of another model", e.name))
+                    Diagnostic::new(Some(e.pos.clone()), format!("models.{}.entities.{}", m.name, e.name), format!("foreign entity `{}` matches no primary or unique entity of another model", e.name))
                         .with_suggestions(closest(&e.name, unique_names.iter().copied())),
                 );
             }
@@ -554,7 +566,7 @@ fn check_entities(models: &[Model], diags: &mut Diagnostics) {
                 let arity = t.entity(&e.name).map(|x| x.keys.len()).unwrap_or(0);
                 if arity != e.keys.len() {
                     diags.push(Diagnostic::new(
-                        Some(m.pos.clone()),
+                        Some(e.pos.clone()),
                         format!("models.{}.entities.{}", m.name, e.name),
                         format!(
                             "entity `{}` has {} key column(s) here but {} in model `{}`",
@@ -601,8 +613,14 @@ fn build_metrics(
         }
         let version = p.raw.version.as_ref().map(|v| v.value).unwrap_or(1);
         if version == 0 {
+            let loc = p
+                .raw
+                .version
+                .as_ref()
+                .map(|v| v.referenced)
+                .unwrap_or(p.raw.name.referenced);
             cx.error(
-                &p.raw.name.referenced,
+                &loc,
                 format!("metrics.{name}.version"),
                 "versions start at 1",
             );
@@ -691,11 +709,9 @@ fn build_metrics(
             |cx: &mut Ctx, input: &S<RawMetricInput>, field: String| -> Option<MetricInput> {
                 let (text, filter, alias) = match &input.value {
                     RawMetricInput::Name(n) => (n.clone(), None, None),
-                    RawMetricInput::Full {
-                        metric,
-                        filter,
-                        alias,
-                    } => (metric.clone(), filter.clone(), alias.clone()),
+                    RawMetricInput::Full(full) => {
+                        (full.metric.clone(), full.filter.clone(), full.alias.clone())
+                    }
                 };
                 let (mname, mversion) = parse_input(&text);
                 let target = match mversion {
@@ -730,83 +746,91 @@ fn build_metrics(
                     },
                     None => None,
                 };
+                let alias = alias.unwrap_or(mname);
+                if !is_identifier(&alias) {
+                    cx.error(
+                        &input.referenced,
+                        format!("{field}.alias"),
+                        format!("alias `{alias}` must be a plain identifier (letters, digits, _)"),
+                    );
+                    return None;
+                }
                 Some(MetricInput {
                     metric: target,
-                    alias: alias.unwrap_or(mname),
+                    alias,
                     filter,
                 })
             };
-        let check_absent =
-            |cx: &mut Ctx, present: bool, loc: &Location, field: &str, kind: &str| {
-                if present {
-                    cx.error(
-                        loc,
-                        f(field),
-                        format!("`{field}` does not apply to a {kind} metric"),
-                    );
-                }
-            };
+        // Fields that belong to another metric type are mistakes (often a
+        // wrong `type`), never silently ignored.
+        let present: [(&str, Option<Location>); 6] = [
+            ("measure", raw.measure.as_ref().map(|x| x.referenced)),
+            ("numerator", raw.numerator.as_ref().map(|x| x.referenced)),
+            (
+                "denominator",
+                raw.denominator.as_ref().map(|x| x.referenced),
+            ),
+            ("expr", raw.expr.as_ref().map(|x| x.referenced)),
+            ("inputs", raw.inputs.first().map(|x| x.referenced)),
+            ("filter", None),
+        ];
+        let allowed: &[&str] = match raw.kind.value.as_str() {
+            "simple" => &["measure"],
+            "ratio" => &["numerator", "denominator"],
+            "derived" => &["expr", "inputs"],
+            _ => &["measure", "numerator", "denominator", "expr", "inputs"],
+        };
+        for (field, loc) in present {
+            if let Some(loc) = loc
+                && !allowed.contains(&field)
+            {
+                cx.error(
+                    &loc,
+                    f(field),
+                    format!("`{field}` does not apply to a {} metric", raw.kind.value),
+                );
+            }
+        }
         let kind_loc = raw.kind.referenced;
         let kind = match raw.kind.value.as_str() {
-            "simple" => {
-                check_absent(
-                    &mut cx,
-                    raw.numerator.is_some() || raw.denominator.is_some(),
-                    &kind_loc,
-                    "numerator",
-                    "simple",
-                );
-                check_absent(&mut cx, raw.expr.is_some(), &kind_loc, "expr", "simple");
-                match &raw.measure {
-                    None => {
-                        cx.error(
-                            &kind_loc,
-                            f("measure"),
-                            "a simple metric needs `measure: <model>.<measure>`",
-                        );
-                        None
-                    }
-                    Some(m) => resolve_measure(&mut cx, models, m, f("measure")),
+            "simple" => match &raw.measure {
+                None => {
+                    cx.error(
+                        &kind_loc,
+                        f("measure"),
+                        "a simple metric needs `measure: <model>.<measure>`",
+                    );
+                    None
                 }
-            }
-            "ratio" => {
-                check_absent(
-                    &mut cx,
-                    raw.measure.is_some(),
-                    &kind_loc,
-                    "measure",
-                    "ratio",
-                );
-                match (&raw.numerator, &raw.denominator) {
-                    (Some(n), Some(d)) => {
-                        let num = resolve_input(&mut cx, n, f("numerator"));
-                        let den = resolve_input(&mut cx, d, f("denominator"));
-                        match (num, den) {
-                            (Some(numerator), Some(denominator)) => Some(MetricKind::Ratio {
-                                numerator,
-                                denominator,
-                            }),
-                            _ => None,
-                        }
-                    }
-                    _ => {
-                        cx.error(
-                            &kind_loc,
-                            f("numerator"),
-                            "a ratio metric needs both `numerator` and `denominator`",
-                        );
-                        None
+                Some(m) => resolve_measure(&mut cx, models, m, f("measure")),
+            },
+            "ratio" => match (&raw.numerator, &raw.denominator) {
+                (Some(n), Some(d)) => {
+                    let num = resolve_input(&mut cx, n, f("numerator"));
+                    let den = resolve_input(&mut cx, d, f("denominator"));
+                    match (num, den) {
+                        (Some(numerator), Some(denominator)) => Some(MetricKind::Ratio {
+                            numerator,
+                            denominator,
+                        }),
+                        _ => None,
                     }
                 }
-            }
+                (n, _) => {
+                    let missing = if n.is_none() {
+                        "numerator"
+                    } else {
+                        "denominator"
+                    };
+                    cx.error(
+                        &kind_loc,
+                        f(missing),
+                        "a ratio metric needs both `numerator` and `denominator`",
+                    );
+                    None
+                }
+            },
             "derived" => {
-                check_absent(
-                    &mut cx,
-                    raw.measure.is_some(),
-                    &kind_loc,
-                    "measure",
-                    "derived",
-                );
                 match &raw.expr {
                     None => {
                         cx.error(
@@ -832,7 +856,22 @@ fn build_metrics(
                                     })
                                     .collect();
                                 let explicit = !raw.inputs.is_empty();
-                                let mut ok = true;
+                                // An input that failed is already reported;
+                                // don't report its uses as well.
+                                let mut ok = inputs.len() == raw.inputs.len();
+                                for (i, inp) in inputs.iter().enumerate() {
+                                    if inputs[..i].iter().any(|x| x.alias == inp.alias) {
+                                        cx.error(
+                                            &raw.inputs[i].referenced,
+                                            f(&format!("inputs[{i}].alias")),
+                                            format!(
+                                                "two inputs are named `{}`; give one an `alias`",
+                                                inp.alias
+                                            ),
+                                        );
+                                        ok = false;
+                                    }
+                                }
                                 let mut refs: Vec<String> = Vec::new();
                                 expr.walk(&mut |x| {
                                     if let Expr::Ref(parts) = x {
@@ -845,19 +884,19 @@ fn build_metrics(
                                         );
                                     }
                                 });
-                                for r in refs {
+                                let check_refs = ok;
+                                for r in refs.into_iter().filter(|_| check_refs) {
                                     if inputs.iter().any(|i| i.alias == r) {
                                         continue;
                                     }
-                                    if !explicit
-                                        && let Some(target) = default_of(&r) {
-                                            inputs.push(MetricInput {
-                                                metric: target,
-                                                alias: r.clone(),
-                                                filter: None,
-                                            });
-                                            continue;
-                                        }
+                                    if !explicit && let Some(target) = default_of(&r) {
+                                        inputs.push(MetricInput {
+                                            metric: target,
+                                            alias: r.clone(),
+                                            filter: None,
+                                        });
+                                        continue;
+                                    }
                                     let mut options: Vec<&str> =
                                         inputs.iter().map(|i| i.alias.as_str()).collect();
                                     if !explicit {
@@ -922,6 +961,7 @@ fn build_metrics(
             label: raw.label,
             format: raw.format,
             unit: raw.unit,
+            filter_pos: raw.filter.as_ref().map(|s| cx.pos(&s.referenced)),
             filter_text: raw.filter.map(|s| s.value),
             filter,
             kind,
@@ -1067,13 +1107,21 @@ fn check_metric_plans(catalog: &Catalog, diags: &mut Diagnostics) {
     for m in &catalog.metrics {
         let q = crate::query::SemanticQuery::for_metric(m);
         if let Err(e) = crate::planner::plan(catalog, &q) {
+            // Point at the filter when the error names something it says.
+            let in_filter = m.filter_text.as_deref().is_some_and(|f| {
+                e.message
+                    .split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .any(|name| !name.is_empty() && f.contains(name))
+            });
+            let (pos, field) = match (&m.filter_pos, in_filter) {
+                (Some(p), true) => (p.clone(), format!("metrics.{}.filter", m.name)),
+                _ => (m.pos.clone(), format!("metrics.{}", m.name)),
+            };
             diags.push(
-                Diagnostic::new(
-                    Some(m.pos.clone()),
-                    format!("metrics.{}", m.name),
-                    e.to_string(),
-                )
-                .with_suggestions(e.suggestions().to_vec()),
+                Diagnostic::new(Some(pos), field, e.to_string())
+                    .with_suggestions(e.suggestions().to_vec()),
             );
         }
     }

@@ -184,7 +184,22 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
             return Err(e.at("where"));
         }
     }
-    let needs_time = dims.iter().any(DimensionRef::is_metric_time)
+    let mentions_metric_time = |e: &Expr| {
+        let mut found = false;
+        e.walk(&mut |x| {
+            if let Expr::Ref(parts) = x
+                && parts.len() == 1
+                && parts[0].value == "metric_time"
+            {
+                found = true;
+            }
+        });
+        found
+    };
+    let needs_time = leaves
+        .iter()
+        .any(|l| l.filters.iter().any(mentions_metric_time))
+        || dims.iter().any(DimensionRef::is_metric_time)
         || row_filters.iter().any(|(_, _, r)| r.is_metric_time())
         || where_refs.iter().any(DimensionRef::is_metric_time)
         || q.time_range.is_some();
@@ -261,10 +276,21 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
                 granularity: crate::catalog::Grain::Hour,
             });
         }
-        let m = catalog.model(*targets.get(&r.raw)?);
+        let target = match targets.get(&r.raw) {
+            Some(t) => *t,
+            None => target_model(catalog, r, &bases).ok()?,
+        };
+        let m = catalog.model(target);
         m.dimension(&r.name)
             .map(|(_, d)| d.kind)
             .or(Some(DimensionKind::Categorical))
+    };
+    let is_time = |parts: &[Ident]| {
+        let text: Vec<&str> = parts.iter().map(|p| p.value.as_str()).collect();
+        DimensionRef::parse(&text.join("."))
+            .ok()
+            .and_then(|r| kind_of(&r))
+            .is_some_and(|k| matches!(k, DimensionKind::Time { .. }))
     };
     let where_expr = match where_expr {
         Some(w) => Some(coerce_time_literals(w, &|parts| {
@@ -394,7 +420,8 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
                 fs => {
                     let mut parts = Vec::new();
                     for f in fs {
-                        parts.push(resolve_row_expr(f.clone(), &mut |r| {
+                        let f = coerce_time_literals(f.clone(), &is_time)?;
+                        parts.push(resolve_row_expr(f, &mut |r| {
                             resolve(r, &mut joins).map(untruncated)
                         })?);
                     }

@@ -46,6 +46,35 @@ impl MetricTree {
                 Expr::binary(BinOp::Divide, num, den)
             }
             MetricTree::Derived(expr, inputs) => {
+                // Divide in floating point, as ratios do: `orders / sessions`
+                // must not truncate on engines that divide integers exactly.
+                let expr = &expr
+                    .clone()
+                    .try_transform::<()>(&mut |e| match e {
+                        Expr::Binary {
+                            op: BinOp::Divide,
+                            left,
+                            right,
+                        } if !matches!(
+                            *left,
+                            Expr::Cast {
+                                ty: SqlType::Double,
+                                ..
+                            }
+                        ) =>
+                        {
+                            Ok(Expr::Binary {
+                                op: BinOp::Divide,
+                                left: Box::new(Expr::Cast {
+                                    expr: left,
+                                    ty: SqlType::Double,
+                                }),
+                                right,
+                            })
+                        }
+                        other => Ok(other),
+                    })
+                    .unwrap_or_else(|_| expr.clone());
                 let lowered: Vec<(String, Expr)> = inputs
                     .iter()
                     .map(|(a, t)| (a.clone(), t.lower(leaf)))
@@ -55,7 +84,16 @@ impl MetricTree {
                         Expr::Ref(parts) if parts.len() == 1 => {
                             let name = &parts[0].value;
                             match lowered.iter().find(|(a, _)| a == name) {
-                                Some((_, x)) => Ok(Expr::Nested(Box::new(x.clone()))),
+                                // Parenthesise only what could bind wrongly.
+                                Some((_, x)) => Ok(match x {
+                                    Expr::Column { .. }
+                                    | Expr::Lit(_)
+                                    | Expr::Func { .. }
+                                    | Expr::Aggregate { .. }
+                                    | Expr::Cast { .. }
+                                    | Expr::Nested(_) => x.clone(),
+                                    _ => Expr::Nested(Box::new(x.clone())),
+                                }),
                                 None => Ok(Expr::Ref(parts)),
                             }
                         }

@@ -471,9 +471,10 @@ impl Expr {
                 found = true;
             }
             if let Expr::Func { name, .. } = e
-                && is_aggregate_function(name) {
-                    found = true;
-                }
+                && is_aggregate_function(name)
+            {
+                found = true;
+            }
         });
         found
     }

@@ -329,8 +329,14 @@ fn function(f: &sp::Function, origin: Origin) -> Result<Expr, String> {
             (args, distinct)
         }
     };
+    // Definitions keep the author's spelling; requests use the allow-list's.
+    let name = if origin == Origin::Request {
+        lower
+    } else {
+        name
+    };
     Ok(Expr::Func {
-        name: lower,
+        name,
         args,
         distinct,
     })

@@ -160,9 +160,9 @@ impl Warehouse {
                         .iter()
                         .map(|r| &r[i])
                         .find(|v| !matches!(v, Value::Null))
-                    {
-                        c.ty = v.column_type();
-                    }
+                {
+                    c.ty = v.column_type();
+                }
             }
             Ok(ResultSet {
                 columns,
