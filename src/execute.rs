@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::catalog::Catalog;
-use crate::planner::{self, OutputColumn, PlanError};
+use crate::planner::{self, OutputColumn, Plan, PlanError};
 use crate::query::SemanticQuery;
 use crate::warehouse::result::normalize;
 use crate::warehouse::{ResultSet, Warehouse, WarehouseError};
@@ -48,6 +48,17 @@ pub async fn run(
     max_rows: usize,
 ) -> Result<Executed, ExecError> {
     let (plan, sql) = planner::compile(catalog, query, warehouse.dialect())?;
+    execute_compiled(plan, sql, warehouse, max_rows).await
+}
+
+/// Runs SQL already compiled for `warehouse` (callers that key a cache on
+/// the SQL compile first).
+pub async fn execute_compiled(
+    plan: Plan,
+    sql: String,
+    warehouse: &Warehouse,
+    max_rows: usize,
+) -> Result<Executed, ExecError> {
     let started = Instant::now();
     let mut result = warehouse.query(&sql, max_rows).await?;
     let warehouse_time = started.elapsed();

@@ -9,9 +9,11 @@ pub mod definitions;
 pub mod demo;
 pub mod diagnostics;
 pub mod dialect;
+pub mod encode;
 pub mod execute;
 pub mod planner;
 pub mod query;
+pub mod server;
 pub mod sql;
 pub mod warehouse;
 

@@ -422,3 +422,90 @@ impl Catalog {
             .collect()
     }
 }
+
+impl Catalog {
+    /// Models whose measures a metric aggregates, through ratio and derived
+    /// inputs.
+    pub fn metric_models(&self, id: MetricId) -> Vec<ModelId> {
+        fn walk(c: &Catalog, id: MetricId, out: &mut Vec<ModelId>, depth: usize) {
+            if depth > 64 {
+                return;
+            }
+            match &c.metric(id).kind {
+                MetricKind::Simple { model, .. } => {
+                    if !out.contains(model) {
+                        out.push(*model);
+                    }
+                }
+                MetricKind::Ratio {
+                    numerator,
+                    denominator,
+                } => {
+                    walk(c, numerator.metric, out, depth + 1);
+                    walk(c, denominator.metric, out, depth + 1);
+                }
+                MetricKind::Derived { inputs, .. } => {
+                    for i in inputs {
+                        walk(c, i.metric, out, depth + 1);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, id, &mut out, 0);
+        out
+    }
+
+    /// Every dimension a metric can be grouped by: those reachable with one
+    /// unambiguous path from each model it aggregates, plus `metric_time`
+    /// when each of its measures has a time dimension.
+    pub fn groupable_dimensions(&self, id: MetricId) -> Vec<String> {
+        let models = self.metric_models(id);
+        let mut out = Vec::new();
+        let all_timed = {
+            let mut ok = true;
+            fn measures(c: &Catalog, id: MetricId, ok: &mut bool, depth: usize) {
+                if depth > 64 {
+                    return;
+                }
+                match &c.metric(id).kind {
+                    MetricKind::Simple { model, measure } => {
+                        *ok &= c.model(*model).measures[*measure].time_dimension.is_some()
+                    }
+                    MetricKind::Ratio {
+                        numerator,
+                        denominator,
+                    } => {
+                        measures(c, numerator.metric, ok, depth + 1);
+                        measures(c, denominator.metric, ok, depth + 1);
+                    }
+                    MetricKind::Derived { inputs, .. } => inputs
+                        .iter()
+                        .for_each(|i| measures(c, i.metric, ok, depth + 1)),
+                }
+            }
+            measures(self, id, &mut ok, 0);
+            ok
+        };
+        if all_timed {
+            out.push("metric_time".to_string());
+        }
+        for target in &self.models {
+            let reachable = models
+                .iter()
+                .all(|m| self.graph.shortest_paths(*m, target.id).len() == 1);
+            if !reachable {
+                continue;
+            }
+            for d in &target.dimensions {
+                out.push(format!("{}.{}", target.name, d.name));
+            }
+            for e in target.entities.iter().filter(|e| e.keys.len() == 1) {
+                if target.dimension(&e.name).is_none() {
+                    out.push(format!("{}.{}", target.name, e.name));
+                }
+            }
+        }
+        out
+    }
+}

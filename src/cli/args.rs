@@ -24,6 +24,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the SQL a query compiles to, without running it.
     Compile(CompileArgs),
+    /// Serve the HTTP API (REST) over the definitions and the warehouse.
+    Serve(crate::server::ServeArgs),
     /// Run a query on the warehouse and print the result.
     Query(QueryCmdArgs),
     /// Demo warehouse commands.

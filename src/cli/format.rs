@@ -29,26 +29,9 @@ pub fn table(rs: &ResultSet) -> String {
     out
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// RFC 4180 CSV with a header row; NULL is an empty field.
+/// RFC 4180 CSV with a header row.
 pub fn csv(rs: &ResultSet) -> String {
-    let mut out = String::new();
-    let header: Vec<String> = rs.columns.iter().map(|c| csv_field(&c.name)).collect();
-    out.push_str(&header.join(","));
-    out.push_str("\r\n");
-    for row in &rs.rows {
-        let fields: Vec<String> = row.iter().map(|v| csv_field(&v.to_text())).collect();
-        out.push_str(&fields.join(","));
-        out.push_str("\r\n");
-    }
-    out
+    crate::encode::csv(rs)
 }
 
 pub fn json(rs: &ResultSet) -> String {

@@ -79,6 +79,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 }
             }
         }
+        Command::Serve(a) => block_on(serve_cmd(a)),
         Command::Query(a) => block_on(query_cmd(a)),
         Command::Demo(DemoCommand::Init(a)) => block_on(demo_init(a)),
         Command::Dialects => {
@@ -111,10 +112,18 @@ fn block_on(f: impl std::future::Future<Output = ExitCode>) -> ExitCode {
 /// not exist yet, creates it with demo data first so a fresh clone works
 /// with no setup.
 pub async fn open_warehouse(url: &WarehouseUrl, defs: &Path) -> Result<Warehouse, String> {
+    open_warehouse_with(url, defs, WarehouseOptions::default()).await
+}
+
+pub async fn open_warehouse_with(
+    url: &WarehouseUrl,
+    defs: &Path,
+    options: WarehouseOptions,
+) -> Result<Warehouse, String> {
     let is_default_demo = url.to_string() == args::DEFAULT_WAREHOUSE;
     let missing = matches!(url, WarehouseUrl::Duckdb(Some(p)) if !p.exists());
     let demo_defs = defs.ends_with("metric_defs");
-    let wh = Warehouse::connect(url, WarehouseOptions::default())
+    let wh = Warehouse::connect(url, options)
         .await
         .map_err(|e| e.to_string())?;
     if is_default_demo && missing && demo_defs {
@@ -133,6 +142,55 @@ pub async fn open_warehouse(url: &WarehouseUrl, defs: &Path) -> Result<Warehouse
         );
     }
     Ok(wh)
+}
+
+fn init_tracing(format: crate::server::config::LogFormat, filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        crate::server::config::LogFormat::Json => builder.json().try_init(),
+        crate::server::config::LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn serve_cmd(a: crate::server::ServeArgs) -> ExitCode {
+    let config = match a.resolve() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(config.log_format, &config.log_filter);
+    let warehouse = config.warehouse.redacted();
+    let defs = config.defs.display().to_string();
+    let running = match crate::server::start(config).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let addr = running.addr;
+    let catalog = running.state.catalog();
+    eprintln!(
+        "accord {} serving {} metrics from {defs} (definitions {}) on {warehouse}\n\n  browser  http://{addr}/v1/catalog\n  curl     curl -s http://{addr}/v1/query -H 'content-type: application/json' -d '{{\"metrics\": [\"revenue\"], \"dimensions\": [\"metric_time:month\"]}}'\n  health   http://{addr}/healthz  http://{addr}/readyz  http://{addr}/metrics\n",
+        crate::version(),
+        catalog.metrics.len(),
+        catalog.version,
+    );
+    crate::server::shutdown_signal().await;
+    tracing::info!("shutting down; finishing in-flight requests");
+    match running.shutdown().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 async fn query_cmd(a: args::QueryCmdArgs) -> ExitCode {

@@ -1,0 +1,208 @@
+//! Server configuration: `accord.yaml`, then `ACCORD_*` environment
+//! variables, then flags — each overriding the one before. Defaults fit the
+//! demo: loopback only, the demo definitions, the embedded DuckDB file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use serde::Deserialize;
+
+use crate::warehouse::WarehouseUrl;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub http_addr: Option<String>,
+    pub defs: Option<PathBuf>,
+    pub warehouse: Option<String>,
+    pub reload: Option<bool>,
+    #[serde(default)]
+    pub cache: FileCache,
+    #[serde(default)]
+    pub limits: FileLimits,
+    #[serde(default)]
+    pub log: FileLog,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCache {
+    pub ttl_seconds: Option<u64>,
+    pub max_mb: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimits {
+    pub max_body_bytes: Option<usize>,
+    pub max_rows: Option<usize>,
+    pub query_timeout_seconds: Option<u64>,
+    pub max_connections: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLog {
+    /// `text` or `json`.
+    pub format: Option<String>,
+    /// A tracing filter, e.g. `info` or `accord=debug,tower_http=info`.
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServeArgs {
+    /// Configuration file (default: ./accord.yaml when it exists).
+    #[arg(long, env = "ACCORD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// HTTP listen address [default: 127.0.0.1:8080].
+    #[arg(long, env = "ACCORD_HTTP_ADDR")]
+    pub http_addr: Option<String>,
+    /// Definitions directory [default: metric_defs].
+    #[arg(long, env = "ACCORD_DEFS")]
+    pub defs: Option<PathBuf>,
+    /// Warehouse URL [default: duckdb://accord-demo.duckdb].
+    #[arg(long, env = "ACCORD_WAREHOUSE")]
+    pub warehouse: Option<String>,
+    /// Result cache time-to-live in seconds (0 disables the cache) [default: 300].
+    #[arg(long, env = "ACCORD_CACHE_TTL")]
+    pub cache_ttl: Option<u64>,
+    /// Result cache size bound in MiB [default: 256].
+    #[arg(long, env = "ACCORD_CACHE_MAX_MB")]
+    pub cache_max_mb: Option<u64>,
+    /// Most rows one response returns; larger results are cut and flagged [default: 10000].
+    #[arg(long, env = "ACCORD_MAX_ROWS")]
+    pub max_rows: Option<usize>,
+    /// Largest request body in bytes [default: 65536].
+    #[arg(long, env = "ACCORD_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Warehouse query timeout in seconds [default: 60].
+    #[arg(long, env = "ACCORD_QUERY_TIMEOUT")]
+    pub query_timeout: Option<u64>,
+    /// Warehouse connection pool size [default: 8].
+    #[arg(long, env = "ACCORD_MAX_CONNECTIONS")]
+    pub max_connections: Option<u32>,
+    /// Log format: text or json [default: text].
+    #[arg(long, env = "ACCORD_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Log filter [default: info].
+    #[arg(long, env = "ACCORD_LOG")]
+    pub log: Option<String>,
+    /// Do not watch the definitions directory for changes.
+    #[arg(long, env = "ACCORD_NO_RELOAD")]
+    pub no_reload: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Fully resolved settings.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub http_addr: SocketAddr,
+    pub defs: PathBuf,
+    pub warehouse: WarehouseUrl,
+    pub reload: bool,
+    pub cache_ttl: Duration,
+    pub cache_max_bytes: u64,
+    pub max_rows: usize,
+    pub max_body_bytes: usize,
+    pub query_timeout: Duration,
+    pub max_connections: u32,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+}
+
+impl ServeConfig {
+    /// Defaults for embedding (tests): an ephemeral port, given defs and
+    /// warehouse.
+    pub fn for_tests(defs: &Path, warehouse: WarehouseUrl) -> ServeConfig {
+        ServeConfig {
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            defs: defs.to_path_buf(),
+            warehouse,
+            reload: true,
+            cache_ttl: Duration::from_secs(300),
+            cache_max_bytes: 64 << 20,
+            max_rows: 10_000,
+            max_body_bytes: 64 << 10,
+            query_timeout: Duration::from_secs(30),
+            max_connections: 8,
+            log_format: LogFormat::Text,
+            log_filter: "warn".into(),
+        }
+    }
+}
+
+impl ServeArgs {
+    pub fn resolve(&self) -> Result<ServeConfig, String> {
+        let path = self.config.clone().or_else(|| {
+            let default = PathBuf::from("accord.yaml");
+            default.exists().then_some(default)
+        });
+        let file: FileConfig = match &path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+                serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let addr_text = self
+            .http_addr
+            .clone()
+            .or(file.http_addr)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let http_addr: SocketAddr = addr_text
+            .parse()
+            .map_err(|_| format!("`{addr_text}` is not a listen address (e.g. 127.0.0.1:8080)"))?;
+        let warehouse_text = self
+            .warehouse
+            .clone()
+            .or(file.warehouse)
+            .unwrap_or_else(|| crate::cli::args::DEFAULT_WAREHOUSE.into());
+        let log_format = match self.log_format.clone().or(file.log.format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(format!("log format `{other}`: use text or json")),
+        };
+        Ok(ServeConfig {
+            http_addr,
+            defs: self
+                .defs
+                .clone()
+                .or(file.defs)
+                .unwrap_or_else(|| PathBuf::from("metric_defs")),
+            warehouse: warehouse_text.parse()?,
+            reload: !self.no_reload && file.reload.unwrap_or(true),
+            cache_ttl: Duration::from_secs(
+                self.cache_ttl.or(file.cache.ttl_seconds).unwrap_or(300),
+            ),
+            cache_max_bytes: self.cache_max_mb.or(file.cache.max_mb).unwrap_or(256) << 20,
+            max_rows: self.max_rows.or(file.limits.max_rows).unwrap_or(10_000),
+            max_body_bytes: self
+                .max_body_bytes
+                .or(file.limits.max_body_bytes)
+                .unwrap_or(64 << 10),
+            query_timeout: Duration::from_secs(
+                self.query_timeout
+                    .or(file.limits.query_timeout_seconds)
+                    .unwrap_or(60),
+            ),
+            max_connections: self
+                .max_connections
+                .or(file.limits.max_connections)
+                .unwrap_or(8),
+            log_format,
+            log_filter: self
+                .log
+                .clone()
+                .or(file.log.level)
+                .unwrap_or_else(|| "info".into()),
+        })
+    }
+}

@@ -1,0 +1,417 @@
+//! HTTP handlers: thin adapters from JSON to the one semantic query and
+//! back. Everything that decides numbers lives in the planner.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::cache::CacheKey;
+use super::error::ApiError;
+use super::state::AppState;
+use crate::catalog::{Catalog, DimensionKind, Metric, MetricKind, Source};
+use crate::dialect::DialectKind;
+use crate::execute::{ExecError, Executed};
+use crate::planner::{self, OutputColumn};
+use crate::query::SemanticQuery;
+
+/// JSON body extractor whose rejections are problem+json with the right
+/// status (400 malformed, 413 too large, 415 wrong content type, 422 shape).
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => Err(json_rejection(rej)),
+        }
+    }
+}
+
+fn json_rejection(rej: JsonRejection) -> ApiError {
+    let status = rej.status();
+    let (status, code) = match rej {
+        JsonRejection::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+        JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
+        JsonRejection::MissingJsonContentType(_) => {
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+        }
+        _ if status == StatusCode::PAYLOAD_TOO_LARGE => {
+            (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+        }
+        _ => (StatusCode::BAD_REQUEST, "invalid_request"),
+    };
+    let detail = match code {
+        "payload_too_large" => "the request body is larger than the server accepts".to_string(),
+        _ => rej.body_text(),
+    };
+    ApiError::new(status, code, detail)
+}
+
+#[derive(Debug, Serialize)]
+pub struct QueryMeta {
+    pub sql_hash: String,
+    pub definitions_version: String,
+    pub cache: &'static str,
+    pub duration_ms: f64,
+    pub warehouse_ms: f64,
+    pub row_count: usize,
+    /// True when the result had more rows than were returned (the server's
+    /// row limit cut it); page with `limit`/`offset`.
+    pub truncated: bool,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct QueryResponse<'a> {
+    columns: &'a [crate::warehouse::Column],
+    rows: &'a [Vec<crate::warehouse::Value>],
+    meta: QueryMeta,
+}
+
+enum Format {
+    Json,
+    Csv,
+    Arrow,
+}
+
+const ARROW_MIME: &str = "application/vnd.apache.arrow.stream";
+
+fn negotiate(headers: &HeaderMap) -> Result<Format, ApiError> {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    for part in accept.split(',') {
+        let mime = part
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match mime.as_str() {
+            "application/json" | "*/*" | "application/*" | "" => return Ok(Format::Json),
+            "text/csv" | "text/*" => return Ok(Format::Csv),
+            ARROW_MIME => return Ok(Format::Arrow),
+            _ => {}
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::NOT_ACCEPTABLE,
+        "not_acceptable",
+        format!("cannot produce `{accept}`; use application/json, text/csv or {ARROW_MIME}"),
+    ))
+}
+
+/// Runs a query through the cache. Shared by REST and GraphQL-style callers.
+pub async fn run_query(
+    state: &AppState,
+    query: &SemanticQuery,
+) -> Result<(Arc<Executed>, bool, Arc<Catalog>), ApiError> {
+    let catalog = state.catalog();
+    let (plan, sql) = planner::compile(&catalog, query, state.warehouse.dialect())?;
+    let key = CacheKey {
+        definitions_version: catalog.version.clone(),
+        sql: sql.clone(),
+        security_context: String::new(),
+        max_rows: state.config.max_rows,
+    };
+    let warehouse = state.warehouse.clone();
+    let max_rows = state.config.max_rows;
+    let (executed, computed) = state
+        .cache
+        .get_or_run(key, async move {
+            crate::execute::execute_compiled(plan, sql, &warehouse, max_rows).await
+        })
+        .await
+        .map_err(|e: Arc<ExecError>| match &*e {
+            ExecError::Plan(p) => ApiError::from(p.clone()),
+            ExecError::Warehouse(w) => ApiError::from(w.clone()),
+        })?;
+    if computed {
+        state.telemetry.cache_misses.inc();
+        state
+            .telemetry
+            .warehouse_seconds
+            .observe(executed.warehouse_time.as_secs_f64());
+    } else {
+        state.telemetry.cache_hits.inc();
+    }
+    Ok((executed, !computed, catalog))
+}
+
+pub async fn query(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    ApiJson(q): ApiJson<SemanticQuery>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let format = negotiate(&headers)?;
+    let outcome = run_query(&state, &q).await;
+    let (executed, hit, catalog) = match outcome {
+        Ok(x) => x,
+        Err(e) => {
+            state
+                .telemetry
+                .errors
+                .get_or_create(&super::telemetry::CodeLabels {
+                    code: e.code.to_string(),
+                })
+                .inc();
+            tracing::info!(target: "accord::audit", caller = "anonymous", metrics = ?q.metrics, error = e.code, "query refused");
+            return Err(e);
+        }
+    };
+    let cache = if hit { "hit" } else { "miss" };
+    let duration = started.elapsed();
+    tracing::info!(
+        target: "accord::audit",
+        caller = "anonymous",
+        metrics = ?q.metrics,
+        dimensions = ?q.dimensions,
+        sql_hash = %executed.sql_hash,
+        rows = executed.result.rows.len(),
+        duration_ms = duration.as_secs_f64() * 1e3,
+        cache,
+        "query"
+    );
+    let mut resp = match format {
+        Format::Json => {
+            let meta = QueryMeta {
+                sql_hash: executed.sql_hash.clone(),
+                definitions_version: catalog.version.clone(),
+                cache,
+                duration_ms: duration.as_secs_f64() * 1e3,
+                warehouse_ms: if hit {
+                    0.0
+                } else {
+                    executed.warehouse_time.as_secs_f64() * 1e3
+                },
+                row_count: executed.result.rows.len(),
+                truncated: executed.result.truncated,
+                warnings: executed.warnings.clone(),
+            };
+            Json(QueryResponse {
+                columns: &executed.result.columns,
+                rows: &executed.result.rows,
+                meta,
+            })
+            .into_response()
+        }
+        Format::Csv => {
+            let mut r = crate::encode::csv(&executed.result).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8; header=present"),
+            );
+            r
+        }
+        Format::Arrow => {
+            let bytes = crate::encode::arrow_ipc(&executed.result).map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "encoding_failed", e)
+            })?;
+            let mut r = bytes.into_response();
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(ARROW_MIME));
+            r
+        }
+    };
+    let h = resp.headers_mut();
+    h.insert("x-accord-cache", HeaderValue::from_static(cache));
+    if let Ok(v) = HeaderValue::from_str(&catalog.version) {
+        h.insert("x-accord-definitions-version", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&executed.sql_hash) {
+        h.insert("x-accord-sql-hash", v);
+    }
+    if executed.result.truncated {
+        h.insert("x-accord-truncated", HeaderValue::from_static("true"));
+    }
+    Ok(resp)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CompileParams {
+    pub dialect: Option<String>,
+}
+
+pub async fn compile(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<CompileParams>,
+    ApiJson(q): ApiJson<SemanticQuery>,
+) -> Result<Response, ApiError> {
+    let dialect: DialectKind = match &params.dialect {
+        Some(d) => d.parse().map_err(|m: String| {
+            let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_dialect", m);
+            e.field = Some("dialect".into());
+            e
+        })?,
+        None => state.warehouse.dialect(),
+    };
+    let catalog = state.catalog();
+    let (plan, sql) = planner::compile(&catalog, &q, dialect)?;
+    Ok(Json(json!({
+        "sql": sql,
+        "dialect": dialect.name(),
+        "sql_hash": crate::execute::sql_hash(&sql),
+        "definitions_version": catalog.version,
+        "columns": plan.columns,
+        "models": plan.models,
+        "warnings": plan.warnings,
+    }))
+    .into_response())
+}
+
+fn dim_kind(k: DimensionKind) -> serde_json::Value {
+    match k {
+        DimensionKind::Time { granularity } => {
+            json!({"type": "time", "granularity": granularity.name()})
+        }
+        other => json!({"type": other.name()}),
+    }
+}
+
+fn metric_json(c: &Catalog, m: &Metric) -> serde_json::Value {
+    let inputs: Vec<String> = match &m.kind {
+        MetricKind::Simple { model, measure } => vec![format!(
+            "{}.{}",
+            c.model(*model).name,
+            c.model(*model).measures[*measure].name
+        )],
+        MetricKind::Ratio {
+            numerator,
+            denominator,
+        } => vec![
+            c.metric(numerator.metric).qualified_name(),
+            c.metric(denominator.metric).qualified_name(),
+        ],
+        MetricKind::Derived { inputs, .. } => inputs
+            .iter()
+            .map(|i| c.metric(i.metric).qualified_name())
+            .collect(),
+    };
+    let is_default = c.default_metric(&m.name).is_some_and(|d| d.id == m.id);
+    json!({
+        "name": m.name,
+        "version": m.version,
+        "default": is_default,
+        "status": m.status.name(),
+        "type": m.kind.name(),
+        "label": m.label,
+        "owner": m.owner,
+        "description": m.description,
+        "format": m.format,
+        "unit": m.unit,
+        "filter": m.filter_text,
+        "inputs": inputs,
+        "dimensions": c.groupable_dimensions(m.id),
+    })
+}
+
+pub async fn catalog(State(state): State<Arc<AppState>>) -> Response {
+    let c = state.catalog();
+    let models: Vec<serde_json::Value> = c
+        .models
+        .iter()
+        .map(|m| {
+            json!({
+                "name": m.name,
+                "description": m.description,
+                "owner": m.owner,
+                "source": match &m.source { Source::Table(t) => json!({"table": t.join(".")}), Source::Sql(_) => json!({"sql": true}) },
+                "entities": m.entities.iter().map(|e| json!({"name": e.name, "type": e.kind})).collect::<Vec<_>>(),
+                "dimensions": m.dimensions.iter().map(|d| {
+                    let mut v = dim_kind(d.kind);
+                    v["name"] = json!(d.name);
+                    v["description"] = json!(d.description);
+                    v["pii"] = json!(d.pii);
+                    v["tags"] = json!(d.tags);
+                    v
+                }).collect::<Vec<_>>(),
+                "measures": m.measures.iter().map(|x| json!({"name": x.name, "agg": x.agg.name(), "description": x.description})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let metrics: Vec<serde_json::Value> = c
+        .metrics_sorted()
+        .into_iter()
+        .map(|m| metric_json(&c, m))
+        .collect();
+    Json(json!({"version": c.version, "models": models, "metrics": metrics})).into_response()
+}
+
+pub async fn catalog_metric(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let c = state.catalog();
+    let versions = c.metric_versions(&name);
+    if versions.is_empty() {
+        let mut e = ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_metric",
+            format!("unknown metric `{name}`"),
+        );
+        e.suggestions = crate::diagnostics::closest(&name, c.metric_names());
+        return Err(e);
+    }
+    let all: Vec<serde_json::Value> = versions
+        .iter()
+        .map(|id| metric_json(&c, c.metric(*id)))
+        .collect();
+    let default = c.default_metric(&name).map(|m| m.version);
+    Ok(Json(json!({"name": name, "default_version": default, "versions": all})).into_response())
+}
+
+pub async fn catalog_status(State(state): State<Arc<AppState>>) -> Response {
+    Json(state.reload_status()).into_response()
+}
+
+pub async fn healthz() -> Response {
+    Json(json!({"status": "ok"})).into_response()
+}
+
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    state.warehouse.ping().await?;
+    let status = state.reload_status();
+    Ok(Json(json!({"status": "ready", "definitions_version": status.version, "warehouse": state.warehouse.url().redacted()})).into_response())
+}
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    state
+        .telemetry
+        .catalog_metrics
+        .set(state.catalog().metrics.len() as i64);
+    let mut r = state.telemetry.encode().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    r
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; see openapi.yaml",
+    )
+}
+
+/// The columns of a plan, for interfaces that describe results before
+/// running them.
+pub fn describe(columns: &[OutputColumn]) -> serde_json::Value {
+    json!(columns)
+}

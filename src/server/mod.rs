@@ -1,0 +1,172 @@
+//! `accord serve`: the HTTP API (axum) over the shared pipeline. Handlers
+//! are thin; state is an `Arc<AppState>` holding the swappable catalog, the
+//! warehouse, the result cache and telemetry.
+
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod handlers;
+pub mod reload;
+pub mod state;
+pub mod telemetry;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use config::{ServeArgs, ServeConfig};
+pub use state::AppState;
+
+use crate::warehouse::WarehouseOptions;
+
+async fn record(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let labels = telemetry::RouteLabels {
+        route,
+        status: resp.status().as_u16(),
+    };
+    state.telemetry.requests.get_or_create(&labels).inc();
+    state
+        .telemetry
+        .latency
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    resp
+}
+
+/// A panic in a handler becomes a 500 problem instead of a dropped
+/// connection; the server keeps running either way.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    error::ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "internal error; see the server log",
+    )
+    .into_response()
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/v1/query", post(handlers::query))
+        .route("/v1/compile", post(handlers::compile))
+        .route("/v1/catalog", get(handlers::catalog))
+        .route("/v1/catalog/status", get(handlers::catalog_status))
+        .route("/v1/catalog/metrics/{name}", get(handlers::catalog_metric))
+        .route("/healthz", get(handlers::healthz))
+        .route("/readyz", get(handlers::readyz))
+        .route("/metrics", get(handlers::metrics))
+        .fallback(handlers::not_found)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), record))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Builds the state: loads definitions, opens the warehouse (creating the
+/// demo DuckDB file on first use).
+pub async fn build_state(config: ServeConfig) -> Result<Arc<AppState>, String> {
+    let catalog = crate::definitions::load_dir(&config.defs)
+        .map_err(|d| format!("definitions in {} are invalid:\n{d}", config.defs.display()))?;
+    let options = WarehouseOptions {
+        max_connections: config.max_connections,
+        query_timeout: config.query_timeout,
+        ..WarehouseOptions::default()
+    };
+    let warehouse =
+        crate::cli::open_warehouse_with(&config.warehouse, &config.defs, options).await?;
+    let state = Arc::new(AppState::new(config, catalog, Arc::new(warehouse)));
+    state
+        .telemetry
+        .catalog_metrics
+        .set(state.catalog().metrics.len() as i64);
+    Ok(state)
+}
+
+/// A running server (tests and `accord serve`).
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub state: Arc<AppState>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    pub handle: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting connections and lets in-flight requests finish.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.handle.await.unwrap_or(Ok(()))
+    }
+}
+
+pub async fn start(config: ServeConfig) -> Result<Running, String> {
+    let addr = config.http_addr;
+    let reload = config.reload;
+    let state = build_state(config).await?;
+    if reload {
+        reload::spawn_watcher(state.clone())?;
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let app = router(state.clone());
+    let handle = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(Running {
+        addr,
+        state,
+        shutdown: Some(tx),
+        handle,
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
