@@ -413,22 +413,51 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
                 conditions.push(Expr::binary(BinOp::Lt, t.clone(), end.clone()));
             }
         }
+        // Each leaf's filter as a list of conjuncts. Conjuncts every leaf
+        // of the scan shares go to WHERE (the engine then reads only those
+        // rows); what remains per leaf becomes a CASE inside its aggregate,
+        // and WHERE keeps only rows some leaf wants. A metric therefore sees
+        // exactly the rows its filter selects, as if it had its own scan.
+        let mut leaf_conjuncts: Vec<Vec<Expr>> = Vec::new();
         for &li in &scan.leaves {
-            let leaf = &leaves[li];
-            let filter = match leaf.filters.as_slice() {
-                [] => None,
-                fs => {
-                    let mut parts = Vec::new();
-                    for f in fs {
-                        let f = coerce_time_literals(f.clone(), &is_time)?;
-                        parts.push(resolve_row_expr(f, &mut |r| {
-                            resolve(r, &mut joins).map(untruncated)
-                        })?);
-                    }
-                    Expr::and_all(parts.into_iter().map(parenthesize_or))
+            let mut parts = Vec::new();
+            for f in &leaves[li].filters {
+                let f = coerce_time_literals(f.clone(), &is_time)?;
+                let resolved = resolve_row_expr(f, &mut |r| resolve(r, &mut joins).map(untruncated))?;
+                split_conjuncts(resolved, &mut parts);
+            }
+            parts.dedup();
+            leaf_conjuncts.push(parts);
+        }
+        let common: Vec<Expr> = leaf_conjuncts
+            .first()
+            .map(|first| first.iter().filter(|c| leaf_conjuncts.iter().all(|l| l.contains(c))).cloned().collect())
+            .unwrap_or_default();
+        let residuals: Vec<Option<Expr>> = leaf_conjuncts
+            .iter()
+            .map(|l| Expr::and_all(l.iter().filter(|c| !common.contains(c)).cloned().map(parenthesize_or)))
+            .collect();
+        conditions.extend(common.iter().cloned());
+        if residuals.len() > 1 && residuals.iter().all(Option::is_some) {
+            let mut distinct: Vec<Expr> = Vec::new();
+            for r in residuals.iter().flatten() {
+                if !distinct.contains(r) {
+                    distinct.push(r.clone());
                 }
-            };
-            let agg = leaf_aggregate(catalog, leaf, &base_alias, filter);
+            }
+            let any = distinct
+                .into_iter()
+                .map(|r| match r {
+                    Expr::Binary { op: BinOp::And, .. } => Expr::Nested(Box::new(r)),
+                    other => other,
+                })
+                .reduce(|a, b| Expr::binary(BinOp::Or, a, b));
+            conditions.extend(any);
+        }
+        for (pos, &li) in scan.leaves.iter().enumerate() {
+            let leaf = &leaves[li];
+            let residual = residuals[pos].clone();
+            let agg = leaf_aggregate(catalog, leaf, &base_alias, residual);
             projection.push(SelectItem {
                 expr: agg,
                 alias: Some(Ident::generated(leaf_alias[li].clone())),
@@ -627,6 +656,26 @@ fn resolve_row_expr(
     })
 }
 
+/// Top-level AND terms of `e`.
+fn split_conjuncts(e: Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::Binary { op: BinOp::And, left, right } => {
+            split_conjuncts(*left, out);
+            split_conjuncts(*right, out);
+        }
+        Expr::Nested(inner) if matches!(*inner, Expr::Binary { op: BinOp::And, .. }) => split_conjuncts(*inner, out),
+        other => out.push(other),
+    }
+}
+
+fn one() -> Expr {
+    Expr::Lit(Literal::Number("1".into()))
+}
+
+/// A leaf's aggregate. With a filter that could not go to WHERE, the filter
+/// becomes a CASE inside the aggregate; counts then need care, because a
+/// group without a matching row must read NULL (as if the metric had its own
+/// scan and the group were absent), not 0.
 fn leaf_aggregate(catalog: &Catalog, leaf: &Leaf, base_alias: &str, filter: Option<Expr>) -> Expr {
     let measure = &catalog.model(leaf.model).measures[leaf.measure];
     let value = measure.expr.as_ref().map(|e| qualify(e, base_alias));
@@ -635,23 +684,35 @@ fn leaf_aggregate(catalog: &Catalog, leaf: &Leaf, base_alias: &str, filter: Opti
             Aggregation::Sum,
             Some(Expr::Case {
                 operand: None,
-                whens: vec![(v, Expr::Lit(Literal::Number("1".into())))],
+                whens: vec![(v, one())],
                 otherwise: Some(Box::new(Expr::Lit(Literal::Number("0".into())))),
             }),
         ),
         (a, v) => (a, v),
     };
-    let value = match filter {
-        None => value,
-        Some(f) => Some(Expr::Case {
-            operand: None,
-            whens: vec![(f, value.unwrap_or(Expr::Lit(Literal::Number("1".into()))))],
-            otherwise: None,
-        }),
+    let Some(f) = filter else {
+        return Expr::Aggregate { agg, arg: value.map(Box::new) };
     };
-    Expr::Aggregate {
-        agg,
-        arg: value.map(Box::new),
+    let when = |v: Expr| Expr::Case { operand: None, whens: vec![(f.clone(), v)], otherwise: None };
+    let matching_rows = || Expr::Aggregate { agg: Aggregation::Count, arg: Some(Box::new(when(one()))) };
+    match (agg, value) {
+        // COUNT(*) over the matching rows, NULL when there are none.
+        (Aggregation::Count, None) => Expr::Func {
+            name: "NULLIF".into(),
+            args: vec![matching_rows(), Expr::Lit(Literal::Number("0".into()))],
+            distinct: false,
+        },
+        // A count of values can be 0 while matching rows exist (all NULL).
+        (Aggregation::Count | Aggregation::CountDistinct, Some(v)) => Expr::Case {
+            operand: None,
+            whens: vec![(
+                Expr::binary(BinOp::Gt, matching_rows(), Expr::Lit(Literal::Number("0".into()))),
+                Expr::Aggregate { agg, arg: Some(Box::new(when(v))) },
+            )],
+            otherwise: None,
+        },
+        // Every other aggregate of no values is NULL already.
+        (agg, value) => Expr::Aggregate { agg, arg: Some(Box::new(when(value.unwrap_or_else(one)))) },
     }
 }
 
