@@ -94,8 +94,13 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("compile");
     g.bench_function("simple_query_demo_catalog", |b| {
         b.iter(|| {
-            planner::compile(black_box(&demo), black_box(&simple), DialectKind::Duckdb)
-                .expect("compiles")
+            planner::compile(
+                black_box(&demo),
+                black_box(&simple),
+                &accord::access::Caller::operator(),
+                DialectKind::Duckdb,
+            )
+            .expect("compiles")
         })
     });
     g.bench_function("three_model_join_demo_catalog", |b| {
@@ -103,6 +108,7 @@ fn bench(c: &mut Criterion) {
             planner::compile(
                 black_box(&demo),
                 black_box(&three_model),
+                &accord::access::Caller::operator(),
                 DialectKind::Postgres,
             )
             .expect("compiles")
@@ -115,6 +121,7 @@ fn bench(c: &mut Criterion) {
             planner::compile(
                 black_box(&small_catalog),
                 black_box(&small_twin),
+                &accord::access::Caller::operator(),
                 DialectKind::Duckdb,
             )
             .expect("compiles")
@@ -122,8 +129,13 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("simple_query_generated_200_models_1000_metrics", |b| {
         b.iter(|| {
-            planner::compile(black_box(&big), black_box(&small_twin), DialectKind::Duckdb)
-                .expect("compiles")
+            planner::compile(
+                black_box(&big),
+                black_box(&small_twin),
+                &accord::access::Caller::operator(),
+                DialectKind::Duckdb,
+            )
+            .expect("compiles")
         })
     });
     g.bench_function("multi_model_query_generated_200_models", |b| {
@@ -131,6 +143,7 @@ fn bench(c: &mut Criterion) {
             planner::compile(
                 black_box(&big),
                 black_box(&big_query),
+                &accord::access::Caller::operator(),
                 DialectKind::Snowflake,
             )
             .expect("compiles")

@@ -119,7 +119,13 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("duckdb_5m");
     g.sample_size(10);
     for (name, query, hand) in cases() {
-        let (_, sql) = planner::compile(&catalog, &query, DialectKind::Duckdb).expect("compiles");
+        let (_, sql) = planner::compile(
+            &catalog,
+            &query,
+            &accord::access::Caller::operator(),
+            DialectKind::Duckdb,
+        )
+        .expect("compiles");
         // Both must answer: a failing hand-written query is a bench bug.
         let a = rt
             .block_on(wh.query(&sql, usize::MAX))

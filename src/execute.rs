@@ -9,6 +9,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use crate::access::Caller;
 use crate::catalog::Catalog;
 use crate::planner::{self, OutputColumn, Plan, PlanError};
 use crate::query::SemanticQuery;
@@ -45,9 +46,15 @@ pub async fn run(
     catalog: &Catalog,
     warehouse: &Warehouse,
     query: &SemanticQuery,
+    caller: &Caller,
     max_rows: usize,
 ) -> Result<Executed, ExecError> {
-    let (plan, sql) = planner::compile(catalog, query, warehouse.dialect())?;
+    let (plan, sql) = planner::compile(
+        catalog,
+        query,
+        &caller.for_query(query),
+        warehouse.dialect(),
+    )?;
     execute_compiled(plan, sql, warehouse, max_rows).await
 }
 

@@ -3,6 +3,8 @@
 //! ([`planner`]) into a SQL AST ([`sql`]) and rendered for a warehouse
 //! [`dialect`]. See ARCHITECTURE.md for the map.
 
+pub mod access;
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod definitions;

@@ -205,7 +205,7 @@ fn compile_all(query: &SemanticQuery) -> Vec<(DialectKind, Result<String, String
         .map(|d| {
             (
                 *d,
-                planner::compile(&catalog, query, *d)
+                planner::compile(&catalog, query, &accord::access::Caller::operator(), *d)
                     .map(|(_, sql)| sql)
                     .map_err(|e| e.display_full()),
             )
@@ -278,7 +278,8 @@ fn capability_gaps_are_refused_not_approximated() {
         DialectKind::Bigquery,
         DialectKind::Trino,
     ] {
-        let err = planner::compile(&catalog, &query, d).unwrap_err();
+        let err =
+            planner::compile(&catalog, &query, &accord::access::Caller::operator(), d).unwrap_err();
         assert_eq!(err.code, planner::ErrorCode::Unsupported, "{d}");
         assert!(err.message.contains("median"), "{d}: {}", err.message);
     }

@@ -114,7 +114,15 @@ async fn same_results_on_duckdb_postgres_mariadb_sqlite() {
         let ordered = !query.order_by.is_empty() || query.limit.is_some() || query.offset.is_some();
         let mut results = Vec::new();
         for (name, wh) in &engines {
-            match execute::run(&catalog, wh, &query, 100_000).await {
+            match execute::run(
+                &catalog,
+                wh,
+                &query,
+                &accord::access::Caller::operator(),
+                100_000,
+            )
+            .await
+            {
                 Ok(done) => {
                     let mut rows: Vec<Vec<Cell>> = done
                         .result

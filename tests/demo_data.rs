@@ -36,6 +36,79 @@ fn print_counts(label: &str, data: &DemoData) {
     eprintln!("{label}: {}", counts.join(" "));
 }
 
+/// FNV-1a over the rendered cells of every table except `skip`, in load
+/// order: a fingerprint of exactly what the loaders would write.
+fn fingerprint(data: &DemoData, skip: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    let mut values = Vec::new();
+    for table in data.tables() {
+        let spec = table.spec();
+        if skip.contains(&spec.name) {
+            continue;
+        }
+        feed(spec.name.as_bytes());
+        feed(b"\n");
+        for i in 0..table.row_count() {
+            values.clear();
+            table.push_row_values(i, &mut values);
+            for v in &values {
+                let cell = match v {
+                    Value::Null => "\\N".to_string(),
+                    Value::Int(n) => n.to_string(),
+                    Value::Text(s) => s.to_string(),
+                    Value::Dec(d) => d.to_string(),
+                    Value::Ts(t) => t.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                };
+                feed(cell.as_bytes());
+                feed(b"\t");
+            }
+            feed(b"\n");
+        }
+    }
+    h
+}
+
+/// FNV-1a over the identity answer key, which is never loaded anywhere.
+fn truth_fingerprint(data: &DemoData) -> u64 {
+    let mut text = String::new();
+    for t in &data.truth_anonymous {
+        text.push_str(&format!(
+            "{} {} {} {:?} {} {}\n",
+            t.anonymous_id, t.person_id, t.device_id, t.customer_id, t.linkable, t.direct
+        ));
+    }
+    for t in &data.truth_devices {
+        text.push_str(&format!(
+            "{} {} {:?} {}\n",
+            t.device_id, t.person_id, t.customer_id, t.linkable
+        ));
+    }
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[test]
+fn print_fingerprints() {
+    eprintln!(
+        "FP scale1/42 = {:#018x}",
+        fingerprint(scale1(), &["erasure_requests"])
+    );
+    eprintln!(
+        "FP scale5/7 = {:#018x}",
+        fingerprint(scale5(), &["erasure_requests"])
+    );
+    eprintln!("FP truth scale1/42 = {:#018x}", truth_fingerprint(scale1()));
+    eprintln!("FP truth scale5/7 = {:#018x}", truth_fingerprint(scale5()));
+}
+
 // ------------------------------------------------------------ generation
 
 #[test]

@@ -252,7 +252,8 @@ fn query_examples_plan_against_the_demo_definitions() {
     for b in queries {
         let query: accord::query::SemanticQuery = serde_json::from_str(&b.text)
             .unwrap_or_else(|e| panic!("{DOC}:{}: not a semantic query: {e}", b.line));
-        if let Err(e) = accord::planner::plan(&catalog, &query) {
+        if let Err(e) = accord::planner::plan(&catalog, &query, &accord::access::Caller::operator())
+        {
             panic!(
                 "{DOC}:{}: the query does not plan: {}",
                 b.line,

@@ -56,7 +56,8 @@ fn hostile_values_round_trip_in_every_dialect() {
             }));
             for d in DialectKind::ALL {
                 let (_, sql) =
-                    planner::compile(&catalog, &query, d).unwrap_or_else(|e| panic!("{d}: {e}"));
+                    planner::compile(&catalog, &query, &accord::access::Caller::operator(), d)
+                        .unwrap_or_else(|e| panic!("{d}: {e}"));
                 let literals = string_literals(&sql, d);
                 assert!(
                     literals.iter().any(|l| l == value),
@@ -77,7 +78,8 @@ fn hostile_values_in_where_expressions_stay_literals() {
             q(json!({"metrics": ["orders"], "where": format!("customers.email = '{escaped}'")}));
         for d in DialectKind::ALL {
             let (_, sql) =
-                planner::compile(&catalog, &query, d).unwrap_or_else(|e| panic!("{d}: {e}"));
+                planner::compile(&catalog, &query, &accord::access::Caller::operator(), d)
+                    .unwrap_or_else(|e| panic!("{d}: {e}"));
             assert!(
                 string_literals(&sql, d).iter().any(|l| l == value),
                 "{d}: {value:?}\n{sql}"
@@ -104,7 +106,7 @@ fn injection_attempts_in_structure_are_refused() {
         let query = q(b.clone());
         for d in DialectKind::ALL {
             assert!(
-                planner::compile(&catalog, &query, d).is_err(),
+                planner::compile(&catalog, &query, &accord::access::Caller::operator(), d).is_err(),
                 "{d} accepted {b}"
             );
         }

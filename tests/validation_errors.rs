@@ -338,8 +338,13 @@ fn metric_time_in_a_metric_filter_is_the_measures_time() {
     let catalog = load_str("defs.yml", &text).unwrap();
     let q: accord::query::SemanticQuery =
         serde_json::from_value(serde_json::json!({"metrics": ["recent"]})).unwrap();
-    let (_, sql) =
-        accord::planner::compile(&catalog, &q, accord::dialect::DialectKind::Postgres).unwrap();
+    let (_, sql) = accord::planner::compile(
+        &catalog,
+        &q,
+        &accord::access::Caller::operator(),
+        accord::dialect::DialectKind::Postgres,
+    )
+    .unwrap();
     assert!(
         sql.contains("\"orders\".ordered_at >= TIMESTAMP '2025-06-01 00:00:00'"),
         "{sql}"

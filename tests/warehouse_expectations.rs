@@ -20,9 +20,15 @@ type Expected = BTreeMap<Vec<String>, Vec<Option<f64>>>;
 async fn run(wh: &Warehouse, query: serde_json::Value) -> (Vec<String>, Expected) {
     let catalog = demo_catalog();
     let query = q(query);
-    let done = execute::run(&catalog, wh, &query, 1_000_000)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let done = execute::run(
+        &catalog,
+        wh,
+        &query,
+        &accord::access::Caller::operator(),
+        1_000_000,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     let ndims = query.dimensions.len();
     let names = done.result.columns.iter().map(|c| c.name.clone()).collect();
     let mut out = Expected::new();
@@ -135,9 +141,15 @@ async fn demo_metrics_match_independent_expectations() {
 
     // 1. Total revenue, exact to the cent.
     let catalog = demo_catalog();
-    let done = execute::run(&catalog, &wh, &q(json!({"metrics": ["revenue"]})), 10)
-        .await
-        .unwrap();
+    let done = execute::run(
+        &catalog,
+        &wh,
+        &q(json!({"metrics": ["revenue"]})),
+        &accord::access::Caller::operator(),
+        10,
+    )
+    .await
+    .unwrap();
     let expected: Decimal = live.iter().map(|o| o.amount).sum();
     assert_eq!(
         done.result.rows[0][0],
@@ -335,10 +347,14 @@ async fn demo_metrics_match_independent_expectations() {
     for o in &data.orders {
         match rank.get(&o.order_id) {
             Some(1) => {
-                new.entry(month(o.ordered_at)).or_default().insert(o.customer_id);
+                new.entry(month(o.ordered_at))
+                    .or_default()
+                    .insert(o.customer_id);
             }
             Some(_) => {
-                ret.entry(month(o.ordered_at)).or_default().insert(o.customer_id);
+                ret.entry(month(o.ordered_at))
+                    .or_default()
+                    .insert(o.customer_id);
             }
             None => {}
         }
@@ -554,7 +570,15 @@ metrics:
     let query = q(
         json!({"metrics": ["customers", "credit", "revenue", "revenue_per_credit"], "dimensions": ["customers.region"]}),
     );
-    let done = execute::run(&catalog, &wh, &query, 100).await.unwrap();
+    let done = execute::run(
+        &catalog,
+        &wh,
+        &query,
+        &accord::access::Caller::operator(),
+        100,
+    )
+    .await
+    .unwrap();
     let rows: Vec<Vec<String>> = done
         .result
         .rows
@@ -573,6 +597,7 @@ metrics:
         &catalog,
         &wh,
         &q(json!({"metrics": ["customers", "credit", "revenue"]})),
+        &accord::access::Caller::operator(),
         100,
     )
     .await

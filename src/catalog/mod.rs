@@ -4,6 +4,7 @@
 //! been checked (names resolve, types fit, no cycles).
 
 mod graph;
+pub mod policy;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -217,6 +218,8 @@ pub struct Model {
     pub entities: Vec<Entity>,
     pub dimensions: Vec<Dimension>,
     pub measures: Vec<Measure>,
+    /// Entity naming the person a row is about, if any.
+    pub subject: Option<String>,
     pub pos: SourcePos,
 }
 
@@ -335,6 +338,9 @@ pub struct Catalog {
     /// Every version of a metric, ascending by version.
     metric_versions: BTreeMap<String, Vec<MetricId>>,
     pub graph: JoinGraph,
+    /// Access roles; none means access is not restricted.
+    pub roles: Vec<policy::Role>,
+    pub consent: Option<policy::Consent>,
     /// Content hash of the definition files: a result computed under one
     /// version is never served under another.
     pub version: String,
@@ -360,6 +366,8 @@ impl Catalog {
             model_index,
             metric_versions,
             graph,
+            roles: Vec::new(),
+            consent: None,
             version,
         }
     }

@@ -33,6 +33,75 @@ pub enum Command {
     Demo(DemoCommand),
     /// List the SQL dialects accord compiles to.
     Dialects,
+    /// Mint a development token (HS256) for trying roles and policies.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Role to put in the token (repeatable).
+    #[arg(long = "role", required = true)]
+    pub roles: Vec<String>,
+    /// Claim `key=value` (repeatable).
+    #[arg(long = "claim")]
+    pub claims: Vec<String>,
+    #[arg(long, default_value = "dev-user")]
+    pub subject: String,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub ttl: i64,
+    /// Signing secret [default: the documented demo secret].
+    #[arg(long, env = "ACCORD_JWT_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+}
+
+/// `key=value` claims; values that parse as JSON (numbers, booleans, lists)
+/// keep their type.
+pub fn parse_claims(
+    list: &[String],
+) -> Result<std::collections::BTreeMap<String, serde_json::Value>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for c in list {
+        let (k, v) = c
+            .split_once('=')
+            .ok_or_else(|| format!("claim `{c}` must be key=value"))?;
+        let value =
+            serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
+        out.insert(k.trim().to_string(), value);
+    }
+    Ok(out)
+}
+
+impl QueryArgs {
+    /// Who the CLI acts as: the operator, unless a token or role is given.
+    pub fn caller(&self) -> Result<crate::access::Caller, String> {
+        if let Some(token) = &self.token {
+            let secret = std::env::var("ACCORD_JWT_SECRET").ok();
+            let mut config = crate::server::ServeArgs::default()
+                .resolve()?
+                .auth
+                .unwrap_or_default();
+            if let Some(s) = secret {
+                config.hs256_secret = Some(s);
+            }
+            let verifier = crate::auth::Verifier::new(Some(&config)).map_err(|e| e.to_string())?;
+            return verifier
+                .verify(token, self.purpose.clone())
+                .map_err(|e| e.to_string());
+        }
+        if !self.roles.is_empty() || !self.claims.is_empty() {
+            return Ok(crate::access::Caller {
+                operator: false,
+                subject: None,
+                roles: self.roles.clone(),
+                claims: parse_claims(&self.claims)?,
+                purpose: self.purpose.clone(),
+            });
+        }
+        let mut op = crate::access::Caller::operator();
+        op.purpose = self.purpose.clone();
+        Ok(op)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +197,19 @@ pub struct QueryArgs {
     pub limit: Option<u64>,
     #[arg(long)]
     pub offset: Option<u64>,
+    /// Purpose the data is used for (consent); default from the definitions.
+    #[arg(long)]
+    pub purpose: Option<String>,
+    /// Act as the caller this JWT identifies (verified with ACCORD_JWT_SECRET
+    /// or accord.yaml's auth settings) instead of as the operator.
+    #[arg(long, env = "ACCORD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Act as a caller holding this role (repeatable), to try policies out.
+    #[arg(long = "role")]
+    pub roles: Vec<String>,
+    /// A claim of that caller, `key=value` (repeatable), e.g. `region=EU`.
+    #[arg(long = "claim")]
+    pub claims: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -215,6 +297,7 @@ impl QueryArgs {
                 .collect(),
             limit: self.limit,
             offset: self.offset,
+            purpose: self.purpose.clone(),
         })
     }
 }

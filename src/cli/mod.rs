@@ -65,7 +65,14 @@ pub fn run(cli: Cli) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            match planner::compile(&catalog, &query, a.dialect) {
+            let caller = match a.query.caller() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match planner::compile(&catalog, &query, &caller, a.dialect) {
                 Ok((plan, sql)) => {
                     for w in &plan.warnings {
                         eprintln!("warning: {w}");
@@ -82,6 +89,29 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(a) => block_on(serve_cmd(a)),
         Command::Query(a) => block_on(query_cmd(a)),
         Command::Demo(DemoCommand::Init(a)) => block_on(demo_init(a)),
+        Command::Token(t) => {
+            let claims = match args::parse_claims(&t.claims) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let secret = t
+                .secret
+                .clone()
+                .unwrap_or_else(|| crate::auth::DEV_SECRET.to_string());
+            match crate::auth::mint_hs256(&secret, &t.subject, &t.roles, &claims, t.ttl) {
+                Ok(tok) => {
+                    println!("{tok}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Dialects => {
             for k in crate::dialect::DialectKind::ALL {
                 let d = k.dialect();
@@ -215,7 +245,14 @@ async fn query_cmd(a: args::QueryCmdArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match crate::execute::run(&catalog, &wh, &query, a.max_rows).await {
+    let caller = match a.query.caller() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match crate::execute::run(&catalog, &wh, &query, &caller, a.max_rows).await {
         Ok(done) => {
             for w in &done.warnings {
                 eprintln!("warning: {w}");

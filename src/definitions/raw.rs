@@ -15,6 +15,99 @@ pub struct RawFile {
     pub models: Vec<S<RawModel>>,
     #[serde(default)]
     pub metrics: Vec<S<RawMetric>>,
+    #[serde(default)]
+    pub roles: Vec<S<RawRole>>,
+    #[serde(default)]
+    pub consent: Option<S<RawConsent>>,
+}
+
+/// An access role: which members it sees, which rows, masked how.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRole {
+    pub name: S<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Allow-list of members (`metric`, `model.dimension`, `model.*`);
+    /// absent means everything not excluded.
+    #[serde(default)]
+    pub include: Option<Vec<S<String>>>,
+    #[serde(default)]
+    pub exclude: Vec<S<String>>,
+    /// `model.dimension: hash | redact | last:N`
+    #[serde(default)]
+    pub mask: Vec<S<RawMask>>,
+    #[serde(default)]
+    pub row_filters: Vec<S<RawRowFilter>>,
+    #[serde(default)]
+    pub min_group_size: Option<S<u32>>,
+    /// Purposes this role may query under; absent means any.
+    #[serde(default)]
+    pub purposes: Option<Vec<S<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMask {
+    pub dimension: S<String>,
+    pub method: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRowFilter {
+    pub model: S<String>,
+    /// A boolean expression over the model's dimensions; `{{ claims.x }}`
+    /// stands for the caller's claim `x`.
+    pub filter: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConsent {
+    pub purposes: Vec<S<RawPurpose>>,
+    pub default_purpose: S<String>,
+    pub ledger: S<RawLedger>,
+    /// `as_of_fact` (consent at the fact's time, the default) or `as_of_now`.
+    #[serde(default)]
+    pub mode: Option<S<String>>,
+    /// Subjects to leave out whatever the purpose (erasure / suppression).
+    #[serde(default)]
+    pub suppression: Option<S<RawSuppression>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPurpose {
+    pub name: S<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Facts count only for subjects who granted this purpose (default
+    /// true); false for purposes with another legal basis.
+    #[serde(default = "yes")]
+    pub requires_consent: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLedger {
+    pub model: S<String>,
+    /// Dimensions of the ledger model.
+    pub purpose: S<String>,
+    pub status: S<String>,
+    pub time: S<String>,
+    #[serde(default)]
+    pub granted_value: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSuppression {
+    pub model: S<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -34,6 +127,9 @@ pub struct RawModel {
     pub measures: Vec<S<RawMeasure>>,
     #[serde(default)]
     pub defaults: Option<S<RawModelDefaults>>,
+    /// The entity naming the person each row is about (consent, k-anonymity).
+    #[serde(default)]
+    pub subject: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

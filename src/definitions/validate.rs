@@ -14,13 +14,13 @@ use crate::diagnostics::{Diagnostic, Diagnostics, SourcePos, closest};
 use crate::sql::ast::{Expr, Ident};
 use crate::sql::convert::{Origin, parse_expr};
 
-struct Ctx<'a> {
-    file: Arc<str>,
-    diags: &'a mut Diagnostics,
+pub(super) struct Ctx<'a> {
+    pub(super) file: Arc<str>,
+    pub(super) diags: &'a mut Diagnostics,
 }
 
 impl Ctx<'_> {
-    fn pos(&self, loc: &Location) -> SourcePos {
+    pub(super) fn pos(&self, loc: &Location) -> SourcePos {
         SourcePos {
             file: self.file.clone(),
             line: loc.line() as u32,
@@ -28,12 +28,17 @@ impl Ctx<'_> {
         }
     }
 
-    fn error(&mut self, loc: &Location, field: impl Into<String>, msg: impl Into<String>) {
+    pub(super) fn error(
+        &mut self,
+        loc: &Location,
+        field: impl Into<String>,
+        msg: impl Into<String>,
+    ) {
         let pos = self.pos(loc);
         self.diags.push(Diagnostic::new(Some(pos), field, msg));
     }
 
-    fn suggest(
+    pub(super) fn suggest(
         &mut self,
         loc: &Location,
         field: impl Into<String>,
@@ -56,7 +61,7 @@ pub fn is_identifier(name: &str) -> bool {
 
 /// A model expression refers to the model's own columns; turn its names into
 /// unqualified column references (the planner qualifies them with the alias).
-fn model_expr(text: &str) -> Result<Expr, String> {
+pub(super) fn model_expr(text: &str) -> Result<Expr, String> {
     let parsed = parse_expr(text, Origin::Definition)?;
     parsed.try_transform(&mut |e| match e {
         Expr::Ref(parts) if parts.len() == 1 => {
@@ -88,6 +93,8 @@ pub fn build(
     let mut models: Vec<Model> = Vec::new();
     let mut model_pos: BTreeMap<String, SourcePos> = BTreeMap::new();
     let mut pending: Vec<PendingMetric> = Vec::new();
+    let mut raw_roles = Vec::new();
+    let mut raw_consent = Vec::new();
 
     for (file, raw) in files {
         let mut cx = Ctx {
@@ -110,6 +117,8 @@ pub fn build(
                 models.push(model);
             }
         }
+        raw_roles.extend(raw.roles.into_iter().map(|r| (file.clone(), r)));
+        raw_consent.extend(raw.consent.map(|c| (file.clone(), c)));
         for m in raw.metrics {
             pending.push(PendingMetric {
                 file: file.clone(),
@@ -121,7 +130,9 @@ pub fn build(
 
     check_entities(&models, diags);
     let metrics = build_metrics(&models, pending, diags);
-    let catalog = Catalog::new(models, metrics, version);
+    let mut catalog = Catalog::new(models, metrics, version);
+    catalog.consent = super::validate_policy::consent(&catalog, raw_consent, diags);
+    catalog.roles = super::validate_policy::roles(&catalog, raw_roles, diags);
     check_metric_plans(&catalog, diags);
     Some(catalog)
 }
@@ -528,6 +539,31 @@ fn build_model(cx: &mut Ctx, id: ModelId, raw: RawModel, loc: &Location) -> Opti
         });
     }
 
+    let subject = match &raw.subject {
+        None => None,
+        Some(sj) => match entities.iter().find(|e| e.name == sj.value) {
+            Some(e) if e.keys.len() == 1 => Some(e.name.clone()),
+            Some(_) => {
+                cx.error(
+                    &sj.referenced,
+                    f("subject"),
+                    "a subject entity must have a single key column",
+                );
+                None
+            }
+            None => {
+                let names: Vec<&str> = entities.iter().map(|e| e.name.as_str()).collect();
+                cx.suggest(
+                    &sj.referenced,
+                    f("subject"),
+                    format!("`{}` is not an entity of model `{name}`", sj.value),
+                    &sj.value,
+                    &names,
+                );
+                None
+            }
+        },
+    };
     Some(Model {
         id,
         pos: cx.pos(loc),
@@ -538,6 +574,7 @@ fn build_model(cx: &mut Ctx, id: ModelId, raw: RawModel, loc: &Location) -> Opti
         entities,
         dimensions,
         measures,
+        subject,
     })
 }
 
@@ -1106,7 +1143,7 @@ fn check_metric_plans(catalog: &Catalog, diags: &mut Diagnostics) {
     }
     for m in &catalog.metrics {
         let q = crate::query::SemanticQuery::for_metric(m);
-        if let Err(e) = crate::planner::plan(catalog, &q) {
+        if let Err(e) = crate::planner::plan(catalog, &q, &crate::access::Caller::operator()) {
             // Point at the filter when the error names something it says.
             let in_filter = m.filter_text.as_deref().is_some_and(|f| {
                 e.message

@@ -291,6 +291,8 @@ impl Dialect {
                 "starts_with" => &["expr", "prefix"],
                 "ilike" => &["expr", "pattern"],
                 "concat" => &["left", "right"],
+                "hash" => &["expr"],
+                "right" => &["expr", "n"],
                 other => return Err(format!("functions.{other} is not a known function")),
             };
             functions.insert(name.clone(), Template::parse(t, vars)?);
@@ -341,6 +343,11 @@ impl Dialect {
 
     pub fn function(&self, name: &str) -> &Template {
         &self.functions[name]
+    }
+
+    /// A function only some dialects have (`hash`, `right`).
+    pub fn optional_function(&self, name: &str) -> Option<&Template> {
+        self.functions.get(name)
     }
 
     /// Quotes an identifier, doubling any embedded quote character.

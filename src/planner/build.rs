@@ -11,6 +11,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::access::{Access, Caller};
+use crate::catalog::policy::{Consent, ConsentMode};
 use crate::catalog::{Aggregation, Catalog, DimensionKind, MetricStatus, ModelId};
 use crate::diagnostics::closest;
 use crate::query::{DimensionRef, Filter, SemanticQuery, parse_metric_ref};
@@ -41,7 +43,8 @@ struct Scan {
     leaves: Vec<usize>,
 }
 
-pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
+pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Plan, PlanError> {
+    let access = Access::resolve(catalog, caller)?;
     if q.metrics.is_empty() {
         return Err(
             PlanError::new(ErrorCode::InvalidQuery, "a query needs at least one metric")
@@ -75,7 +78,14 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
             let versions = catalog.metric_versions(&name);
             if versions.is_empty() {
                 PlanError::new(ErrorCode::UnknownMetric, format!("unknown metric `{name}`"))
-                    .with_suggestions(closest(&name, catalog.metric_names()))
+                    .with_suggestions(closest(
+                        &name,
+                        catalog.metric_names().filter(|n| {
+                            catalog
+                                .default_metric(n)
+                                .is_some_and(|m| access.metric_visible(m.id))
+                        }),
+                    ))
             } else {
                 let list: Vec<String> = versions
                     .iter()
@@ -100,6 +110,13 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
             }
             .at(&field)
         })?;
+        if !access.metric_visible(metric.id) {
+            return Err(PlanError::new(
+                ErrorCode::Forbidden,
+                format!("metric `{}` is not available to you", metric.name),
+            )
+            .at(&field));
+        }
         if metric.status == MetricStatus::Deprecated {
             warnings.push(format!(
                 "metric `{}` is deprecated",
@@ -266,10 +283,52 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
         .chain(row_filters.iter().map(|(_, _, r)| r))
         .chain(where_refs.iter());
     for r in all_refs {
-        if !r.is_metric_time() && !targets.contains_key(&r.raw) {
-            targets.insert(r.raw.clone(), target_model(catalog, r, &bases)?);
+        if r.is_metric_time() {
+            if !access.metric_time_visible() {
+                return Err(PlanError::new(
+                    ErrorCode::Forbidden,
+                    "metric_time is not available to you",
+                ));
+            }
+            continue;
         }
+        let target = match targets.get(&r.raw) {
+            Some(t) => *t,
+            None => target_model(catalog, r, &bases)
+                .map_err(|e| visible_suggestions(e, catalog, &access))?,
+        };
+        // Every name the caller writes must be one it may see.
+        if !access.dimension_visible(target, &r.name) {
+            return Err(PlanError::new(
+                ErrorCode::Forbidden,
+                format!("dimension `{}` is not available to you", r.raw),
+            ));
+        }
+        targets.insert(r.raw.clone(), target);
     }
+    let row_policies = access.row_filters()?;
+    let min_group_size = access.min_group_size();
+    let mut policies: Vec<String> = Vec::new();
+    if access.is_restricted() {
+        policies.push(format!("roles: {}", access.role_names().join(", ")));
+    }
+    for (m, f) in &row_policies {
+        policies.push(format!(
+            "row filter on {}: {:?}",
+            catalog.model(*m).name,
+            crate::sql::render::Renderer::new(crate::dialect::DialectKind::Postgres.dialect())
+                .expr(f)
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(k) = min_group_size {
+        policies.push(format!(
+            "min_group_size {k}: groups built from fewer distinct subjects are suppressed"
+        ));
+        warnings.push(format!("groups built from fewer than {k} distinct subjects are suppressed (min_group_size policy)"));
+    }
+    let mut consent_ctes: Vec<Cte> = Vec::new();
+    let mut subject_counts: Vec<Option<Expr>> = Vec::new();
     let kind_of = |r: &DimensionRef| -> Option<DimensionKind> {
         if r.is_metric_time() {
             return Some(DimensionKind::Time {
@@ -373,9 +432,26 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
             resolve_dimension(catalog, joins, r, target, &context)
         };
 
+        // What the caller writes is seen through the caller's masks; metric
+        // definitions and row policies use the true values.
+        let resolve_user =
+            |r: &DimensionRef, joins: &mut JoinTree| -> Result<ResolvedDim, PlanError> {
+                let d = resolve(r, joins)?;
+                let mask = targets.get(&r.raw).and_then(|t| access.mask(*t, &r.name));
+                Ok(match mask {
+                    Some(mask) => ResolvedDim {
+                        expr: Expr::Mask {
+                            mask,
+                            expr: Box::new(d.expr),
+                        },
+                        kind: d.kind,
+                    },
+                    None => d,
+                })
+            };
         let mut projection = Vec::new();
         for (i, r) in dims.iter().enumerate() {
-            let d = resolve(r, &mut joins).map_err(|e| e.at(format!("dimensions[{i}]")))?;
+            let d = resolve_user(r, &mut joins).map_err(|e| e.at(format!("dimensions[{i}]")))?;
             dim_kinds[i] = d.kind;
             projection.push(SelectItem {
                 expr: d.expr,
@@ -390,7 +466,8 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
             if r.grain.is_none() {
                 raw_ref.grain = None;
             }
-            let d = resolve(&raw_ref, &mut joins).map_err(|e| e.at(format!("filters[{i}]")))?;
+            let d =
+                resolve_user(&raw_ref, &mut joins).map_err(|e| e.at(format!("filters[{i}]")))?;
             let target = match (r.grain, &d.expr) {
                 (None, Expr::DateTrunc { expr, .. }) => (**expr).clone(),
                 _ => d.expr.clone(),
@@ -401,8 +478,10 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
         }
         if let Some(w) = &where_expr {
             conditions.push(
-                resolve_row_expr(w.clone(), &mut |r| resolve(r, &mut joins).map(untruncated))
-                    .map_err(|e| e.at("where"))?,
+                resolve_row_expr(w.clone(), &mut |r| {
+                    resolve_user(r, &mut joins).map(untruncated)
+                })
+                .map_err(|e| e.at("where"))?,
             );
         }
         if let Some(t) = &time_expr {
@@ -413,6 +492,112 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
                 conditions.push(Expr::binary(BinOp::Lt, t.clone(), end.clone()));
             }
         }
+        // Row policies: any model this scan can reach through the join
+        // graph is restricted for this scan's facts (joining it if needed).
+        for (policy_model, filter) in &row_policies {
+            if *policy_model != scan.model && !catalog.graph.reachable(scan.model, *policy_model) {
+                continue;
+            }
+            let f = coerce_time_literals(filter.clone(), &is_time)?;
+            let bound = resolve_row_expr(f, &mut |r| resolve(r, &mut joins).map(untruncated))
+                .map_err(|e| {
+                    PlanError::new(
+                        ErrorCode::Forbidden,
+                        format!(
+                            "the row policy on `{}` cannot be enforced for `{}`: {}",
+                            catalog.model(*policy_model).name,
+                            model.name,
+                            e.message
+                        ),
+                    )
+                })?;
+            conditions.push(bound);
+        }
+        // Consent: facts about a person count only under a purpose that
+        // person granted (at the fact's time), and never for suppressed
+        // subjects.
+        if let (Some(consent), Some(subject)) = (&catalog.consent, &model.subject) {
+            let subject_expr = model
+                .entity(subject)
+                .map(|e| qualify(&e.keys[0], &base_alias));
+            if let Some(subject_expr) = subject_expr {
+                if let Some(purpose) = access.purpose.filter(|p| p.requires_consent) {
+                    let cte_name = format!("consent_{}", purpose.name);
+                    if !consent_ctes.iter().any(|c| c.name.value == cte_name) {
+                        consent_ctes.push(consent_cte(catalog, consent, &purpose.name, &cte_name));
+                    }
+                    let fact_time = scan
+                        .leaves
+                        .iter()
+                        .find_map(|li| model.measures[leaves[*li].measure].time_dimension)
+                        .map(|t| qualify(&model.dimensions[t].expr, &base_alias));
+                    conditions.push(consent_exists(
+                        &cte_name,
+                        subject_expr.clone(),
+                        fact_time,
+                        consent,
+                    ));
+                    if !policies
+                        .iter()
+                        .any(|p| p.starts_with(&format!("consent purpose {}", purpose.name)))
+                    {
+                        policies.push(format!(
+                            "consent purpose {} ({})",
+                            purpose.name,
+                            match consent.mode {
+                                ConsentMode::AsOfFact => "as of each fact's time",
+                                ConsentMode::AsOfNow => "as of now",
+                            }
+                        ));
+                    }
+                }
+                if let Some((supp_model, key)) = &consent.suppression {
+                    let alias = "suppressed";
+                    let sub = Select {
+                        projection: vec![SelectItem {
+                            expr: Expr::Lit(Literal::Number("1".into())),
+                            alias: None,
+                        }],
+                        from: Some(source_ref(catalog, *supp_model, alias)),
+                        joins: Vec::new(),
+                        selection: Some(Expr::binary(
+                            BinOp::Eq,
+                            qualify(key, alias),
+                            subject_expr.clone(),
+                        )),
+                        group_by: Vec::new(),
+                        having: None,
+                    };
+                    conditions.push(Expr::Exists {
+                        query: Box::new(Query::select(sub)),
+                        negated: true,
+                    });
+                    let desc = format!("suppression list {}", catalog.model(*supp_model).name);
+                    if !policies.contains(&desc) {
+                        policies.push(desc);
+                    }
+                }
+            }
+        }
+        subject_counts.push(min_group_size.map(|_| {
+            let key = model
+                .subject
+                .as_ref()
+                .and_then(|s| model.entity(s))
+                .or_else(|| model.primary_entity())
+                .filter(|e| e.keys.len() == 1)
+                .map(|e| qualify(&e.keys[0], &base_alias));
+            match key {
+                Some(k) => Expr::Aggregate {
+                    agg: Aggregation::CountDistinct,
+                    arg: Some(Box::new(k)),
+                },
+                None => Expr::Aggregate {
+                    agg: Aggregation::Count,
+                    arg: None,
+                },
+            }
+        }));
         // Each leaf's filter as a list of conjuncts. Conjuncts every leaf
         // of the scan shares go to WHERE (the engine then reads only those
         // rows); what remains per leaf becomes a CASE inside its aggregate,
@@ -423,7 +608,8 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
             let mut parts = Vec::new();
             for f in &leaves[li].filters {
                 let f = coerce_time_literals(f.clone(), &is_time)?;
-                let resolved = resolve_row_expr(f, &mut |r| resolve(r, &mut joins).map(untruncated))?;
+                let resolved =
+                    resolve_row_expr(f, &mut |r| resolve(r, &mut joins).map(untruncated))?;
                 split_conjuncts(resolved, &mut parts);
             }
             parts.dedup();
@@ -431,11 +617,24 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
         }
         let common: Vec<Expr> = leaf_conjuncts
             .first()
-            .map(|first| first.iter().filter(|c| leaf_conjuncts.iter().all(|l| l.contains(c))).cloned().collect())
+            .map(|first| {
+                first
+                    .iter()
+                    .filter(|c| leaf_conjuncts.iter().all(|l| l.contains(c)))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         let residuals: Vec<Option<Expr>> = leaf_conjuncts
             .iter()
-            .map(|l| Expr::and_all(l.iter().filter(|c| !common.contains(c)).cloned().map(parenthesize_or)))
+            .map(|l| {
+                Expr::and_all(
+                    l.iter()
+                        .filter(|c| !common.contains(c))
+                        .cloned()
+                        .map(parenthesize_or),
+                )
+            })
             .collect();
         conditions.extend(common.iter().cloned());
         if residuals.len() > 1 && residuals.iter().all(Option::is_some) {
@@ -577,9 +776,16 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
                 );
             }
         }
+        if let (Some(k), Some(Some(count))) = (min_group_size, subject_counts.first()) {
+            having.push(Expr::binary(
+                BinOp::GtEq,
+                count.clone(),
+                Expr::Lit(Literal::Number(k.to_string())),
+            ));
+        }
         select.having = Expr::and_all(having);
         Query {
-            ctes: Vec::new(),
+            ctes: consent_ctes,
             body: SetExpr::Select(Box::new(select)),
             order_by: order,
             limit: q.limit,
@@ -595,19 +801,36 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
                 )
             })
             .collect();
-        stitch(
+        let mut scan_selects = scan_selects;
+        let mut subject_cols: Vec<Option<String>> = Vec::new();
+        for (i, (select, count)) in scan_selects.iter_mut().zip(&subject_counts).enumerate() {
+            subject_cols.push(count.as_ref().map(|c| {
+                let name = format!("__subjects_{}", i + 1);
+                select.projection.push(SelectItem {
+                    expr: c.clone(),
+                    alias: Some(Ident::generated(name.clone())),
+                });
+                name
+            }));
+        }
+        let mut query = stitch(
             &dims,
             &dim_aliases,
             &scans,
             &leaf_alias,
             &leaf_integer,
+            (&subject_cols, min_group_size),
             scan_selects,
             &requested,
             &post_filters,
             catalog,
             order,
             q,
-        )?
+        )?;
+        let mut ctes = consent_ctes;
+        ctes.append(&mut query.ctes);
+        query.ctes = ctes;
+        query
     };
 
     Ok(Plan {
@@ -616,6 +839,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery) -> Result<Plan, PlanError> {
         metrics: requested.iter().map(|m| m.id).collect(),
         warnings,
         models: models_used,
+        policies,
     })
 }
 
@@ -659,11 +883,17 @@ fn resolve_row_expr(
 /// Top-level AND terms of `e`.
 fn split_conjuncts(e: Expr, out: &mut Vec<Expr>) {
     match e {
-        Expr::Binary { op: BinOp::And, left, right } => {
+        Expr::Binary {
+            op: BinOp::And,
+            left,
+            right,
+        } => {
             split_conjuncts(*left, out);
             split_conjuncts(*right, out);
         }
-        Expr::Nested(inner) if matches!(*inner, Expr::Binary { op: BinOp::And, .. }) => split_conjuncts(*inner, out),
+        Expr::Nested(inner) if matches!(*inner, Expr::Binary { op: BinOp::And, .. }) => {
+            split_conjuncts(*inner, out)
+        }
         other => out.push(other),
     }
 }
@@ -691,10 +921,20 @@ fn leaf_aggregate(catalog: &Catalog, leaf: &Leaf, base_alias: &str, filter: Opti
         (a, v) => (a, v),
     };
     let Some(f) = filter else {
-        return Expr::Aggregate { agg, arg: value.map(Box::new) };
+        return Expr::Aggregate {
+            agg,
+            arg: value.map(Box::new),
+        };
     };
-    let when = |v: Expr| Expr::Case { operand: None, whens: vec![(f.clone(), v)], otherwise: None };
-    let matching_rows = || Expr::Aggregate { agg: Aggregation::Count, arg: Some(Box::new(when(one()))) };
+    let when = |v: Expr| Expr::Case {
+        operand: None,
+        whens: vec![(f.clone(), v)],
+        otherwise: None,
+    };
+    let matching_rows = || Expr::Aggregate {
+        agg: Aggregation::Count,
+        arg: Some(Box::new(when(one()))),
+    };
     match (agg, value) {
         // COUNT(*) over the matching rows, NULL when there are none.
         (Aggregation::Count, None) => Expr::Func {
@@ -706,13 +946,23 @@ fn leaf_aggregate(catalog: &Catalog, leaf: &Leaf, base_alias: &str, filter: Opti
         (Aggregation::Count | Aggregation::CountDistinct, Some(v)) => Expr::Case {
             operand: None,
             whens: vec![(
-                Expr::binary(BinOp::Gt, matching_rows(), Expr::Lit(Literal::Number("0".into()))),
-                Expr::Aggregate { agg, arg: Some(Box::new(when(v))) },
+                Expr::binary(
+                    BinOp::Gt,
+                    matching_rows(),
+                    Expr::Lit(Literal::Number("0".into())),
+                ),
+                Expr::Aggregate {
+                    agg,
+                    arg: Some(Box::new(when(v))),
+                },
             )],
             otherwise: None,
         },
         // Every other aggregate of no values is NULL already.
-        (agg, value) => Expr::Aggregate { agg, arg: Some(Box::new(when(value.unwrap_or_else(one)))) },
+        (agg, value) => Expr::Aggregate {
+            agg,
+            arg: Some(Box::new(when(value.unwrap_or_else(one)))),
+        },
     }
 }
 
@@ -723,6 +973,7 @@ fn stitch(
     scans: &[Scan],
     leaf_alias: &[String],
     leaf_integer: &[bool],
+    (subject_cols, min_group_size): (&[Option<String>], Option<u32>),
     scan_selects: Vec<Select>,
     requested: &[RequestedMetric],
     post_filters: &[(usize, &Filter)],
@@ -776,6 +1027,19 @@ fn stitch(
                     alias: Some(Ident::generated(leaf_alias[*li].clone())),
                 });
             }
+            for (j, col) in subject_cols.iter().enumerate() {
+                if let Some(col) = col {
+                    let own = scans.get(j).is_some_and(|s| std::ptr::eq(s, scan));
+                    projection.push(SelectItem {
+                        expr: if own {
+                            Expr::bare(col)
+                        } else {
+                            Expr::TypedNull(SqlType::BigInt)
+                        },
+                        alias: Some(Ident::generated(col.clone())),
+                    });
+                }
+            }
             Select {
                 projection,
                 from: Some(TableRef::Named {
@@ -812,6 +1076,15 @@ fn stitch(
                 arg: Some(Box::new(Expr::bare(&leaf_alias[*li]))),
             },
             alias: Some(Ident::generated(leaf_alias[*li].clone())),
+        });
+    }
+    for col in subject_cols.iter().flatten() {
+        stitched.push(SelectItem {
+            expr: Expr::Aggregate {
+                agg: Aggregation::Max,
+                arg: Some(Box::new(Expr::bare(col))),
+            },
+            alias: Some(Ident::generated(col.clone())),
         });
     }
     ctes.push(Cte {
@@ -851,6 +1124,24 @@ fn stitch(
             );
         }
     }
+    // k-anonymity: a group is shown only if every scan that contributed to
+    // it saw at least k distinct subjects.
+    if let Some(k) = min_group_size {
+        for col in subject_cols.iter().flatten() {
+            conditions.push(Expr::Nested(Box::new(Expr::binary(
+                BinOp::Or,
+                Expr::IsNull {
+                    expr: Box::new(Expr::bare(col)),
+                    negated: false,
+                },
+                Expr::binary(
+                    BinOp::GtEq,
+                    Expr::bare(col),
+                    Expr::Lit(Literal::Number(k.to_string())),
+                ),
+            ))));
+        }
+    }
     let _ = dims;
     Ok(Query {
         ctes,
@@ -869,4 +1160,113 @@ fn stitch(
         limit: q.limit,
         offset: q.offset,
     })
+}
+
+/// `consent_<purpose>`: each subject's consent history for one purpose as
+/// intervals [valid_from, valid_to) with the status that held in them.
+fn consent_cte(catalog: &Catalog, consent: &Consent, purpose: &str, name: &str) -> Cte {
+    let l = &consent.ledger;
+    let alias = catalog.model(l.model).name.clone();
+    let q = |e: &Expr| qualify(e, &alias);
+    let mut order = vec![q(&l.time)];
+    order.extend(l.order_key.as_ref().map(q));
+    let select = Select {
+        projection: vec![
+            SelectItem {
+                expr: q(&l.subject_key),
+                alias: Some(Ident::generated("subject")),
+            },
+            SelectItem {
+                expr: q(&l.time),
+                alias: Some(Ident::generated("valid_from")),
+            },
+            SelectItem {
+                expr: Expr::Window {
+                    name: "LEAD".into(),
+                    args: vec![q(&l.time)],
+                    partition_by: vec![q(&l.subject_key)],
+                    order_by: order,
+                },
+                alias: Some(Ident::generated("valid_to")),
+            },
+            SelectItem {
+                expr: q(&l.status),
+                alias: Some(Ident::generated("status")),
+            },
+        ],
+        from: Some(source_ref(catalog, l.model, &alias)),
+        joins: Vec::new(),
+        selection: Some(Expr::binary(
+            BinOp::Eq,
+            q(&l.purpose),
+            Expr::string(purpose),
+        )),
+        group_by: Vec::new(),
+        having: None,
+    };
+    Cte {
+        name: Ident::generated(name),
+        query: Query::select(select),
+    }
+}
+
+/// EXISTS a granted interval of the subject covering the fact's time (or,
+/// as of now, the subject's latest status is granted).
+fn consent_exists(cte: &str, subject: Expr, fact_time: Option<Expr>, consent: &Consent) -> Expr {
+    let c = |col: &str| Expr::col("c", col);
+    let mut conds = vec![
+        Expr::binary(BinOp::Eq, c("subject"), subject),
+        Expr::binary(
+            BinOp::Eq,
+            c("status"),
+            Expr::string(consent.ledger.granted_value.clone()),
+        ),
+    ];
+    let open = Expr::IsNull {
+        expr: Box::new(c("valid_to")),
+        negated: false,
+    };
+    match (consent.mode, fact_time) {
+        (ConsentMode::AsOfFact, Some(t)) => {
+            conds.push(Expr::binary(BinOp::LtEq, c("valid_from"), t.clone()));
+            conds.push(Expr::Nested(Box::new(Expr::binary(
+                BinOp::Or,
+                open,
+                Expr::binary(BinOp::Lt, t, c("valid_to")),
+            ))));
+        }
+        _ => conds.push(open),
+    }
+    let sub = Select {
+        projection: vec![SelectItem {
+            expr: Expr::Lit(Literal::Number("1".into())),
+            alias: None,
+        }],
+        from: Some(TableRef::Named {
+            name: Ident::generated(cte),
+            alias: Some(Ident::generated("c")),
+        }),
+        joins: Vec::new(),
+        selection: Expr::and_all(conds),
+        group_by: Vec::new(),
+        having: None,
+    };
+    Expr::Exists {
+        query: Box::new(Query::select(sub)),
+        negated: false,
+    }
+}
+
+/// Drops suggestions naming members the caller may not see.
+fn visible_suggestions(mut e: PlanError, catalog: &Catalog, access: &Access) -> PlanError {
+    e.suggestions.retain(|s| {
+        let parts: Vec<&str> = s.split('.').collect();
+        match parts.as_slice() {
+            [.., model, dim] => catalog
+                .model_by_name(model)
+                .is_some_and(|m| access.dimension_visible(m.id, dim)),
+            _ => true,
+        }
+    });
+    e
 }

@@ -16,6 +16,7 @@ mod resolve;
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::access::Caller;
 use crate::catalog::{Catalog, DimensionKind, MetricId};
 use crate::dialect::DialectKind;
 use crate::query::SemanticQuery;
@@ -33,6 +34,8 @@ pub enum ErrorCode {
     InvalidFilter,
     InvalidQuery,
     Unsupported,
+    /// The caller may not use a member, a purpose, or any role.
+    Forbidden,
 }
 
 impl ErrorCode {
@@ -45,6 +48,7 @@ impl ErrorCode {
             ErrorCode::InvalidFilter => "invalid_filter",
             ErrorCode::InvalidQuery => "invalid_query",
             ErrorCode::Unsupported => "unsupported",
+            ErrorCode::Forbidden => "forbidden",
         }
     }
 }
@@ -146,6 +150,8 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Models scanned, for lineage and audit.
     pub models: Vec<String>,
+    /// Access and consent rules applied, in words.
+    pub policies: Vec<String>,
 }
 
 impl Plan {
@@ -154,18 +160,20 @@ impl Plan {
     }
 }
 
-/// Plans a query against a catalog.
-pub fn plan(catalog: &Catalog, query: &SemanticQuery) -> Result<Plan, PlanError> {
-    build::plan(catalog, query)
+/// Plans a query against a catalog for a caller: the caller's policies and
+/// purpose are applied here, and only here, for every interface.
+pub fn plan(catalog: &Catalog, query: &SemanticQuery, caller: &Caller) -> Result<Plan, PlanError> {
+    build::plan(catalog, query, caller)
 }
 
 /// Plans and renders in one step.
 pub fn compile(
     catalog: &Catalog,
     query: &SemanticQuery,
+    caller: &Caller,
     dialect: DialectKind,
 ) -> Result<(Plan, String), PlanError> {
-    let p = plan(catalog, query)?;
+    let p = plan(catalog, query, caller)?;
     let sql = p.render(dialect)?;
     Ok((p, sql))
 }

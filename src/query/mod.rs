@@ -29,6 +29,10 @@ pub struct SemanticQuery {
     pub limit: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
+    /// The purpose the data is used for (consent); defaults to the token's
+    /// `purpose` claim, then the configured default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
 }
 
 impl SemanticQuery {

@@ -24,6 +24,9 @@ pub struct FileConfig {
     pub limits: FileLimits,
     #[serde(default)]
     pub log: FileLog,
+    /// Identity: how bearer tokens are verified.
+    #[serde(default)]
+    pub auth: Option<crate::auth::AuthConfig>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -89,6 +92,9 @@ pub struct ServeArgs {
     /// Log filter [default: info].
     #[arg(long, env = "ACCORD_LOG")]
     pub log: Option<String>,
+    /// HS256 secret for bearer tokens (overrides accord.yaml's auth.hs256_secret).
+    #[arg(long, env = "ACCORD_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
     /// Do not watch the definitions directory for changes.
     #[arg(long, env = "ACCORD_NO_RELOAD")]
     pub no_reload: bool,
@@ -115,6 +121,7 @@ pub struct ServeConfig {
     pub max_connections: u32,
     pub log_format: LogFormat,
     pub log_filter: String,
+    pub auth: Option<crate::auth::AuthConfig>,
 }
 
 impl ServeConfig {
@@ -134,6 +141,12 @@ impl ServeConfig {
             max_connections: 8,
             log_format: LogFormat::Text,
             log_filter: "warn".into(),
+            // Tests act as the demo's admin unless they send a token.
+            auth: Some(crate::auth::AuthConfig {
+                hs256_secret: Some(crate::auth::DEV_SECRET.into()),
+                anonymous_roles: Some(vec!["admin".into()]),
+                ..Default::default()
+            }),
         }
     }
 }
@@ -203,6 +216,17 @@ impl ServeArgs {
                 .clone()
                 .or(file.log.level)
                 .unwrap_or_else(|| "info".into()),
+            auth: match (file.auth, &self.jwt_secret) {
+                (Some(mut a), Some(s)) => {
+                    a.hs256_secret = Some(s.clone());
+                    Some(a)
+                }
+                (None, Some(s)) => Some(crate::auth::AuthConfig {
+                    hs256_secret: Some(s.clone()),
+                    ..Default::default()
+                }),
+                (a, None) => a,
+            },
         })
     }
 }

@@ -62,8 +62,30 @@ impl ApiError {
     }
 }
 
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        match e {
+            crate::auth::AuthError::Unauthorized(m) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m)
+            }
+            crate::auth::AuthError::Config(m) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "auth_misconfigured", m)
+            }
+        }
+    }
+}
+
 impl From<PlanError> for ApiError {
     fn from(e: PlanError) -> Self {
+        if e.code == ErrorCode::Forbidden {
+            return ApiError {
+                status: StatusCode::FORBIDDEN,
+                code: "forbidden",
+                detail: e.message,
+                field: e.field,
+                suggestions: e.suggestions,
+            };
+        }
         let too_complex =
             e.code == ErrorCode::InvalidQuery && e.message.starts_with("a query may have at most");
         let code = if too_complex {
@@ -106,11 +128,18 @@ impl From<ExecError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let unauthorized = self.status == StatusCode::UNAUTHORIZED;
         let mut resp = (self.status, Json(self.problem())).into_response();
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if unauthorized {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"accord\""),
+            );
+        }
         resp
     }
 }

@@ -15,6 +15,7 @@ use serde_json::json;
 use super::cache::CacheKey;
 use super::error::ApiError;
 use super::state::AppState;
+use crate::access::{Access, Caller};
 use crate::catalog::{Catalog, DimensionKind, Metric, MetricKind, Source};
 use crate::dialect::DialectKind;
 use crate::execute::{ExecError, Executed};
@@ -115,17 +116,29 @@ fn negotiate(headers: &HeaderMap) -> Result<Format, ApiError> {
     ))
 }
 
-/// Runs a query through the cache. Shared by REST and GraphQL-style callers.
+/// The caller of a request: its bearer token, or anonymous.
+pub fn caller_of(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or(""));
+    Ok(state.verifier.authenticate(auth, None)?)
+}
+
+/// Runs a query through the cache. Shared by every HTTP interface.
 pub async fn run_query(
     state: &AppState,
     query: &SemanticQuery,
+    caller: &Caller,
 ) -> Result<(Arc<Executed>, bool, Arc<Catalog>), ApiError> {
     let catalog = state.catalog();
-    let (plan, sql) = planner::compile(&catalog, query, state.warehouse.dialect())?;
+    let caller = caller.for_query(query);
+    let (plan, sql) = planner::compile(&catalog, query, &caller, state.warehouse.dialect())?;
     let key = CacheKey {
         definitions_version: catalog.version.clone(),
         sql: sql.clone(),
-        security_context: String::new(),
+        // The SQL already embodies the caller's policies; the context keeps
+        // two callers from ever sharing an entry by accident.
+        security_context: caller.security_context(),
         max_rows: state.config.max_rows,
     };
     let warehouse = state.warehouse.clone();
@@ -159,7 +172,21 @@ pub async fn query(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let format = negotiate(&headers)?;
-    let outcome = run_query(&state, &q).await;
+    let caller = match caller_of(&state, &headers) {
+        Ok(c) => c,
+        Err(e) => {
+            state
+                .telemetry
+                .errors
+                .get_or_create(&super::telemetry::CodeLabels {
+                    code: e.code.to_string(),
+                })
+                .inc();
+            return Err(e);
+        }
+    };
+    let who = caller.subject.clone().unwrap_or_else(|| "anonymous".into());
+    let outcome = run_query(&state, &q, &caller).await;
     let (executed, hit, catalog) = match outcome {
         Ok(x) => x,
         Err(e) => {
@@ -170,7 +197,7 @@ pub async fn query(
                     code: e.code.to_string(),
                 })
                 .inc();
-            tracing::info!(target: "accord::audit", caller = "anonymous", metrics = ?q.metrics, error = e.code, "query refused");
+            tracing::info!(target: "accord::audit", caller = %who, metrics = ?q.metrics, error = e.code, "query refused");
             return Err(e);
         }
     };
@@ -178,7 +205,7 @@ pub async fn query(
     let duration = started.elapsed();
     tracing::info!(
         target: "accord::audit",
-        caller = "anonymous",
+        caller = %who,
         metrics = ?q.metrics,
         dimensions = ?q.dimensions,
         sql_hash = %executed.sql_hash,
@@ -250,8 +277,10 @@ pub struct CompileParams {
 pub async fn compile(
     State(state): State<Arc<AppState>>,
     Query(params): Query<CompileParams>,
+    headers: HeaderMap,
     ApiJson(q): ApiJson<SemanticQuery>,
 ) -> Result<Response, ApiError> {
+    let caller = caller_of(&state, &headers)?.for_query(&q);
     let dialect: DialectKind = match &params.dialect {
         Some(d) => d.parse().map_err(|m: String| {
             let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_dialect", m);
@@ -261,7 +290,7 @@ pub async fn compile(
         None => state.warehouse.dialect(),
     };
     let catalog = state.catalog();
-    let (plan, sql) = planner::compile(&catalog, &q, dialect)?;
+    let (plan, sql) = planner::compile(&catalog, &q, &caller, dialect)?;
     Ok(Json(json!({
         "sql": sql,
         "dialect": dialect.name(),
@@ -270,6 +299,7 @@ pub async fn compile(
         "columns": plan.columns,
         "models": plan.models,
         "warnings": plan.warnings,
+        "policies": plan.policies,
     }))
     .into_response())
 }
@@ -283,26 +313,40 @@ fn dim_kind(k: DimensionKind) -> serde_json::Value {
     }
 }
 
-fn metric_json(c: &Catalog, m: &Metric) -> serde_json::Value {
+fn metric_json(c: &Catalog, m: &Metric, access: &Access) -> serde_json::Value {
     let inputs: Vec<String> = match &m.kind {
-        MetricKind::Simple { model, measure } => vec![format!(
-            "{}.{}",
-            c.model(*model).name,
-            c.model(*model).measures[*measure].name
-        )],
+        MetricKind::Simple { model, measure } => {
+            vec![format!(
+                "{}.{}",
+                c.model(*model).name,
+                c.model(*model).measures[*measure].name
+            )]
+        }
         MetricKind::Ratio {
             numerator,
             denominator,
-        } => vec![
-            c.metric(numerator.metric).qualified_name(),
-            c.metric(denominator.metric).qualified_name(),
-        ],
+        } => {
+            vec![
+                c.metric(numerator.metric).qualified_name(),
+                c.metric(denominator.metric).qualified_name(),
+            ]
+        }
         MetricKind::Derived { inputs, .. } => inputs
             .iter()
             .map(|i| c.metric(i.metric).qualified_name())
             .collect(),
     };
     let is_default = c.default_metric(&m.name).is_some_and(|d| d.id == m.id);
+    let dimensions: Vec<String> = c
+        .groupable_dimensions(m.id)
+        .into_iter()
+        .filter(|d| match d.split_once('.') {
+            None => access.metric_time_visible(),
+            Some((model, dim)) => c
+                .model_by_name(model)
+                .is_some_and(|md| access.dimension_visible(md.id, dim)),
+        })
+        .collect();
     json!({
         "name": m.name,
         "version": m.version,
@@ -316,30 +360,43 @@ fn metric_json(c: &Catalog, m: &Metric) -> serde_json::Value {
         "unit": m.unit,
         "filter": m.filter_text,
         "inputs": inputs,
-        "dimensions": c.groupable_dimensions(m.id),
+        "dimensions": dimensions,
     })
 }
 
-pub async fn catalog(State(state): State<Arc<AppState>>) -> Response {
+/// The catalog as one caller may see it: hidden members are absent.
+pub async fn catalog(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let c = state.catalog();
+    let caller = caller_of(&state, &headers)?;
+    let access = Access::resolve(&c, &caller)?;
     let models: Vec<serde_json::Value> = c
         .models
         .iter()
         .map(|m| {
+            let dims: Vec<serde_json::Value> = m
+                .dimensions
+                .iter()
+                .filter(|d| access.dimension_visible(m.id, &d.name))
+                .map(|d| {
+                    let mut v = dim_kind(d.kind);
+                    v["name"] = json!(d.name);
+                    v["description"] = json!(d.description);
+                    v["pii"] = json!(d.pii);
+                    v["tags"] = json!(d.tags);
+                    v["masked"] = json!(access.mask(m.id, &d.name).is_some());
+                    v
+                })
+                .collect();
             json!({
                 "name": m.name,
                 "description": m.description,
                 "owner": m.owner,
                 "source": match &m.source { Source::Table(t) => json!({"table": t.join(".")}), Source::Sql(_) => json!({"sql": true}) },
                 "entities": m.entities.iter().map(|e| json!({"name": e.name, "type": e.kind})).collect::<Vec<_>>(),
-                "dimensions": m.dimensions.iter().map(|d| {
-                    let mut v = dim_kind(d.kind);
-                    v["name"] = json!(d.name);
-                    v["description"] = json!(d.description);
-                    v["pii"] = json!(d.pii);
-                    v["tags"] = json!(d.tags);
-                    v
-                }).collect::<Vec<_>>(),
+                "dimensions": dims,
                 "measures": m.measures.iter().map(|x| json!({"name": x.name, "agg": x.agg.name(), "description": x.description})).collect::<Vec<_>>(),
             })
         })
@@ -347,29 +404,45 @@ pub async fn catalog(State(state): State<Arc<AppState>>) -> Response {
     let metrics: Vec<serde_json::Value> = c
         .metrics_sorted()
         .into_iter()
-        .map(|m| metric_json(&c, m))
+        .filter(|m| access.metric_visible(m.id))
+        .map(|m| metric_json(&c, m, &access))
         .collect();
-    Json(json!({"version": c.version, "models": models, "metrics": metrics})).into_response()
+    Ok(Json(json!({"version": c.version, "models": models, "metrics": metrics})).into_response())
 }
 
 pub async fn catalog_metric(
     State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let c = state.catalog();
-    let versions = c.metric_versions(&name);
+    let caller = caller_of(&state, &headers)?;
+    let access = Access::resolve(&c, &caller)?;
+    let versions: Vec<_> = c
+        .metric_versions(&name)
+        .iter()
+        .copied()
+        .filter(|id| access.metric_visible(*id))
+        .collect();
     if versions.is_empty() {
         let mut e = ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_metric",
             format!("unknown metric `{name}`"),
         );
-        e.suggestions = crate::diagnostics::closest(&name, c.metric_names());
+        let visible: Vec<&str> = c
+            .metric_names()
+            .filter(|n| {
+                c.default_metric(n)
+                    .is_some_and(|m| access.metric_visible(m.id))
+            })
+            .collect();
+        e.suggestions = crate::diagnostics::closest(&name, visible);
         return Err(e);
     }
     let all: Vec<serde_json::Value> = versions
         .iter()
-        .map(|id| metric_json(&c, c.metric(*id)))
+        .map(|id| metric_json(&c, c.metric(*id), &access))
         .collect();
     let default = c.default_metric(&name).map(|m| m.version);
     Ok(Json(json!({"name": name, "default_version": default, "versions": all})).into_response())

@@ -93,9 +93,15 @@ pub async fn build_state(config: ServeConfig) -> Result<Arc<AppState>, String> {
         query_timeout: config.query_timeout,
         ..WarehouseOptions::default()
     };
+    let verifier = crate::auth::Verifier::new(config.auth.as_ref()).map_err(|e| e.to_string())?;
     let warehouse =
         crate::cli::open_warehouse_with(&config.warehouse, &config.defs, options).await?;
-    let state = Arc::new(AppState::new(config, catalog, Arc::new(warehouse)));
+    let state = Arc::new(AppState::new(
+        config,
+        catalog,
+        Arc::new(warehouse),
+        verifier,
+    ));
     state
         .telemetry
         .catalog_metrics

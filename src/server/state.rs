@@ -40,10 +40,16 @@ pub struct AppState {
     pub cache: ResultCache,
     pub telemetry: Telemetry,
     pub reload: Mutex<ReloadStatus>,
+    pub verifier: crate::auth::Verifier,
 }
 
 impl AppState {
-    pub fn new(config: ServeConfig, catalog: Arc<Catalog>, warehouse: Arc<Warehouse>) -> AppState {
+    pub fn new(
+        config: ServeConfig,
+        catalog: Arc<Catalog>,
+        warehouse: Arc<Warehouse>,
+        verifier: crate::auth::Verifier,
+    ) -> AppState {
         let now = now_rfc3339();
         let reload = ReloadStatus {
             version: catalog.version.clone(),
@@ -59,6 +65,7 @@ impl AppState {
             warehouse,
             telemetry: Telemetry::new(),
             reload: Mutex::new(reload),
+            verifier,
             config,
         }
     }

@@ -231,6 +231,23 @@ pub enum Expr {
     /// Redshift) type a UNION column from its first branches, so a column
     /// that is NULL there must say what it will hold.
     TypedNull(SqlType),
+    /// `[NOT] EXISTS (subquery)`.
+    Exists {
+        query: Box<Query>,
+        negated: bool,
+    },
+    /// A window function: `name(args) OVER (PARTITION BY .. ORDER BY ..)`.
+    Window {
+        name: String,
+        args: Vec<Expr>,
+        partition_by: Vec<Expr>,
+        order_by: Vec<Expr>,
+    },
+    /// A policy mask over a dimension, rendered per dialect.
+    Mask {
+        mask: crate::catalog::policy::Mask,
+        expr: Box<Expr>,
+    },
 }
 
 impl Expr {
@@ -384,6 +401,13 @@ impl Expr {
                 expr: boxed(expr, f)?,
             },
             Expr::Nested(e) => Expr::Nested(boxed(e, f)?),
+            Expr::Mask { mask, expr } => Expr::Mask {
+                mask,
+                expr: boxed(expr, f)?,
+            },
+            // Subqueries and windows are built by the planner after
+            // resolution; transforms do not descend into them.
+            leaf @ (Expr::Exists { .. } | Expr::Window { .. }) => leaf,
             leaf @ (Expr::Column { .. }
             | Expr::Ref(_)
             | Expr::Lit(_)
@@ -406,6 +430,7 @@ impl Expr {
             | Expr::Cast { expr, .. }
             | Expr::IsNull { expr, .. }
             | Expr::DateTrunc { expr, .. }
+            | Expr::Mask { expr, .. }
             | Expr::Nested(expr) => expr.walk(f),
             Expr::Func { args, .. } => args.iter().for_each(|a| a.walk(f)),
             Expr::Aggregate { arg, .. } => {
@@ -460,7 +485,9 @@ impl Expr {
             | Expr::Lit(_)
             | Expr::Star
             | Expr::Keyword(_)
-            | Expr::TypedNull(_) => {}
+            | Expr::TypedNull(_)
+            | Expr::Exists { .. }
+            | Expr::Window { .. } => {}
         }
     }
 

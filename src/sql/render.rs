@@ -332,7 +332,68 @@ impl<'d> Renderer<'d> {
                 .date_trunc(*grain)
                 .render(&[("expr", &self.template_arg(expr)?)]),
             Expr::Nested(inner) => format!("({})", self.expr(inner)?),
+            Expr::Exists { query, negated } => format!(
+                "{}EXISTS (\n{}\n)",
+                if *negated { "NOT " } else { "" },
+                self.query_at(query, 1)?
+            ),
+            Expr::Window {
+                name,
+                args,
+                partition_by,
+                order_by,
+            } => {
+                let args: Result<Vec<String>, _> = args.iter().map(|a| self.expr(a)).collect();
+                let parts: Result<Vec<String>, _> =
+                    partition_by.iter().map(|a| self.expr(a)).collect();
+                let orders: Result<Vec<String>, _> =
+                    order_by.iter().map(|a| self.expr(a)).collect();
+                let mut over = Vec::new();
+                let parts = parts?;
+                let orders = orders?;
+                if !parts.is_empty() {
+                    over.push(format!("PARTITION BY {}", parts.join(", ")));
+                }
+                if !orders.is_empty() {
+                    over.push(format!("ORDER BY {}", orders.join(", ")));
+                }
+                format!("{name}({}) OVER ({})", args?.join(", "), over.join(" "))
+            }
+            Expr::Mask { mask, expr } => self.mask(*mask, expr)?,
         })
+    }
+
+    /// A masked value; NULL stays NULL so masking never invents a group.
+    fn mask(&self, mask: crate::catalog::policy::Mask, expr: &Expr) -> Result<String, RenderError> {
+        use crate::catalog::policy::Mask;
+        let unsupported = |what: &str| RenderError::Unsupported {
+            what: what.to_string(),
+            dialect: self.d.kind.name().to_string(),
+        };
+        let x = self.template_arg(expr)?;
+        let stars = self
+            .d
+            .string_literal("***")
+            .map_err(RenderError::InvalidLiteral)?;
+        let masked = match mask {
+            Mask::Hash => self
+                .d
+                .optional_function("hash")
+                .ok_or_else(|| unsupported("a hash function for masking"))?
+                .render(&[("expr", &x)]),
+            Mask::Redact => stars,
+            Mask::KeepLast { n } => {
+                let right = self
+                    .d
+                    .optional_function("right")
+                    .ok_or_else(|| unsupported("a right(text, n) function for masking"))?
+                    .render(&[("expr", &x), ("n", &n.to_string())]);
+                self.d
+                    .function("concat")
+                    .render(&[("left", &stars), ("right", &right)])
+            }
+        };
+        Ok(format!("CASE WHEN {x} IS NULL THEN NULL ELSE {masked} END"))
     }
 
     fn aggregate(&self, agg: Aggregation, arg: Option<&Expr>) -> Result<String, RenderError> {

@@ -222,7 +222,11 @@ impl Resp {
         let p = self.json();
         assert_eq!(p["code"], code, "problem code in:\n{p:#}");
         assert_eq!(p["status"], status, "problem status in:\n{p:#}");
-        assert_eq!(p["type"], format!("/problems/{code}"), "problem type in:\n{p:#}");
+        assert_eq!(
+            p["type"],
+            format!("/problems/{code}"),
+            "problem type in:\n{p:#}"
+        );
         assert!(
             p["title"].as_str().is_some_and(|t| !t.is_empty()),
             "problem title in:\n{p:#}"
@@ -268,11 +272,7 @@ impl Client {
             headers,
             body,
         };
-        assert!(
-            r.status != 500,
-            "the server answered 500:\n{}",
-            r.text()
-        );
+        assert!(r.status != 500, "the server answered 500:\n{}", r.text());
         r
     }
 
@@ -311,12 +311,10 @@ impl Client {
 /// The value of the sample `name` (exact name with labels, e.g.
 /// `accord_cache_hits_total` or `accord_http_requests_total{route="/healthz",status="200"}`).
 pub fn metric_value(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let (k, v) = l.rsplit_once(' ')?;
-            (k == name).then(|| v.parse().ok()).flatten()
-        })
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (k, v) = l.rsplit_once(' ')?;
+        (k == name).then(|| v.parse().ok()).flatten()
+    })
 }
 
 /// Polls `check` until it returns `Some`, panicking with `what` after

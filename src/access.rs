@@ -1,0 +1,361 @@
+//! Who is asking, and what that means for one catalog: the member, row,
+//! masking, group-size and purpose rules of every role the caller holds,
+//! combined. The planner consults this for every query on every interface.
+//!
+//! Combining roles: a member is visible if any of the caller's roles shows
+//! it; a row filter applies only if every role restricts that model (then
+//! their filters are ORed); a dimension is masked only if every role that
+//! sees it masks it; the smallest `min_group_size` wins, and none if any role
+//! has none.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::catalog::policy::{CLAIM_PREFIX, Mask, MemberRef, Purpose, Role};
+use crate::catalog::{Catalog, MetricId, MetricKind, ModelId};
+use crate::planner::{ErrorCode, PlanError};
+use crate::sql::ast::{Expr, Literal};
+
+/// The identity a request runs under.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Caller {
+    /// The operator (CLI with the warehouse's credentials) sees everything;
+    /// consent still applies.
+    pub operator: bool,
+    pub subject: Option<String>,
+    pub roles: Vec<String>,
+    /// Attributes usable in row filters (`{{ claims.region }}`).
+    pub claims: BTreeMap<String, serde_json::Value>,
+    /// The purpose the data is used for; the consent default when absent.
+    pub purpose: Option<String>,
+}
+
+impl Caller {
+    pub fn operator() -> Caller {
+        Caller {
+            operator: true,
+            subject: None,
+            roles: Vec::new(),
+            claims: BTreeMap::new(),
+            purpose: None,
+        }
+    }
+
+    pub fn with_roles(roles: &[&str]) -> Caller {
+        Caller {
+            operator: false,
+            subject: None,
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            claims: BTreeMap::new(),
+            purpose: None,
+        }
+    }
+
+    /// The caller as one query runs: a purpose in the request overrides
+    /// the token's.
+    pub fn for_query(&self, q: &crate::query::SemanticQuery) -> Caller {
+        let mut c = self.clone();
+        if q.purpose.is_some() {
+            c.purpose = q.purpose.clone();
+        }
+        c
+    }
+
+    /// What about this caller can change an answer, for cache keys.
+    pub fn security_context(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Rules for one caller against one catalog.
+pub struct Access<'c> {
+    catalog: &'c Catalog,
+    /// `None`: unrestricted (no roles defined, or the operator).
+    roles: Option<Vec<&'c Role>>,
+    claims: BTreeMap<String, serde_json::Value>,
+    pub purpose: Option<&'c Purpose>,
+}
+
+fn forbidden(msg: impl Into<String>) -> PlanError {
+    PlanError::new(ErrorCode::Forbidden, msg)
+}
+
+impl<'c> Access<'c> {
+    pub fn resolve(catalog: &'c Catalog, caller: &Caller) -> Result<Access<'c>, PlanError> {
+        let roles = if caller.operator || catalog.roles.is_empty() {
+            None
+        } else {
+            let matched: Vec<&Role> = catalog
+                .roles
+                .iter()
+                .filter(|r| caller.roles.contains(&r.name))
+                .collect();
+            if matched.is_empty() {
+                // Default deny: policies exist and none applies.
+                return Err(forbidden(if caller.roles.is_empty() {
+                    "no role: access is restricted by policies and the caller holds none of its roles".to_string()
+                } else {
+                    format!(
+                        "none of the caller's roles ({}) is defined in the access policies",
+                        caller.roles.join(", ")
+                    )
+                }));
+            }
+            Some(matched)
+        };
+        let purpose = match &catalog.consent {
+            None => {
+                if let Some(p) = &caller.purpose {
+                    return Err(PlanError::new(
+                        ErrorCode::InvalidQuery,
+                        format!("purpose `{p}` given, but no consent purposes are defined"),
+                    ));
+                }
+                None
+            }
+            Some(consent) => {
+                let name = caller
+                    .purpose
+                    .clone()
+                    .unwrap_or_else(|| consent.default_purpose.clone());
+                let p = consent.purpose(&name).ok_or_else(|| {
+                    PlanError::new(ErrorCode::InvalidQuery, format!("unknown purpose `{name}`"))
+                        .with_suggestions(crate::diagnostics::closest(
+                            &name,
+                            consent.purposes.iter().map(|p| p.name.as_str()),
+                        ))
+                })?;
+                if let Some(rs) = &roles {
+                    let allowed = rs
+                        .iter()
+                        .any(|r| r.purposes.as_ref().is_none_or(|ps| ps.contains(&p.name)));
+                    if !allowed {
+                        return Err(forbidden(format!(
+                            "the caller's roles may not query for the purpose `{}`",
+                            p.name
+                        )));
+                    }
+                }
+                Some(p)
+            }
+        };
+        Ok(Access {
+            catalog,
+            roles,
+            claims: caller.claims.clone(),
+            purpose,
+        })
+    }
+
+    pub fn is_restricted(&self) -> bool {
+        self.roles.is_some()
+    }
+
+    fn role_shows(role: &Role, test: &dyn Fn(&MemberRef) -> bool) -> bool {
+        let included = role.include.as_ref().is_none_or(|l| l.iter().any(test));
+        included && !role.exclude.iter().any(test)
+    }
+
+    /// Whether the caller may use a metric (its inputs are checked too).
+    pub fn metric_visible(&self, id: MetricId) -> bool {
+        let Some(roles) = &self.roles else {
+            return true;
+        };
+        let m = self.catalog.metric(id);
+        let direct = roles.iter().any(|r| {
+            Self::role_shows(
+                r,
+                &|x| matches!(x, MemberRef::Metric { name } if *name == m.name),
+            )
+        });
+        direct
+            && match &m.kind {
+                MetricKind::Simple { .. } => true,
+                MetricKind::Ratio {
+                    numerator,
+                    denominator,
+                } => {
+                    self.metric_visible(numerator.metric) && self.metric_visible(denominator.metric)
+                }
+                MetricKind::Derived { inputs, .. } => {
+                    inputs.iter().all(|i| self.metric_visible(i.metric))
+                }
+            }
+    }
+
+    /// Whether the caller may group or filter by `model.name`.
+    pub fn dimension_visible(&self, model: ModelId, name: &str) -> bool {
+        let Some(roles) = &self.roles else {
+            return true;
+        };
+        let model_name = &self.catalog.model(model).name;
+        roles
+            .iter()
+            .any(|r| Self::role_shows(r, &|x| x.covers_dimension(model_name, name)))
+    }
+
+    pub fn metric_time_visible(&self) -> bool {
+        let Some(roles) = &self.roles else {
+            return true;
+        };
+        roles.iter().any(|r| {
+            r.include
+                .as_ref()
+                .is_none_or(|l| l.contains(&MemberRef::MetricTime))
+                && !r.exclude.contains(&MemberRef::MetricTime)
+        })
+    }
+
+    /// The mask the caller sees a dimension through, if every role that
+    /// shows it masks it.
+    pub fn mask(&self, model: ModelId, name: &str) -> Option<Mask> {
+        let roles = self.roles.as_ref()?;
+        let model_name = &self.catalog.model(model).name;
+        let mut mask = None;
+        for r in roles
+            .iter()
+            .filter(|r| Self::role_shows(r, &|x| x.covers_dimension(model_name, name)))
+        {
+            match r
+                .masks
+                .iter()
+                .find(|(m, d, _)| m == model_name && d == name)
+            {
+                Some((_, _, k)) => mask = mask.or(Some(*k)),
+                None => return None,
+            }
+        }
+        mask
+    }
+
+    /// Row filters to enforce: per model, the OR of the roles' filters, with
+    /// claims substituted as literals. Models some role leaves unfiltered
+    /// are absent.
+    pub fn row_filters(&self) -> Result<Vec<(ModelId, Expr)>, PlanError> {
+        let Some(roles) = &self.roles else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for model in &self.catalog.models {
+            let mut filters = Vec::new();
+            let mut all_restrict = true;
+            for r in roles {
+                let fs: Vec<&Expr> = r
+                    .row_filters
+                    .iter()
+                    .filter(|f| f.model == model.id)
+                    .map(|f| &f.filter)
+                    .collect();
+                if fs.is_empty() {
+                    all_restrict = false;
+                    break;
+                }
+                let role_filter = Expr::and_all(fs.into_iter().cloned())
+                    .unwrap_or(Expr::Lit(Literal::Bool(true)));
+                filters.push(self.bind_claims(role_filter)?);
+            }
+            if all_restrict && !filters.is_empty() {
+                let several = filters.len() > 1;
+                let combined = filters
+                    .into_iter()
+                    .map(|f| {
+                        if several {
+                            Expr::Nested(Box::new(f))
+                        } else {
+                            f
+                        }
+                    })
+                    .reduce(|a, b| Expr::binary(crate::sql::ast::BinOp::Or, a, b));
+                out.extend(combined.map(|f| (model.id, f)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces claim placeholders with the caller's values, as literals
+    /// (escaped by the renderer like any value). A missing claim denies.
+    fn bind_claims(&self, e: Expr) -> Result<Expr, PlanError> {
+        let lit = |v: &serde_json::Value, name: &str| -> Result<Expr, PlanError> {
+            Ok(Expr::Lit(match v {
+                serde_json::Value::String(s) => Literal::String(s.clone()),
+                serde_json::Value::Number(n) => Literal::Number(n.to_string()),
+                serde_json::Value::Bool(b) => Literal::Bool(*b),
+                _ => {
+                    return Err(forbidden(format!(
+                        "claim `{name}` must be a string, number or boolean (or a list inside IN (...))"
+                    )));
+                }
+            }))
+        };
+        let claim_name = |e: &Expr| match e {
+            Expr::Ref(parts) if parts.len() == 1 => parts[0]
+                .value
+                .strip_prefix(CLAIM_PREFIX)
+                .map(str::to_string),
+            _ => None,
+        };
+        e.try_transform(&mut |node| {
+            // `x IN ({{ claims.list }})` expands a list claim.
+            if let Expr::InList {
+                expr,
+                list,
+                negated,
+            } = &node
+                && let [only] = list.as_slice()
+                && let Some(name) = claim_name(only)
+            {
+                let v = self.claims.get(&name).ok_or_else(|| {
+                    forbidden(format!(
+                        "the access policy needs the claim `{name}`, which the caller lacks"
+                    ))
+                })?;
+                let items: Vec<Expr> = match v {
+                    serde_json::Value::Array(a) => {
+                        a.iter().map(|x| lit(x, &name)).collect::<Result<_, _>>()?
+                    }
+                    other => vec![lit(other, &name)?],
+                };
+                if items.is_empty() {
+                    return Ok(Expr::Lit(Literal::Bool(*negated)));
+                }
+                return Ok(Expr::InList {
+                    expr: expr.clone(),
+                    list: items,
+                    negated: *negated,
+                });
+            }
+            match claim_name(&node) {
+                Some(name) => {
+                    let v = self.claims.get(&name).ok_or_else(|| {
+                        forbidden(format!(
+                            "the access policy needs the claim `{name}`, which the caller lacks"
+                        ))
+                    })?;
+                    lit(v, &name)
+                }
+                None => Ok(node),
+            }
+        })
+    }
+
+    pub fn min_group_size(&self) -> Option<u32> {
+        let roles = self.roles.as_ref()?;
+        let mut k: Option<u32> = None;
+        for r in roles {
+            match r.min_group_size {
+                None => return None,
+                Some(x) => k = Some(k.map_or(x, |y| y.min(x))),
+            }
+        }
+        k
+    }
+
+    /// Names of the roles in force, for responses that say what applied.
+    pub fn role_names(&self) -> Vec<String> {
+        self.roles
+            .as_ref()
+            .map(|r| r.iter().map(|x| x.name.clone()).collect())
+            .unwrap_or_default()
+    }
+}
