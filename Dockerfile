@@ -4,10 +4,15 @@
 # warehouse baked into the image.
 #
 #   docker build -t accord .
-#   docker run --rm -p 8080:8080 accord
-#   curl -s -H 'Content-Type: application/json' \
+#   docker run --rm -p 8080:8080 -e ACCORD_JWT_SECRET=<32+ byte secret> accord
+#   TOKEN=$(docker run --rm -e ACCORD_JWT_SECRET=<same secret> accord token --role analyst)
+#   curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
 #     -d '{"metrics":["revenue"],"dimensions":["metric_time:month"]}' \
 #     http://127.0.0.1:8080/v1/query
+#
+# The demo definitions carry access policies (metric_defs/policies.yml), so
+# a request needs a role: without a token secret, queries answer 403. No
+# secret is baked into the image.
 #
 # Point it at your own warehouse and definitions with
 #   -e ACCORD_WAREHOUSE=postgres://user:pass@host/db -v $PWD/defs:/app/metric_defs:ro
@@ -68,7 +73,8 @@ RUN accord demo init --warehouse "$ACCORD_WAREHOUSE"
 EXPOSE 8080 15432
 
 # /healthz is liveness only; /readyz would also fail while the warehouse is
-# down, which restarts would not fix.
+# down, which restarts would not fix. It checks port 8080: override it when
+# ACCORD_HTTP_ADDR listens elsewhere.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
   CMD curl --fail --silent --max-time 2 http://127.0.0.1:8080/healthz >/dev/null || exit 1
 

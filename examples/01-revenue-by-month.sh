@@ -5,8 +5,11 @@
 #   ACCORD_URL=http://127.0.0.1:9090 ./examples/01-revenue-by-month.sh
 set -euo pipefail
 ACCORD_URL="${ACCORD_URL:-http://127.0.0.1:8080}"
+# With access policies, send a token: ACCORD_TOKEN=$(accord token --role analyst)
+auth=()
+if [ -n "${ACCORD_TOKEN:-}" ]; then auth=(-H "Authorization: Bearer $ACCORD_TOKEN"); fi
 
-curl --silent --show-error --fail-with-body \
+curl --silent --show-error --fail-with-body ${auth[@]+"${auth[@]}"} \
   -H 'Content-Type: application/json' \
   --data '{
     "metrics": ["revenue"],

@@ -6,9 +6,12 @@
 #   ./examples/03-csv-download.sh [OUTPUT.csv]   (default: revenue_by_region.csv)
 set -euo pipefail
 ACCORD_URL="${ACCORD_URL:-http://127.0.0.1:8080}"
+# With access policies, send a token: ACCORD_TOKEN=$(accord token --role analyst)
+auth=()
+if [ -n "${ACCORD_TOKEN:-}" ]; then auth=(-H "Authorization: Bearer $ACCORD_TOKEN"); fi
 out="${1:-revenue_by_region.csv}"
 
-curl --silent --show-error --fail-with-body \
+curl --silent --show-error --fail-with-body ${auth[@]+"${auth[@]}"} \
   -H 'Content-Type: application/json' \
   -H 'Accept: text/csv' \
   --dump-header - \

@@ -7,9 +7,12 @@
 #   ./examples/04-arrow-download.sh [OUTPUT.arrow]   (default: funnel_by_day.arrow)
 set -euo pipefail
 ACCORD_URL="${ACCORD_URL:-http://127.0.0.1:8080}"
+# With access policies, send a token: ACCORD_TOKEN=$(accord token --role analyst)
+auth=()
+if [ -n "${ACCORD_TOKEN:-}" ]; then auth=(-H "Authorization: Bearer $ACCORD_TOKEN"); fi
 out="${1:-funnel_by_day.arrow}"
 
-curl --silent --show-error --fail-with-body \
+curl --silent --show-error --fail-with-body ${auth[@]+"${auth[@]}"} \
   -H 'Content-Type: application/json' \
   -H 'Accept: application/vnd.apache.arrow.stream' \
   --output "$out" \

@@ -7,9 +7,12 @@
 #   ./examples/05-compile-snowflake.sh [DIALECT]   (default: snowflake)
 set -euo pipefail
 ACCORD_URL="${ACCORD_URL:-http://127.0.0.1:8080}"
+# With access policies, send a token: ACCORD_TOKEN=$(accord token --role analyst)
+auth=()
+if [ -n "${ACCORD_TOKEN:-}" ]; then auth=(-H "Authorization: Bearer $ACCORD_TOKEN"); fi
 dialect="${1:-snowflake}"
 
-response="$(curl --silent --show-error --fail-with-body \
+response="$(curl --silent --show-error --fail-with-body ${auth[@]+"${auth[@]}"} \
   -H 'Content-Type: application/json' \
   --data '{
     "metrics": ["net_revenue", "refund_rate"],

@@ -6,9 +6,12 @@
 #   ./examples/06-catalog.sh [METRIC]   (default: revenue)
 set -euo pipefail
 ACCORD_URL="${ACCORD_URL:-http://127.0.0.1:8080}"
+# With access policies, send a token: ACCORD_TOKEN=$(accord token --role analyst)
+auth=()
+if [ -n "${ACCORD_TOKEN:-}" ]; then auth=(-H "Authorization: Bearer $ACCORD_TOKEN"); fi
 base="${ACCORD_URL%/}"
 metric="${1:-revenue}"
-fetch() { curl --silent --show-error --fail-with-body "$base$1"; }
+fetch() { curl --silent --show-error --fail-with-body ${auth[@]+"${auth[@]}"} "$base$1"; }
 
 echo "== metrics (GET /v1/catalog)"
 if command -v jq >/dev/null; then

@@ -5,12 +5,15 @@
 # does not stop on them.
 set -uo pipefail
 ACCORD_URL="${ACCORD_URL:-http://127.0.0.1:8080}"
+# With access policies, send a token: ACCORD_TOKEN=$(accord token --role analyst)
+auth=()
+if [ -n "${ACCORD_TOKEN:-}" ]; then auth=(-H "Authorization: Bearer $ACCORD_TOKEN"); fi
 base="${ACCORD_URL%/}"
 
 show() {
   echo "== $1"
   shift
-  curl --silent --show-error --include "$@"
+  curl --silent --show-error --include ${auth[@]+"${auth[@]}"} "$@"
   echo
 }
 

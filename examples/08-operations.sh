@@ -10,4 +10,5 @@ curl --silent --show-error --write-out '  (HTTP %{http_code})\n' "$base/healthz"
 echo "== GET /readyz"
 curl --silent --show-error --write-out '  (HTTP %{http_code})\n' "$base/readyz"
 echo "== GET /metrics (first lines)"
-curl --silent --show-error "$base/metrics" | grep -m 12 '^accord_'
+metrics="$(curl --silent --show-error "$base/metrics")"
+grep -m 12 '^accord_' <<<"$metrics"

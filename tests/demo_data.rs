@@ -95,18 +95,19 @@ fn truth_fingerprint(data: &DemoData) -> u64 {
     })
 }
 
+/// Fingerprints recorded with the generator as it was before
+/// `erasure_requests` existed: adding that table must not move a single
+/// value of the other twelve (expected metric values are computed from them).
 #[test]
-fn print_fingerprints() {
-    eprintln!(
-        "FP scale1/42 = {:#018x}",
-        fingerprint(scale1(), &["erasure_requests"])
-    );
-    eprintln!(
-        "FP scale5/7 = {:#018x}",
-        fingerprint(scale5(), &["erasure_requests"])
-    );
-    eprintln!("FP truth scale1/42 = {:#018x}", truth_fingerprint(scale1()));
-    eprintln!("FP truth scale5/7 = {:#018x}", truth_fingerprint(scale5()));
+fn erasure_requests_leave_other_tables_unchanged() {
+    const SKIP: &[&str] = &["erasure_requests"];
+    assert_eq!(scale1().tables().len(), 13);
+    assert_eq!(fingerprint(scale1(), SKIP), 0x234c_aaff_8883_0207);
+    assert_eq!(truth_fingerprint(scale1()), 0xb26f_259f_5dce_f2bc);
+    assert_eq!(fingerprint(scale5(), SKIP), 0x0226_2fe4_48f5_adec);
+    assert_eq!(truth_fingerprint(scale5()), 0x3ca0_4523_7d67_7b9f);
+    // The new table does count in the full fingerprint.
+    assert_ne!(fingerprint(scale1(), &[]), fingerprint(scale1(), SKIP));
 }
 
 // ------------------------------------------------------------ generation
@@ -124,6 +125,9 @@ fn same_seed_same_data_other_seed_other_data() {
     assert_ne!(a.events, c.events);
     assert_ne!(a.orders, c.orders);
     assert_ne!(a.sessions, c.sessions);
+    assert!(!a.erasure_requests.is_empty());
+    assert_eq!(a.erasure_requests, b.erasure_requests);
+    assert_ne!(a.erasure_requests, c.erasure_requests);
     eprintln!(
         "generate scale 1: {} rows ({} events) in {:.3?} = {:.0} events/s",
         a.total_rows(),
@@ -174,7 +178,7 @@ fn every_row_matches_its_column_spec() {
             }
         }
     }
-    assert_eq!(names.len(), 12);
+    assert_eq!(names.len(), 13);
     assert_eq!(
         demo::table_specs().map(|s| s.name).to_vec(),
         data.tables()
@@ -245,6 +249,10 @@ fn check_integrity(data: &DemoData) {
     unique(
         "support_tickets",
         data.support_tickets.iter().map(|t| t.ticket_id),
+    );
+    unique(
+        "erasure_requests",
+        data.erasure_requests.iter().map(|r| r.erasure_request_id),
     );
     let customer = |id: i64| {
         assert!(customers.contains(&id), "customer {id} does not exist");
@@ -578,6 +586,43 @@ fn check_integrity(data: &DemoData) {
             assert!((1..=5).contains(&s));
         }
         assert!(["low", "normal", "high", "urgent"].contains(&t.priority));
+    }
+
+    // erasure requests
+    let n = data.customers.len();
+    let erased = data.erasure_requests.len();
+    assert!(erased >= 2, "{erased} erasure requests");
+    assert!(
+        erased.abs_diff((n * 15 + 500) / 1000) <= 2,
+        "{erased} erasure requests for {n} customers (expected about 1.5%)"
+    );
+    let mut erased_customers = BTreeSet::new();
+    let mut prev: Option<&demo::ErasureRequest> = None;
+    for (i, r) in data.erasure_requests.iter().enumerate() {
+        assert_eq!(r.erasure_request_id, i as i64 + 1, "sorted by dense PK");
+        let c = customer(r.customer_id);
+        assert!(
+            erased_customers.insert(r.customer_id),
+            "two erasure requests for customer {}",
+            r.customer_id
+        );
+        assert!(
+            r.requested_at > c.signed_up_at,
+            "erasure request {} at {} not after signup {}",
+            r.erasure_request_id,
+            r.requested_at,
+            c.signed_up_at
+        );
+        in_range("erasure_requests.requested_at", r.requested_at);
+        assert!(
+            ["erasure", "objection", "suppression"].contains(&r.reason),
+            "{}",
+            r.reason
+        );
+        if let Some(p) = prev {
+            assert!(p.requested_at <= r.requested_at, "ids do not follow time");
+        }
+        prev = Some(r);
     }
 
     check_identity_truth(data, &links);
@@ -986,6 +1031,43 @@ fn checks(engine: Engine, data: &DemoData) -> Vec<Check> {
         },
         Check {
             sql: format!(
+                "SELECT {} FROM erasure_requests r JOIN customers c \
+                 ON c.customer_id = r.customer_id WHERE r.requested_at > c.signed_up_at",
+                txt("COUNT(DISTINCT r.customer_id)")
+            ),
+            expected: data.erasure_requests.len().to_string(),
+        },
+        Check {
+            sql: format!("SELECT {} FROM erasure_requests", txt("MAX(requested_at)")),
+            expected: data
+                .erasure_requests
+                .iter()
+                .map(|r| r.requested_at)
+                .max()
+                .unwrap()
+                .to_string(),
+        },
+        Check {
+            sql: format!(
+                "SELECT {} FROM orders \
+                 WHERE customer_id NOT IN (SELECT customer_id FROM erasure_requests)",
+                txt("COUNT(*)")
+            ),
+            expected: {
+                let erased: BTreeSet<i64> = data
+                    .erasure_requests
+                    .iter()
+                    .map(|r| r.customer_id)
+                    .collect();
+                data.orders
+                    .iter()
+                    .filter(|o| !erased.contains(&o.customer_id))
+                    .count()
+                    .to_string()
+            },
+        },
+        Check {
+            sql: format!(
                 "SELECT {} FROM customers WHERE region = 'EU'",
                 txt("COUNT(*)")
             ),
@@ -1032,7 +1114,7 @@ fn loads_into_duckdb() {
     let second = demo::load_duckdb(&conn, data).unwrap_or_else(|e| panic!("{e}"));
     report(Engine::DuckDb, &first, &second);
     assert_eq!(first.rows, data.total_rows());
-    assert_eq!(first.tables, 12);
+    assert_eq!(first.tables, 13);
     for check in checks(Engine::DuckDb, data) {
         let got: String = conn
             .query_row(&check.sql, [], |r| r.get(0))
@@ -1128,7 +1210,7 @@ async fn loads_into_postgres() {
         .fetch_one(&pool)
         .await
         .unwrap();
-        assert_eq!(tables, 12, "tables must land in the dedicated schema");
+        assert_eq!(tables, 13, "tables must land in the dedicated schema");
         for check in checks(Engine::Postgres, data) {
             let got: String = sqlx::query_scalar(&check.sql)
                 .fetch_one(&pool)
@@ -1142,7 +1224,7 @@ async fn loads_into_postgres() {
         .fetch_one(&pool)
         .await
         .unwrap();
-        assert!(indexes >= 15, "{indexes} foreign key indexes");
+        assert!(indexes >= 16, "{indexes} foreign key indexes");
     })
     .catch_unwind()
     .await;
@@ -1244,7 +1326,26 @@ fn ddl_is_engine_specific() {
     );
     assert!(index_sqls(Engine::DuckDb, orders).is_empty());
     assert_eq!(index_sqls(Engine::Postgres, orders).len(), 2);
-    assert_eq!(demo::schema_sql(Engine::MySql).len(), 24 + 15);
+    assert_eq!(demo::schema_sql(Engine::MySql).len(), 26 + 16);
+    let erasure = demo::create_table_sql(Engine::Postgres, demo::ErasureRequest::SPEC);
+    assert!(
+        erasure.contains("\"customer_id\" BIGINT NOT NULL"),
+        "{erasure}"
+    );
+    assert!(
+        erasure.contains("\"requested_at\" TIMESTAMP NOT NULL"),
+        "{erasure}"
+    );
+    assert!(
+        erasure.contains("PRIMARY KEY (\"erasure_request_id\")"),
+        "{erasure}"
+    );
+    assert_eq!(
+        index_sqls(Engine::Postgres, demo::ErasureRequest::SPEC),
+        [
+            "CREATE INDEX \"idx_erasure_requests_customer_id\" ON \"erasure_requests\" (\"customer_id\")"
+        ]
+    );
 }
 
 #[test]

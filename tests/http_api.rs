@@ -1309,7 +1309,7 @@ fn start_load(c: &Client) -> Load {
         let mut i = 0u64;
         while !s.load(Ordering::Relaxed) {
             i += 1;
-            let q = if i % 2 == 0 {
+            let q = if i.is_multiple_of(2) {
                 json!({"metrics": ["orders", "revenue"], "dimensions": ["orders.channel"], "limit": i})
             } else {
                 json!({"metrics": ["revenue"], "dimensions": ["customers.region"], "limit": i})

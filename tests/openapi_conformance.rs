@@ -13,6 +13,8 @@
 //! (scale 1); an empty DuckDB file (the warehouse rejects the SQL: 502); a
 //! PostgreSQL URL nobody listens on (503); a PostgreSQL URL whose "server"
 //! accepts connections and never answers, with a short query timeout (504).
+//! Identity cases use development tokens signed with the demo secret the
+//! test configuration accepts (anonymous callers are the demo's admin).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -345,6 +347,23 @@ async fn demo_warehouse(dir: &std::path::Path) -> WarehouseUrl {
     .expect("the demo data loads");
     drop(wh);
     url
+}
+
+/// A development token (the test servers accept the demo secret).
+fn token(roles: &[&str], claims: &[(&str, Value)]) -> String {
+    let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+    let claims: BTreeMap<String, Value> = claims
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    accord::auth::mint_hs256(
+        accord::auth::DEV_SECRET,
+        "conformance",
+        &roles,
+        &claims,
+        600,
+    )
+    .expect("a token")
 }
 
 fn big_body() -> String {
@@ -791,6 +810,8 @@ async fn check_main(c: &Contract, base: &str) {
         .await;
     assert_eq!((r.status, r.code().as_str()), (422, "unsupported"));
 
+    check_identity(c, base).await;
+
     // An unknown path: the NotFound response.
     let r = c
         .call_component("NotFound", http.get(url("/v1/nope")))
@@ -804,6 +825,134 @@ async fn check_main(c: &Contract, base: &str) {
     let text = r.text();
     assert!(text.contains("accord_http_requests"), "{text}");
     assert!(text.trim_end().ends_with("# EOF"));
+}
+
+/// Tokens: invalid (401), a role the policies do not know (403), an unknown
+/// purpose (422), and a restricted role's view of the catalog.
+async fn check_identity(c: &Contract, base: &str) {
+    let http = &c.http;
+    let url = |p: &str| format!("{base}{p}");
+    let query = json!({"metrics": ["revenue"], "dimensions": ["customers.region"]});
+    let stranger = token(&["stranger"], &[]);
+    let astrologer = token(&["analyst"], &[("purpose", json!("astrology"))]);
+    for (bearer, status, code) in [
+        ("not-a-jwt", 401, "unauthorized"),
+        (stranger.as_str(), 403, "forbidden"),
+    ] {
+        let auth = format!("Bearer {bearer}");
+        for path in ["/v1/query", "/v1/compile"] {
+            let r = c
+                .call(
+                    "post",
+                    path,
+                    http.post(url(path))
+                        .header("Authorization", &auth)
+                        .json(&query),
+                )
+                .await;
+            assert_eq!((r.status, r.code().as_str()), (status, code), "{path}");
+        }
+        for (template, path) in [
+            ("/v1/catalog", "/v1/catalog"),
+            ("/v1/catalog/metrics/{name}", "/v1/catalog/metrics/revenue"),
+        ] {
+            let r = c
+                .call(
+                    "get",
+                    template,
+                    http.get(url(path)).header("Authorization", &auth),
+                )
+                .await;
+            assert_eq!((r.status, r.code().as_str()), (status, code), "{path}");
+        }
+    }
+    for (template, path) in [
+        ("/v1/catalog", "/v1/catalog"),
+        ("/v1/catalog/metrics/{name}", "/v1/catalog/metrics/revenue"),
+    ] {
+        let r = c
+            .call(
+                "get",
+                template,
+                http.get(url(path))
+                    .header("Authorization", format!("Bearer {astrologer}")),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (422, "invalid_query"),
+            "{path}"
+        );
+    }
+    let r = c
+        .call(
+            "post",
+            "/v1/query",
+            http.post(url("/v1/query"))
+                .json(&json!({"metrics": ["revenue"], "purpose": "astrology"})),
+        )
+        .await;
+    assert_eq!((r.status, r.code().as_str()), (422, "invalid_query"));
+
+    // A restricted role: masked dimensions are flagged, hidden ones absent,
+    // the compiled SQL lists the rules applied.
+    let analyst = format!("Bearer {}", token(&["analyst"], &[]));
+    let r = c
+        .call(
+            "get",
+            "/v1/catalog",
+            http.get(url("/v1/catalog"))
+                .header("Authorization", &analyst),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let masked: Vec<String> = r.json()["models"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .flat_map(|m| {
+            let model = m["name"].as_str().unwrap_or_default().to_string();
+            m["dimensions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|d| d["masked"] == json!(true))
+                .map(move |d| format!("{model}.{}", d["name"].as_str().unwrap_or_default()))
+        })
+        .collect();
+    assert_eq!(
+        masked,
+        ["customers.email"],
+        "the analyst sees emails masked"
+    );
+    let r = c
+        .call(
+            "post",
+            "/v1/compile",
+            http.post(url("/v1/compile"))
+                .header("Authorization", &analyst)
+                .json(&json!({"metrics": ["orders"], "dimensions": ["customers.email"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.json()["policies"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty()),
+        "the analyst's mask is listed: {}",
+        r.text()
+    );
+    let r = c
+        .call(
+            "post",
+            "/v1/query",
+            http.post(url("/v1/query"))
+                .header("Authorization", &analyst)
+                .json(&json!({"metrics": ["revenue"], "purpose": "analytics"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
 }
 
 /// A warehouse that refuses connections: not ready, queries 503, compiling
@@ -1064,7 +1213,7 @@ fn schemas_are_closed() {
         "suggestions are omitted when there are none"
     );
 
-    let dim = json!({"name": "ordered_at", "type": "time", "granularity": "hour", "description": null, "pii": false, "tags": []});
+    let dim = json!({"name": "ordered_at", "type": "time", "granularity": "hour", "description": null, "pii": false, "tags": [], "masked": false});
     let v = validator(
         &doc,
         &json!({"$ref": "#/components/schemas/CatalogDimension"}),

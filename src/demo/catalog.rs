@@ -346,6 +346,11 @@ pub(crate) const CONSENT_PURPOSES: &[(&str, f64)] = &[
     ("ads", 0.45),
 ];
 
+/// Why a customer asked to be left out (GDPR art. 17 erasure, art. 21
+/// objection, or a suppression-list request).
+pub(crate) const ERASURE_REASONS: &[(&str, u32)] =
+    &[("erasure", 60), ("objection", 25), ("suppression", 15)];
+
 pub(crate) const TICKET_PRIORITIES: &[(&str, u32)] =
     &[("low", 25), ("normal", 50), ("high", 18), ("urgent", 7)];
 pub(crate) const ORDER_TICKET_CATEGORIES: &[(&str, u32)] = &[

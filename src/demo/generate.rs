@@ -1,7 +1,9 @@
 //! The simulation behind [`generate`]: people visit anonymously from one or
 //! more devices, some sign up and come back, buy, get refunds and file
 //! tickets. Everything is drawn from one ChaCha8 stream in a fixed order, so
-//! the output depends on the seed alone.
+//! the output depends on the seed alone. Erasure requests come from a second
+//! stream, drawn after everything else is final, so adding them changed no
+//! other table.
 
 use chrono::{DateTime, NaiveDateTime};
 use rand::{Rng, SeedableRng};
@@ -13,17 +15,17 @@ use super::catalog::{
     ACCOUNT_NOUNS, ACCOUNT_PREFIXES, ACCOUNT_SUFFIXES, ACCOUNT_TICKET_CATEGORIES,
     AFFILIATE_SOURCES, BROWSE_PAGES, CATEGORIES, CONSENT_PURPOSES, COUNTRIES, DEVICE_TYPES,
     DISPLAY_CAMPAIGNS, DISPLAY_SOURCES, EMAIL_CAMPAIGNS, EMAIL_DOMAINS, EMAIL_SOURCES,
-    FIRST_CHANNELS, FIRST_NAMES, HOURS_WEEKDAY, HOURS_WEEKEND, INDUSTRIES, LAST_NAMES,
-    MONTH_WEIGHTS, ORDER_TICKET_CATEGORIES, OS_DESKTOP, OS_MOBILE, OS_TABLET, PAGE_CHECKOUT,
-    PAGE_CONFIRMATION, PAGE_LOGIN, PAGE_PRODUCT, PAGE_SIGNUP, PAID_SEARCH_CAMPAIGNS,
+    ERASURE_REASONS, FIRST_CHANNELS, FIRST_NAMES, HOURS_WEEKDAY, HOURS_WEEKEND, INDUSTRIES,
+    LAST_NAMES, MONTH_WEIGHTS, ORDER_TICKET_CATEGORIES, OS_DESKTOP, OS_MOBILE, OS_TABLET,
+    PAGE_CHECKOUT, PAGE_CONFIRMATION, PAGE_LOGIN, PAGE_PRODUCT, PAGE_SIGNUP, PAID_SEARCH_CAMPAIGNS,
     PAID_SEARCH_SOURCES, PLANS, PRODUCT_ADJECTIVES, PRODUCT_COUNT, REFERRAL_SOURCES,
     RETURN_CHANNELS, SEARCH_ENGINES, SEGMENTS, SOCIAL_CAMPAIGNS, SOCIAL_SOURCES, TICKET_PRIORITIES,
     WEEKDAY_WEIGHTS, landing_pages,
 };
 use super::model::{
     Account, AnonymousId, AnonymousTruth, ConsentEvent, Customer, DemoData, Device, DeviceId,
-    DeviceTruth, Event, IdentityLink, MarketingTouch, Order, OrderItem, Product, Session,
-    SessionId, SupportTicket,
+    DeviceTruth, ErasureRequest, Event, IdentityLink, MarketingTouch, Order, OrderItem, Product,
+    Session, SessionId, SupportTicket,
 };
 
 /// 2025-01-01 00:00:00 UTC.
@@ -43,6 +45,12 @@ const ACCOUNTS_PER_SCALE: u32 = 25;
 const BLACK_FRIDAY: u32 = 331;
 const CYBER_MONDAY: u32 = 334;
 const CHRISTMAS_EVE: u32 = 357;
+/// XORed into the seed for the erasure request stream ("ERASE_RQ").
+const ERASURE_SEED_KEY: u64 = 0x4552_4153_455f_5251;
+/// Share of customers, in thousandths, who ask to be erased.
+const ERASURE_PER_MILLE: usize = 15;
+/// Even the smallest warehouse has this many, so tests can see them.
+const MIN_ERASURES: usize = 2;
 
 /// Seconds since 2025-01-01 00:00:00 UTC; the whole year fits in a `u32`.
 type Secs = u32;
@@ -292,6 +300,7 @@ impl Generator {
                 marketing_touches: Vec::with_capacity(capacity * 5),
                 consent_events: Vec::with_capacity(capacity),
                 support_tickets: Vec::with_capacity(capacity / 8),
+                erasure_requests: Vec::new(),
                 truth_anonymous: Vec::with_capacity(capacity * 2),
                 truth_devices: Vec::with_capacity(capacity * 2),
             },
@@ -1402,8 +1411,60 @@ impl Generator {
                 a.created_at = ts(created);
             }
         }
+        self.data.erasure_requests = erasure_requests(self.data.config.seed, &self.data.customers);
         self.data
     }
+}
+
+/// About 1.5% of customers (at least [`MIN_ERASURES`]) ask to be erased some
+/// time after signing up. Drawn from their own stream once everything else
+/// is final, so the other tables do not depend on this one. Ids follow
+/// request time, as an auto-increment would.
+fn erasure_requests(seed: u64, customers: &[Customer]) -> Vec<ErasureRequest> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ ERASURE_SEED_KEY);
+    let signup_of = |c: &Customer| {
+        let off = c.signed_up_at.and_utc().timestamp() - YEAR_START_UNIX;
+        Secs::try_from(off).unwrap_or(YEAR_END)
+    };
+    // A request needs at least a second between signup and year end.
+    let mut candidates: Vec<(i64, Secs)> = customers
+        .iter()
+        .map(|c| (c.customer_id, signup_of(c)))
+        .filter(|&(_, signup)| signup < YEAR_END)
+        .collect();
+    let wanted = ((customers.len() * ERASURE_PER_MILLE + 500) / 1000)
+        .max(MIN_ERASURES)
+        .min(candidates.len());
+    // Partial Fisher-Yates: the first `wanted` slots become a uniform sample
+    // without repeats, hence one request per customer.
+    for i in 0..wanted {
+        let j = rng.random_range(i..candidates.len());
+        candidates.swap(i, j);
+    }
+    candidates.truncate(wanted);
+    let mut requests: Vec<ErasureRequest> = candidates
+        .into_iter()
+        .map(|(customer_id, signup)| {
+            let room = YEAR_END - signup;
+            let wait = exponential(&mut rng, 60.0 * f64::from(DAY)) as Secs;
+            let wait = if wait < room {
+                wait
+            } else {
+                rng.random_range(0..room)
+            };
+            ErasureRequest {
+                erasure_request_id: 0,
+                customer_id,
+                requested_at: ts(signup + 1 + wait),
+                reason: pick(&mut rng, ERASURE_REASONS),
+            }
+        })
+        .collect();
+    requests.sort_unstable_by_key(|r| (r.requested_at, r.customer_id));
+    for (i, r) in requests.iter_mut().enumerate() {
+        r.erasure_request_id = i as i64 + 1;
+    }
+    requests
 }
 
 /// How much likelier a purchase is on a given day than on an ordinary one.

@@ -1,8 +1,8 @@
 //! A deterministic demo warehouse: a year (2025) of a web shop's customer
 //! journeys — anonymous visits on several devices, signups, logins, marketing
-//! touches, orders with refunds and cancellations, consent changes and
-//! support tickets — generated in memory from a seed and bulk-loaded into
-//! DuckDB, PostgreSQL, MariaDB or SQLite.
+//! touches, orders with refunds and cancellations, consent changes, support
+//! tickets and GDPR erasure requests — generated in memory from a seed and
+//! bulk-loaded into DuckDB, PostgreSQL, MariaDB or SQLite.
 //!
 //! [`generate`] is pure: the same [`DemoConfig`] always yields identical
 //! [`DemoData`], whose rows tests can aggregate directly to know what a metric
@@ -23,8 +23,9 @@ pub use load::load_duckdb;
 pub use load::{DemoError, LoadStats, LoadStep, load_mysql, load_postgres, load_sqlite};
 pub use model::{
     Account, AnonymousId, AnonymousTruth, ColumnSpec, ColumnType, ConsentEvent, Customer, DemoData,
-    Device, DeviceId, DeviceTruth, Event, IdentityLink, MarketingTouch, Order, OrderItem, Product,
-    Row, RowSource, Session, SessionId, SupportTicket, TableSpec, Value, table_specs,
+    Device, DeviceId, DeviceTruth, ErasureRequest, Event, IdentityLink, MarketingTouch, Order,
+    OrderItem, Product, Row, RowSource, Session, SessionId, SupportTicket, TableSpec, Value,
+    table_specs,
 };
 
 /// What to generate: `scale` 1 ≈ 10k events (scale 0 counts as 1); the seed

@@ -178,6 +178,20 @@ pub struct SupportTicket {
     pub csat_score: Option<i32>,
 }
 
+/// A customer's request to have their personal data erased or suppressed
+/// (GDPR art. 17/21). At most one per customer. The metric layer must leave
+/// these customers out of every count; their rows elsewhere stay in place,
+/// as a warehouse keeps them until the erasure job runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasureRequest {
+    pub erasure_request_id: i64,
+    pub customer_id: i64,
+    /// After the customer's signup, within 2025.
+    pub requested_at: NaiveDateTime,
+    /// `erasure`, `objection` or `suppression`.
+    pub reason: &'static str,
+}
+
 /// Who really is behind one cookie. Never loaded into a database: it is the
 /// answer key for identity stitching.
 ///
@@ -235,6 +249,9 @@ pub struct DemoData {
     pub marketing_touches: Vec<MarketingTouch>,
     pub consent_events: Vec<ConsentEvent>,
     pub support_tickets: Vec<SupportTicket>,
+    /// Customers who asked to be forgotten; drawn from a stream of their own,
+    /// so adding this table left every other table unchanged.
+    pub erasure_requests: Vec<ErasureRequest>,
     /// One entry per anonymous_id that occurs anywhere, sorted by id.
     pub truth_anonymous: Vec<AnonymousTruth>,
     /// One entry per device, sorted by id.
@@ -243,10 +260,11 @@ pub struct DemoData {
 
 impl DemoData {
     /// Every table in load order (referenced tables first).
-    pub fn tables(&self) -> [&dyn RowSource; 12] {
+    pub fn tables(&self) -> [&dyn RowSource; 13] {
         [
             &self.accounts,
             &self.customers,
+            &self.erasure_requests,
             &self.products,
             &self.devices,
             &self.identity_links,
@@ -747,11 +765,34 @@ impl Row for SupportTicket {
     }
 }
 
+impl Row for ErasureRequest {
+    const SPEC: &'static TableSpec = &TableSpec {
+        name: "erasure_requests",
+        columns: &[
+            col("erasure_request_id", BigInt),
+            fk(col("customer_id", BigInt), "customers"),
+            col("requested_at", Timestamp),
+            col("reason", Text),
+        ],
+        primary_key: &["erasure_request_id"],
+    };
+
+    fn push_values<'a>(&'a self, out: &mut Vec<Value<'a>>) {
+        out.extend([
+            Value::Int(self.erasure_request_id),
+            Value::Int(self.customer_id),
+            Value::Ts(self.requested_at),
+            text(self.reason),
+        ]);
+    }
+}
+
 /// Every table's spec in load order.
-pub fn table_specs() -> [&'static TableSpec; 12] {
+pub fn table_specs() -> [&'static TableSpec; 13] {
     [
         Account::SPEC,
         Customer::SPEC,
+        ErasureRequest::SPEC,
         Product::SPEC,
         Device::SPEC,
         IdentityLink::SPEC,

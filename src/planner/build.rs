@@ -278,31 +278,41 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
 
     // Each named dimension points at one model for the whole query.
     let mut targets: BTreeMap<String, ModelId> = BTreeMap::new();
-    let all_refs = dims
+    // Each reference with the request field it came from, for errors.
+    let all_refs: Vec<(String, &DimensionRef)> = dims
         .iter()
-        .chain(row_filters.iter().map(|(_, _, r)| r))
-        .chain(where_refs.iter());
-    for r in all_refs {
+        .enumerate()
+        .map(|(i, r)| (format!("dimensions[{i}]"), r))
+        .chain(
+            row_filters
+                .iter()
+                .map(|(i, _, r)| (format!("filters[{i}].dimension"), r)),
+        )
+        .chain(where_refs.iter().map(|r| ("where".to_string(), r)))
+        .collect();
+    for (field, r) in all_refs {
         if r.is_metric_time() {
             if !access.metric_time_visible() {
                 return Err(PlanError::new(
                     ErrorCode::Forbidden,
                     "metric_time is not available to you",
-                ));
+                )
+                .at(&field));
             }
             continue;
         }
         let target = match targets.get(&r.raw) {
             Some(t) => *t,
             None => target_model(catalog, r, &bases)
-                .map_err(|e| visible_suggestions(e, catalog, &access))?,
+                .map_err(|e| visible_suggestions(e, catalog, &access).at(&field))?,
         };
         // Every name the caller writes must be one it may see.
         if !access.dimension_visible(target, &r.name) {
             return Err(PlanError::new(
                 ErrorCode::Forbidden,
                 format!("dimension `{}` is not available to you", r.raw),
-            ));
+            )
+            .at(&field));
         }
         targets.insert(r.raw.clone(), target);
     }

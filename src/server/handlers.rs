@@ -58,7 +58,20 @@ fn json_rejection(rej: JsonRejection) -> ApiError {
         "payload_too_large" => "the request body is larger than the server accepts".to_string(),
         _ => rej.body_text(),
     };
-    ApiError::new(status, code, detail)
+    let mut e = ApiError::new(status, code, detail.clone());
+    // serde names an unknown key and the valid ones: surface them as the
+    // field at fault and a suggestion.
+    if let Some(rest) = detail.split("unknown field `").nth(1)
+        && let Some(end) = rest.find('`')
+    {
+        let wanted = &rest[..end];
+        e.field = Some(wanted.to_string());
+        if let Some(list) = rest.split("expected one of ").nth(1) {
+            let valid: Vec<&str> = list.split('`').skip(1).step_by(2).collect();
+            e.suggestions = crate::diagnostics::closest(wanted, valid);
+        }
+    }
+    e
 }
 
 #[derive(Debug, Serialize)]
@@ -285,6 +298,8 @@ pub async fn compile(
         Some(d) => d.parse().map_err(|m: String| {
             let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_dialect", m);
             e.field = Some("dialect".into());
+            e.suggestions =
+                crate::diagnostics::closest(d, DialectKind::ALL.iter().map(|k| k.name()));
             e
         })?,
         None => state.warehouse.dialect(),
@@ -473,6 +488,14 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
     );
     r
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that HTTP method; see openapi.yaml",
+    )
 }
 
 pub async fn not_found() -> ApiError {

@@ -47,6 +47,50 @@ async fn record(State(state): State<Arc<AppState>>, req: Request, next: Next) ->
     resp
 }
 
+/// Every error leaves as problem+json, including the ones axum's own
+/// extractors produce (path and query string rejections, 405).
+async fn problem_only(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_problem = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return resp;
+    }
+    let code = match status {
+        axum::http::StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        axum::http::StatusCode::NOT_FOUND => "not_found",
+        s if s.is_server_error() => "internal_error",
+        _ => "invalid_request",
+    };
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let detail = if text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
+    let mut problem = error::ApiError::new(status, code, detail.clone());
+    // Extractors name the parameter at fault as "field `x`".
+    if let Some(rest) = detail.split("field `").nth(1)
+        && let Some(end) = rest.find('`')
+    {
+        problem.field = Some(rest[..end].to_string());
+    }
+    let mut out = problem.into_response();
+    if let Some(allow) = parts.headers.get(axum::http::header::ALLOW) {
+        out.headers_mut()
+            .insert(axum::http::header::ALLOW, allow.clone());
+    }
+    out
+}
+
 /// A panic in a handler becomes a 500 problem instead of a dropped
 /// connection; the server keeps running either way.
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -71,7 +115,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(handlers::metrics))
         .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn(problem_only))
         .layer(middleware::from_fn_with_state(state.clone(), record))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
