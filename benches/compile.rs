@@ -151,6 +151,39 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
+    // The same query with and without access policies and consent.
+    let mut g = c.benchmark_group("policies");
+    let policy_query = q(
+        serde_json::json!({"metrics": ["revenue", "orders"], "dimensions": ["customers.country", "metric_time:month"]}),
+    );
+    let operator = accord::access::Caller::operator();
+    let mut eu = accord::access::Caller::with_roles(&["marketing_eu"]);
+    eu.purpose = Some("marketing".into());
+    let partner = accord::access::Caller::with_roles(&["partner"]);
+    let mut regional = accord::access::Caller::with_roles(&["regional_manager"]);
+    regional
+        .claims
+        .insert("region".into(), serde_json::json!("EU"));
+    for (name, caller) in [
+        ("without_policies", &operator),
+        ("row_filter_and_consent", &eu),
+        ("min_group_size", &partner),
+        ("claim_row_filter", &regional),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                planner::compile(
+                    black_box(&demo),
+                    black_box(&policy_query),
+                    caller,
+                    DialectKind::Postgres,
+                )
+                .expect("compiles")
+            })
+        });
+    }
+    g.finish();
+
     let mut g = c.benchmark_group("load");
     g.sample_size(10);
     g.bench_function("load_validate_1000_metrics_200_models", |b| {

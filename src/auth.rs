@@ -163,13 +163,15 @@ impl Verifier {
                 )),
             };
         };
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| {
-                AuthError::Unauthorized("the Authorization header must be `Bearer <JWT>`".into())
-            })?
-            .trim();
+        // The scheme name is case-insensitive (RFC 9110).
+        let token = match header.split_once(' ') {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+            _ => {
+                return Err(AuthError::Unauthorized(
+                    "the Authorization header must be `Bearer <JWT>`".into(),
+                ));
+            }
+        };
         self.verify(token, purpose)
     }
 

@@ -13,6 +13,8 @@ pub mod diagnostics;
 pub mod dialect;
 pub mod encode;
 pub mod execute;
+pub mod graphql;
+pub mod pgwire;
 pub mod planner;
 pub mod query;
 pub mod server;

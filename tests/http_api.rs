@@ -24,8 +24,18 @@ use serde_json::{Value as Json, json};
 
 const ARROW_MIME: &str = "application/vnd.apache.arrow.stream";
 
+/// The demo data as the metrics may count it: the demo definitions' consent
+/// suppression list (`erasure_requests`) removes every order of those
+/// customers (the only table these tests aggregate).
 fn demo_data() -> accord::demo::DemoData {
-    common::warehouses::demo(1)
+    let mut d = common::warehouses::demo(1);
+    assert!(!d.erasure_requests.is_empty());
+    let erased: std::collections::BTreeSet<i64> =
+        d.erasure_requests.iter().map(|e| e.customer_id).collect();
+    let before = d.orders.len();
+    d.orders.retain(|o| !erased.contains(&o.customer_id));
+    assert!(d.orders.len() < before, "some erased customers have orders");
+    d
 }
 
 /// A decimal result cell (decimals travel as strings; integers as numbers).
@@ -89,7 +99,29 @@ metrics:
     defs
 }
 
-/// A server on a fresh PostgreSQL database over [`slow_defs`].
+/// A database name unique to this test and process: the same test binary
+/// may run in several processes at once (`postgres_db` drops and recreates
+/// its database by name).
+fn pg_name(test: &str) -> String {
+    format!("{test}_{}", std::process::id())
+}
+
+/// Drops a database made by `postgres_db` (end of a passing test).
+async fn drop_pg_db(name: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&common::warehouses::postgres_url())
+        .await
+        .expect("PostgreSQL is reachable");
+    sqlx::raw_sql(&format!(
+        "DROP DATABASE IF EXISTS accord_t_{name} WITH (FORCE)"
+    ))
+    .execute(&mut conn)
+    .await
+    .expect("drop the test database");
+}
+
+/// A server on a fresh PostgreSQL database `accord_t_{name}` over
+/// [`slow_defs`].
 async fn slow_pg_server(name: &str, seconds: f64, tweak: impl FnOnce(&mut ServeConfig)) -> Server {
     let db = common::warehouses::postgres_db(name).await;
     let dir = tempfile::tempdir().unwrap();
@@ -620,7 +652,6 @@ async fn wrong_method_is_405() {
 /// Rejections produced by the framework (wrong method, unparsable query
 /// string or path) are problem+json like every other API error.
 #[tokio::test]
-#[ignore = "server bug: 405 (empty body) and Query/Path extractor rejections (text/plain) are not application/problem+json"]
 async fn framework_rejections_are_problems() {
     let server = Server::demo(|_| {}).await;
     let c = &server.client;
@@ -774,11 +805,9 @@ async fn unknown_dimension_is_422_with_suggestion() {
 }
 
 /// Every planner problem names the request field at fault (`PlanError::field`
-/// is documented as `metrics[0]`, `dimensions[1]`, ...); unreachable
-/// dimensions and unknown metrics do, unknown and ambiguous dimension names
-/// do not.
+/// is documented as `metrics[0]`, `dimensions[1]`, ...), including unknown
+/// and ambiguous dimension names in dimensions, filters and `where`.
 #[tokio::test]
-#[ignore = "server bug: unknown_dimension / ambiguous_reference problems for dimensions, filters and where carry no `field` (planner/build.rs calls target_model(...)? without .at(...))"]
 async fn dimension_name_errors_name_the_field() {
     let server = Server::demo(|_| {}).await;
     let c = &server.client;
@@ -848,7 +877,6 @@ async fn unknown_body_field_is_422() {
 /// The problem for an unknown body field names the field and suggests the
 /// closest valid one, like every other 422.
 #[tokio::test]
-#[ignore = "server bug: body deserialization problems (deny_unknown_fields) carry no `field` and no `suggestions`"]
 async fn unknown_body_field_names_the_field_and_suggests() {
     let server = Server::demo(|_| {}).await;
     let p = server
@@ -985,7 +1013,6 @@ async fn unknown_dialect_is_422() {
 /// Like every other "unknown name" problem, the suggestion is also in the
 /// structured `suggestions` array, not only in the prose.
 #[tokio::test]
-#[ignore = "server bug: unknown_dialect puts the suggestion only in `detail`; `suggestions` is empty"]
 async fn unknown_dialect_suggestion_is_structured() {
     let server = Server::demo(|_| {}).await;
     let p = server
@@ -1032,10 +1059,8 @@ async fn unreachable_warehouse_is_503_but_healthz_is_200() {
 
 #[tokio::test]
 async fn slow_warehouse_is_504() {
-    let server = slow_pg_server("http_timeout", 3.0, |c| {
-        c.query_timeout = Duration::from_secs(1)
-    })
-    .await;
+    let db = pg_name("http_timeout");
+    let mut server = slow_pg_server(&db, 3.0, |c| c.query_timeout = Duration::from_secs(1)).await;
     let started = Instant::now();
     let p = server
         .client
@@ -1053,6 +1078,8 @@ async fn slow_warehouse_is_504() {
     );
     // The warehouse itself is fine.
     server.client.get("/readyz").await.ok_json();
+    server.shutdown().await;
+    drop_pg_db(&db).await;
 }
 
 #[tokio::test]
@@ -1278,7 +1305,8 @@ async fn concurrent_identical_queries_run_once() {
 /// overlap for sure; they still share one execution.
 #[tokio::test]
 async fn concurrent_identical_slow_queries_run_once() {
-    let server = slow_pg_server("http_single_flight", 1.0, |_| {}).await;
+    let db = pg_name("http_single_flight");
+    let mut server = slow_pg_server(&db, 1.0, |_| {}).await;
     let started = Instant::now();
     let out = concurrent_single_flight(&server.client, json!({"metrics": ["slow_rows"]}), 20).await;
     assert_eq!(out[0].json()["rows"], json!([[1]]));
@@ -1287,6 +1315,8 @@ async fn concurrent_identical_slow_queries_run_once() {
         "one warehouse round, not 20 (/ 8 connections): {:?}",
         started.elapsed()
     );
+    server.shutdown().await;
+    drop_pg_db(&db).await;
 }
 
 // ---------------------------------------------------------------------------
@@ -1528,9 +1558,10 @@ async fn hot_reload_under_load() {
 
 #[tokio::test]
 async fn graceful_shutdown_finishes_in_flight_query() {
-    let db_name = "http_shutdown";
+    let db_name = pg_name("http_shutdown");
+    let datname = format!("accord_t_{db_name}");
     let mut server =
-        slow_pg_server(db_name, 1.0, |c| c.query_timeout = Duration::from_secs(30)).await;
+        slow_pg_server(&db_name, 1.0, |c| c.query_timeout = Duration::from_secs(30)).await;
     let c = server.client.clone();
     let in_flight = tokio::spawn({
         let c = c.clone();
@@ -1542,6 +1573,7 @@ async fn graceful_shutdown_finishes_in_flight_query() {
     let admin_url = common::warehouses::postgres_url();
     eventually(Duration::from_secs(10), "pg_sleep to be running", || {
         let admin_url = admin_url.clone();
+        let datname = datname.clone();
         async move {
             use sqlx::Connection;
             let mut conn = sqlx::PgConnection::connect(&admin_url)
@@ -1550,7 +1582,7 @@ async fn graceful_shutdown_finishes_in_flight_query() {
             let n: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND state = 'active' AND query LIKE '%pg_sleep%'",
             )
-            .bind(format!("accord_t_{db_name}"))
+            .bind(datname)
             .fetch_one(&mut conn)
             .await
             .expect("pg_stat_activity");
@@ -1584,4 +1616,5 @@ async fn graceful_shutdown_finishes_in_flight_query() {
         .send()
         .await;
     assert!(after.is_err(), "the server stopped accepting: {after:?}");
+    drop_pg_db(&db_name).await;
 }

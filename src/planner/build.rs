@@ -62,6 +62,16 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             ),
         ));
     }
+    // Engines take LIMIT/OFFSET as signed 64-bit integers.
+    for (field, v) in [("limit", q.limit), ("offset", q.offset)] {
+        if v.is_some_and(|n| n > i64::MAX as u64) {
+            return Err(PlanError::new(
+                ErrorCode::InvalidQuery,
+                format!("{field} must be at most {}", i64::MAX),
+            )
+            .at(field));
+        }
+    }
     let mut warnings = Vec::new();
 
     // Metrics → leaves.

@@ -137,17 +137,22 @@ pub struct TimeRange {
 pub enum OrderBy {
     /// `revenue`, `-revenue` or `revenue desc`.
     Text(String),
-    Field {
-        field: String,
-        #[serde(default)]
-        desc: bool,
-    },
+    Field(OrderField),
+}
+
+/// `{"field": "revenue", "desc": true}`; unknown keys are refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderField {
+    pub field: String,
+    #[serde(default)]
+    pub desc: bool,
 }
 
 impl OrderBy {
     pub fn field_and_desc(&self) -> (String, bool) {
         match self {
-            OrderBy::Field { field, desc } => (field.clone(), *desc),
+            OrderBy::Field(f) => (f.field.clone(), f.desc),
             OrderBy::Text(t) => {
                 let t = t.trim();
                 if let Some(rest) = t.strip_prefix('-') {

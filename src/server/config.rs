@@ -15,6 +15,8 @@ use crate::warehouse::WarehouseUrl;
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub http_addr: Option<String>,
+    /// Postgres wire endpoint address (BI tools); `off` disables it.
+    pub pg_addr: Option<String>,
     pub defs: Option<PathBuf>,
     pub warehouse: Option<String>,
     pub reload: Option<bool>,
@@ -62,6 +64,9 @@ pub struct ServeArgs {
     /// HTTP listen address [default: 127.0.0.1:8080].
     #[arg(long, env = "ACCORD_HTTP_ADDR")]
     pub http_addr: Option<String>,
+    /// Postgres wire listen address for BI tools, or `off` [default: 127.0.0.1:15432].
+    #[arg(long, env = "ACCORD_PG_ADDR")]
+    pub pg_addr: Option<String>,
     /// Definitions directory [default: metric_defs].
     #[arg(long, env = "ACCORD_DEFS")]
     pub defs: Option<PathBuf>,
@@ -110,6 +115,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub http_addr: SocketAddr,
+    /// The Postgres wire endpoint; `None` when turned off.
+    pub pg_addr: Option<SocketAddr>,
     pub defs: PathBuf,
     pub warehouse: WarehouseUrl,
     pub reload: bool,
@@ -130,6 +137,7 @@ impl ServeConfig {
     pub fn for_tests(defs: &Path, warehouse: WarehouseUrl) -> ServeConfig {
         ServeConfig {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            pg_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             defs: defs.to_path_buf(),
             warehouse,
             reload: true,
@@ -173,6 +181,17 @@ impl ServeArgs {
         let http_addr: SocketAddr = addr_text
             .parse()
             .map_err(|_| format!("`{addr_text}` is not a listen address (e.g. 127.0.0.1:8080)"))?;
+        let pg_text = self
+            .pg_addr
+            .clone()
+            .or(file.pg_addr)
+            .unwrap_or_else(|| "127.0.0.1:15432".into());
+        let pg_addr = match pg_text.trim() {
+            "off" | "none" | "" => None,
+            text => Some(text.parse::<SocketAddr>().map_err(|_| {
+                format!("`{text}` is not a Postgres listen address (e.g. 127.0.0.1:15432, or off)")
+            })?),
+        };
         let warehouse_text = self
             .warehouse
             .clone()
@@ -185,6 +204,7 @@ impl ServeArgs {
         };
         Ok(ServeConfig {
             http_addr,
+            pg_addr,
             defs: self
                 .defs
                 .clone()

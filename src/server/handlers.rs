@@ -137,6 +137,21 @@ pub fn caller_of(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiErr
     Ok(state.verifier.authenticate(auth, None)?)
 }
 
+/// The authenticated caller, extracted before the body is read so a bad
+/// token is a 401 whatever else is wrong with the request.
+pub struct Authed(pub Caller);
+
+impl axum::extract::FromRequestParts<Arc<AppState>> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        caller_of(state, &parts.headers).map(Authed)
+    }
+}
+
 /// Runs a query through the cache. Shared by every HTTP interface.
 pub async fn run_query(
     state: &AppState,
@@ -145,7 +160,26 @@ pub async fn run_query(
 ) -> Result<(Arc<Executed>, bool, Arc<Catalog>), ApiError> {
     let catalog = state.catalog();
     let caller = caller.for_query(query);
-    let (plan, sql) = planner::compile(&catalog, query, &caller, state.warehouse.dialect())?;
+    let plan_key = format!(
+        "{}\u{0}{}\u{0}{}",
+        catalog.version,
+        serde_json::to_string(query).unwrap_or_default(),
+        caller.security_context()
+    );
+    let compiled = match state.plans.get(&plan_key) {
+        Some(p) => p,
+        None => {
+            let p = Arc::new(planner::compile(
+                &catalog,
+                query,
+                &caller,
+                state.warehouse.dialect(),
+            )?);
+            state.plans.insert(plan_key, p.clone());
+            p
+        }
+    };
+    let (plan, sql) = (compiled.0.clone(), compiled.1.clone());
     let key = CacheKey {
         definitions_version: catalog.version.clone(),
         sql: sql.clone(),
@@ -180,24 +214,12 @@ pub async fn run_query(
 
 pub async fn query(
     State(state): State<Arc<AppState>>,
+    Authed(caller): Authed,
     headers: HeaderMap,
     ApiJson(q): ApiJson<SemanticQuery>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let format = negotiate(&headers)?;
-    let caller = match caller_of(&state, &headers) {
-        Ok(c) => c,
-        Err(e) => {
-            state
-                .telemetry
-                .errors
-                .get_or_create(&super::telemetry::CodeLabels {
-                    code: e.code.to_string(),
-                })
-                .inc();
-            return Err(e);
-        }
-    };
     let who = caller.subject.clone().unwrap_or_else(|| "anonymous".into());
     let outcome = run_query(&state, &q, &caller).await;
     let (executed, hit, catalog) = match outcome {
@@ -270,6 +292,10 @@ pub async fn query(
     };
     let h = resp.headers_mut();
     h.insert("x-accord-cache", HeaderValue::from_static(cache));
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("accept, authorization"),
+    );
     if let Ok(v) = HeaderValue::from_str(&catalog.version) {
         h.insert("x-accord-definitions-version", v);
     }
@@ -289,11 +315,11 @@ pub struct CompileParams {
 
 pub async fn compile(
     State(state): State<Arc<AppState>>,
+    Authed(caller): Authed,
     Query(params): Query<CompileParams>,
-    headers: HeaderMap,
     ApiJson(q): ApiJson<SemanticQuery>,
 ) -> Result<Response, ApiError> {
-    let caller = caller_of(&state, &headers)?.for_query(&q);
+    let caller = caller.for_query(&q);
     let dialect: DialectKind = match &params.dialect {
         Some(d) => d.parse().map_err(|m: String| {
             let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_dialect", m);
@@ -382,10 +408,9 @@ fn metric_json(c: &Catalog, m: &Metric, access: &Access) -> serde_json::Value {
 /// The catalog as one caller may see it: hidden members are absent.
 pub async fn catalog(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    Authed(caller): Authed,
 ) -> Result<Response, ApiError> {
     let c = state.catalog();
-    let caller = caller_of(&state, &headers)?;
     let access = Access::resolve(&c, &caller)?;
     let models: Vec<serde_json::Value> = c
         .models
@@ -427,11 +452,10 @@ pub async fn catalog(
 
 pub async fn catalog_metric(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    Authed(caller): Authed,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let c = state.catalog();
-    let caller = caller_of(&state, &headers)?;
     let access = Access::resolve(&c, &caller)?;
     let versions: Vec<_> = c
         .metric_versions(&name)

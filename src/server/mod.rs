@@ -107,6 +107,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     Router::new()
         .route("/v1/query", post(handlers::query))
+        .route("/graphql", get(crate::graphql::get).post(crate::graphql::post))
         .route("/v1/compile", post(handlers::compile))
         .route("/v1/catalog", get(handlers::catalog))
         .route("/v1/catalog/status", get(handlers::catalog_status))
@@ -158,6 +159,9 @@ pub async fn build_state(config: ServeConfig) -> Result<Arc<AppState>, String> {
 /// A running server (tests and `accord serve`).
 pub struct Running {
     pub addr: std::net::SocketAddr,
+    /// The Postgres wire endpoint's bound address, when it is on.
+    pub pg_addr: Option<std::net::SocketAddr>,
+    pg: Option<crate::pgwire::PgListener>,
     pub state: Arc<AppState>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     pub handle: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -168,6 +172,9 @@ impl Running {
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(pg) = self.pg.take() {
+            pg.shutdown().await;
         }
         self.handle.await.unwrap_or(Ok(()))
     }
@@ -184,6 +191,10 @@ pub async fn start(config: ServeConfig) -> Result<Running, String> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let pg = match state.config.pg_addr {
+        Some(pg_addr) => Some(crate::pgwire::PgListener::start(pg_addr, state.clone()).await?),
+        None => None,
+    };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state.clone());
     let handle = tokio::spawn(async move {
@@ -195,6 +206,8 @@ pub async fn start(config: ServeConfig) -> Result<Running, String> {
     });
     Ok(Running {
         addr,
+        pg_addr: pg.as_ref().map(|p| p.addr),
+        pg,
         state,
         shutdown: Some(tx),
         handle,

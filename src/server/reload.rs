@@ -56,10 +56,10 @@ pub fn reload_now(state: &AppState) -> bool {
 pub fn spawn_watcher(state: Arc<AppState>) -> Result<(), String> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-        if let Ok(ev) = ev {
-            if !matches!(ev.kind, notify::EventKind::Access(_)) {
-                let _ = tx.send(());
-            }
+        if let Ok(ev) = ev
+            && !matches!(ev.kind, notify::EventKind::Access(_))
+        {
+            let _ = tx.send(());
         }
     })
     .map_err(|e| format!("cannot watch definitions: {e}"))?;

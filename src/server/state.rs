@@ -41,6 +41,9 @@ pub struct AppState {
     pub telemetry: Telemetry,
     pub reload: Mutex<ReloadStatus>,
     pub verifier: crate::auth::Verifier,
+    /// Compiled plans by (definitions version, query, caller): planning is
+    /// pure, so a repeated question skips straight to the result cache.
+    pub plans: moka::sync::Cache<String, Arc<(crate::planner::Plan, String)>>,
 }
 
 impl AppState {
@@ -66,6 +69,7 @@ impl AppState {
             telemetry: Telemetry::new(),
             reload: Mutex::new(reload),
             verifier,
+            plans: moka::sync::Cache::new(10_000),
             config,
         }
     }

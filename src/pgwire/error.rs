@@ -1,0 +1,89 @@
+//! Errors as PostgreSQL reports them: a SQLSTATE, a message, and a hint
+//! saying how to write the question instead.
+
+use pgwire::error::{ErrorInfo, PgWireError, SEVERITY_ERROR, SEVERITY_FATAL};
+
+use crate::server::error::ApiError;
+
+pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
+pub const UNDEFINED_COLUMN: &str = "42703";
+pub const UNDEFINED_TABLE: &str = "42P01";
+pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
+pub const SYNTAX_ERROR: &str = "42601";
+pub const INVALID_AUTHORIZATION: &str = "28000";
+pub const INVALID_PASSWORD: &str = "28P01";
+pub const GROUPING_ERROR: &str = "42803";
+pub const INVALID_PARAMETER_VALUE: &str = "22023";
+pub const DATA_EXCEPTION: &str = "22000";
+pub const UNDEFINED_OBJECT: &str = "42704";
+pub const INTERNAL: &str = "XX000";
+pub const CONNECTION_FAILURE: &str = "08006";
+pub const QUERY_CANCELED: &str = "57014";
+
+/// An error on its way to the client.
+#[derive(Debug, Clone)]
+pub struct SqlError {
+    pub code: &'static str,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl SqlError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> SqlError {
+        SqlError {
+            code,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> SqlError {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn unsupported(what: impl Into<String>, instead: impl Into<String>) -> SqlError {
+        SqlError::new(FEATURE_NOT_SUPPORTED, what).hint(instead)
+    }
+
+    pub fn info(&self) -> ErrorInfo {
+        let severity = if self.code.starts_with("28") {
+            SEVERITY_FATAL
+        } else {
+            SEVERITY_ERROR
+        };
+        let mut info = ErrorInfo::new(severity.into(), self.code.into(), self.message.clone());
+        info.hint = self.hint.clone();
+        info
+    }
+}
+
+impl From<SqlError> for PgWireError {
+    fn from(e: SqlError) -> PgWireError {
+        PgWireError::UserError(Box::new(e.info()))
+    }
+}
+
+impl From<ApiError> for SqlError {
+    fn from(e: ApiError) -> SqlError {
+        let code = match e.code {
+            "forbidden" => INSUFFICIENT_PRIVILEGE,
+            "unauthorized" => INVALID_AUTHORIZATION,
+            "unknown_metric" | "unknown_dimension" => UNDEFINED_COLUMN,
+            "ambiguous_reference" => "42702",
+            "unreachable_dimension" | "unsupported" | "query_too_complex" => FEATURE_NOT_SUPPORTED,
+            "invalid_filter" | "invalid_query" => "42P10",
+            "warehouse_timeout" => QUERY_CANCELED,
+            "warehouse_unavailable" => CONNECTION_FAILURE,
+            "warehouse_error" => "58000",
+            _ => INTERNAL,
+        };
+        let mut out = SqlError::new(code, e.detail);
+        if !e.suggestions.is_empty() {
+            out.hint = Some(format!("did you mean {}?", e.suggestions.join(", ")));
+        }
+        out
+    }
+}
+
+pub type SqlResult<T> = Result<T, SqlError>;

@@ -1,0 +1,92 @@
+//! The Postgres wire endpoint: BI tools connect to accord as if it were
+//! PostgreSQL, see every governed model as a table in schema `public`, and
+//! get governed numbers.
+//!
+//! - [`auth`]: startup with cleartext password authentication, where the
+//!   password is a JWT verified like a REST bearer token.
+//! - [`handler`]: the simple and extended query protocols (via the
+//!   `pgwire` crate), session commands (BEGIN, SET, SHOW, …).
+//! - [`translate`]: `SELECT dims, metrics FROM model …` into the one
+//!   [`crate::query::SemanticQuery`], run through the same cache, policies
+//!   and consent as `POST /v1/query`. Anything that cannot be mapped exactly
+//!   is an error with a SQLSTATE, never an approximate answer.
+//! - [`catalog_db`]: `pg_catalog` / `information_schema` questions answered
+//!   by an in-memory DuckDB holding empty tables shaped like what the caller
+//!   may see.
+//!
+//! See docs/bi-tools.md for the SQL surface and the client compatibility
+//! table.
+
+pub mod auth;
+pub mod catalog_db;
+pub mod encode;
+pub mod error;
+pub mod handler;
+pub mod schema;
+pub mod translate;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::server::AppState;
+
+/// The bound Postgres listener of a running server.
+pub struct PgListener {
+    pub addr: SocketAddr,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl PgListener {
+    /// Binds `addr` and serves connections until [`PgListener::shutdown`].
+    pub async fn start(addr: SocketAddr, state: Arc<AppState>) -> Result<PgListener, String> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr} (Postgres wire): {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let (tx, mut rx) = tokio::sync::watch::channel(false);
+        let handlers = Arc::new(handler::Handlers::new(state));
+        tracing::info!(%addr, "Postgres wire endpoint listening (user: anything, password: a JWT)");
+        let handle = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                tokio::select! {
+                    _ = rx.changed() => break,
+                    accepted = listener.accept() => match accepted {
+                        Ok((socket, _peer)) => {
+                            let h = handlers.clone();
+                            let mut stop = rx.clone();
+                            connections.spawn(async move {
+                                tokio::select! {
+                                    r = pgwire::tokio::process_socket(socket, None, h) => {
+                                        if let Err(e) = r {
+                                            tracing::debug!(error = %e, "Postgres connection ended with an error");
+                                        }
+                                    }
+                                    _ = stop.changed() => {}
+                                }
+                            });
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "Postgres accept failed");
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        }
+                    },
+                    Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                }
+            }
+            connections.shutdown().await;
+        });
+        Ok(PgListener {
+            addr,
+            shutdown: tx,
+            handle,
+        })
+    }
+
+    /// Stops accepting and closes open connections.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.handle.await;
+    }
+}

@@ -1,0 +1,307 @@
+//! What one caller sees over the Postgres endpoint: every model as a table
+//! in schema `public`, its columns the dimensions its metrics can be grouped
+//! by and the metrics themselves — only members the caller's roles show.
+//!
+//! Column names: a dimension of the table's own model keeps its name
+//! (`status`); a dimension reached through a join is `model__dimension`
+//! (`customers__country`); `metric_time` is `metric_time`; a metric keeps
+//! its name (`revenue`). A dimension whose plain name equals a metric's is
+//! listed as `model__dimension` only. `model__dimension` is accepted for the
+//! table's own dimensions too.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use crate::access::{Access, Caller};
+use crate::catalog::{Aggregation, Catalog, DimensionKind, MetricKind, ModelId};
+use crate::planner::ColumnRole;
+use crate::warehouse::ColumnType;
+
+#[derive(Debug, Clone)]
+pub enum ColKind {
+    /// `reference` is what a semantic query names: `model.dim` or
+    /// `metric_time`.
+    Dimension {
+        reference: String,
+        kind: Option<DimensionKind>,
+    },
+    Metric {
+        name: String,
+        /// The aggregation when the metric is a simple one: a BI tool's
+        /// `SUM(metric)` is the metric itself only for additive ones.
+        agg: Option<Aggregation>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    pub kind: ColKind,
+    pub ty: ColumnType,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub name: String,
+    pub model: ModelId,
+    pub description: Option<String>,
+    pub columns: Vec<Column>,
+    /// Columns the table has that this caller's roles hide: naming one is
+    /// `insufficient_privilege`, not `undefined_column`.
+    pub hidden: Vec<String>,
+}
+
+impl Table {
+    /// A column by name: listed names, and `model__dim` for own dimensions.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        let lower = name.to_ascii_lowercase();
+        self.columns
+            .iter()
+            .find(|c| c.name == name)
+            .or_else(|| self.columns.iter().find(|c| c.name == lower))
+            .or_else(|| {
+                let own = lower.strip_prefix(&format!("{}__", self.name))?;
+                self.columns.iter().find(|c| {
+                    matches!(&c.kind, ColKind::Dimension { reference, .. }
+                        if *reference == format!("{}.{own}", self.name))
+                })
+            })
+    }
+}
+
+/// The tables one caller sees.
+#[derive(Debug)]
+pub struct Exposed {
+    pub tables: Vec<Table>,
+    /// Distinguishes visibility: callers with equal fingerprints see the
+    /// same tables (the catalog database is shared between them).
+    pub fingerprint: String,
+    /// Why nothing is visible, when access itself is denied.
+    pub denied: Option<String>,
+}
+
+impl Exposed {
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        let lower = name.to_ascii_lowercase();
+        self.tables
+            .iter()
+            .find(|t| t.name == name || t.name == lower)
+    }
+}
+
+/// The type a result column has when only the plan is known (describe
+/// before execution). Non-integer numbers are `numeric` so no digit is lost.
+pub fn predicted_type(role: &ColumnRole) -> ColumnType {
+    match role {
+        ColumnRole::Dimension { kind, .. } => dimension_type(Some(*kind)),
+        ColumnRole::Metric { integer: true, .. } => ColumnType::Integer,
+        ColumnRole::Metric { .. } => ColumnType::Decimal,
+    }
+}
+
+fn dimension_type(kind: Option<DimensionKind>) -> ColumnType {
+    match kind {
+        Some(DimensionKind::Time { .. }) => ColumnType::Timestamp,
+        Some(DimensionKind::Boolean) => ColumnType::Boolean,
+        Some(DimensionKind::Number) => ColumnType::Decimal,
+        Some(DimensionKind::Categorical) | None => ColumnType::Text,
+    }
+}
+
+fn metric_type(catalog: &Catalog, kind: &MetricKind) -> (ColumnType, Option<Aggregation>) {
+    match kind {
+        MetricKind::Simple { model, measure } => {
+            let agg = catalog.model(*model).measures[*measure].agg;
+            let ty = match agg {
+                Aggregation::Count | Aggregation::CountDistinct | Aggregation::SumBoolean => {
+                    ColumnType::Integer
+                }
+                _ => ColumnType::Decimal,
+            };
+            (ty, Some(agg))
+        }
+        _ => (ColumnType::Decimal, None),
+    }
+}
+
+pub fn build(catalog: &Catalog, caller: &Caller) -> Exposed {
+    let mut exposed = build_visible(catalog, caller);
+    if !caller.operator {
+        let all = build_visible(catalog, &Caller::operator());
+        for t in &mut exposed.tables {
+            if let Some(full) = all.tables.iter().find(|x| x.name == t.name) {
+                t.hidden = full
+                    .columns
+                    .iter()
+                    .filter(|c| t.columns.iter().all(|v| v.name != c.name))
+                    .map(|c| c.name.clone())
+                    .collect();
+            }
+        }
+    }
+    exposed
+}
+
+fn build_visible(catalog: &Catalog, caller: &Caller) -> Exposed {
+    let access = match Access::resolve(catalog, caller) {
+        Ok(a) => a,
+        Err(e) => {
+            return Exposed {
+                tables: Vec::new(),
+                fingerprint: format!("{}|denied", catalog.version),
+                denied: Some(e.message),
+            };
+        }
+    };
+    let metrics: Vec<_> = catalog
+        .metric_names()
+        .filter_map(|n| catalog.default_metric(n))
+        .filter(|m| access.metric_visible(m.id))
+        .collect();
+    let dim_visible = |reference: &str| -> bool {
+        if reference == "metric_time" {
+            return access.metric_time_visible();
+        }
+        match reference.split_once('.') {
+            Some((model, name)) => catalog
+                .model_by_name(model)
+                .is_some_and(|m| access.dimension_visible(m.id, name)),
+            None => false,
+        }
+    };
+    let mut groupable: HashMap<u32, Vec<String>> = HashMap::new();
+    let mut tables = Vec::new();
+    let mut models: Vec<_> = catalog.models.iter().collect();
+    models.sort_by(|a, b| a.name.cmp(&b.name));
+    for model in models {
+        let own: Vec<_> = metrics
+            .iter()
+            .filter(|m| catalog.metric_models(m.id).contains(&model.id))
+            .collect();
+        let metric_names: BTreeSet<&str> = own.iter().map(|m| m.name.as_str()).collect();
+        let mut refs: Vec<String> = Vec::new();
+        for m in &own {
+            let dims = groupable
+                .entry(m.id.0)
+                .or_insert_with(|| catalog.groupable_dimensions(m.id));
+            for d in dims.iter() {
+                if !refs.contains(d) {
+                    refs.push(d.clone());
+                }
+            }
+        }
+        if own.is_empty() {
+            for d in &model.dimensions {
+                refs.push(format!("{}.{}", model.name, d.name));
+            }
+        }
+        // Own dimensions first, then metric_time, then joined ones.
+        refs.sort_by_key(|r| {
+            if r.starts_with(&format!("{}.", model.name)) {
+                0
+            } else if r == "metric_time" {
+                1
+            } else {
+                2
+            }
+        });
+        let mut columns = Vec::new();
+        for r in refs.iter().filter(|r| dim_visible(r)) {
+            let (name, kind, description) = if r == "metric_time" {
+                (
+                    "metric_time".to_string(),
+                    Some(DimensionKind::Time {
+                        granularity: crate::catalog::Grain::Day,
+                    }),
+                    Some(
+                        "The time each metric is measured at (its model's time dimension).".into(),
+                    ),
+                )
+            } else {
+                let (mname, dname) = r.split_once('.').unwrap_or(("", r));
+                let dim = catalog
+                    .model_by_name(mname)
+                    .and_then(|m| m.dimension(dname))
+                    .map(|(_, d)| d);
+                let name = if mname == model.name && !metric_names.contains(dname) {
+                    dname.to_string()
+                } else {
+                    format!("{mname}__{dname}")
+                };
+                (
+                    name,
+                    dim.map(|d| d.kind),
+                    dim.and_then(|d| d.description.clone().or_else(|| d.label.clone())),
+                )
+            };
+            columns.push(Column {
+                name,
+                ty: dimension_type(kind),
+                kind: ColKind::Dimension {
+                    reference: r.clone(),
+                    kind,
+                },
+                description,
+            });
+        }
+        for m in &own {
+            let (ty, agg) = metric_type(catalog, &m.kind);
+            columns.push(Column {
+                name: m.name.clone(),
+                ty,
+                kind: ColKind::Metric {
+                    name: m.name.clone(),
+                    agg,
+                },
+                description: m.description.clone().or_else(|| m.label.clone()),
+            });
+        }
+        tables.push(Table {
+            name: model.name.clone(),
+            model: model.id,
+            description: model.description.clone(),
+            columns,
+            hidden: Vec::new(),
+        });
+    }
+    let mut fp = String::new();
+    for t in &tables {
+        fp.push_str(&t.name);
+        fp.push('(');
+        for c in &t.columns {
+            fp.push_str(&c.name);
+            fp.push(',');
+        }
+        fp.push(')');
+    }
+    Exposed {
+        tables,
+        fingerprint: format!("{}|{}", catalog.version, crate::execute::sql_hash(&fp)),
+        denied: None,
+    }
+}
+
+/// Exposed schemas by catalog version and caller, so a connection's
+/// introspection does not recompute reachability every query.
+#[derive(Default)]
+pub struct SchemaCache {
+    entries: Mutex<HashMap<String, Arc<Exposed>>>,
+}
+
+impl SchemaCache {
+    pub fn get(&self, catalog: &Catalog, caller: &Caller) -> Arc<Exposed> {
+        let key = format!("{}|{}", catalog.version, caller.security_context());
+        if let Some(e) = self.entries.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return e;
+        }
+        let built = Arc::new(build(catalog, caller));
+        if let Ok(mut m) = self.entries.lock() {
+            if m.len() > 512 {
+                m.clear();
+            }
+            m.insert(key, built.clone());
+        }
+        built
+    }
+}
