@@ -276,17 +276,21 @@ impl<'c> Access<'c> {
     /// Replaces claim placeholders with the caller's values, as literals
     /// (escaped by the renderer like any value). A missing claim denies.
     fn bind_claims(&self, e: Expr) -> Result<Expr, PlanError> {
+        // Claims bind as string literals: a claim's JSON type says nothing
+        // about the column it is compared with, and every engine converts a
+        // string literal to the column's type, where a number literal
+        // against a text column fails on some.
         let lit = |v: &serde_json::Value, name: &str| -> Result<Expr, PlanError> {
-            Ok(Expr::Lit(match v {
-                serde_json::Value::String(s) => Literal::String(s.clone()),
-                serde_json::Value::Number(n) => Literal::Number(n.to_string()),
-                serde_json::Value::Bool(b) => Literal::Bool(*b),
+            Ok(Expr::Lit(Literal::String(match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
                 _ => {
                     return Err(forbidden(format!(
                         "claim `{name}` must be a string, number or boolean (or a list inside IN (...))"
                     )));
                 }
-            }))
+            })))
         };
         let claim_name = |e: &Expr| match e {
             Expr::Ref(parts) if parts.len() == 1 => parts[0]
@@ -295,8 +299,16 @@ impl<'c> Access<'c> {
                 .map(str::to_string),
             _ => None,
         };
-        e.try_transform(&mut |node| {
-            // `x IN ({{ claims.list }})` expands a list claim.
+        let get = |name: &str| {
+            self.claims.get(name).ok_or_else(|| {
+                forbidden(format!(
+                    "the access policy needs the claim `{name}`, which the caller lacks"
+                ))
+            })
+        };
+        // First `x IN ({{ claims.list }})`, whose placeholder must still be
+        // a placeholder when its list is seen (transforms run bottom-up).
+        let expanded = e.try_transform::<PlanError>(&mut |node| {
             if let Expr::InList {
                 expr,
                 list,
@@ -305,12 +317,7 @@ impl<'c> Access<'c> {
                 && let [only] = list.as_slice()
                 && let Some(name) = claim_name(only)
             {
-                let v = self.claims.get(&name).ok_or_else(|| {
-                    forbidden(format!(
-                        "the access policy needs the claim `{name}`, which the caller lacks"
-                    ))
-                })?;
-                let items: Vec<Expr> = match v {
+                let items: Vec<Expr> = match get(&name)? {
                     serde_json::Value::Array(a) => {
                         a.iter().map(|x| lit(x, &name)).collect::<Result<_, _>>()?
                     }
@@ -325,17 +332,12 @@ impl<'c> Access<'c> {
                     negated: *negated,
                 });
             }
-            match claim_name(&node) {
-                Some(name) => {
-                    let v = self.claims.get(&name).ok_or_else(|| {
-                        forbidden(format!(
-                            "the access policy needs the claim `{name}`, which the caller lacks"
-                        ))
-                    })?;
-                    lit(v, &name)
-                }
-                None => Ok(node),
-            }
+            Ok(node)
+        })?;
+        // Then every other placeholder, which must be a single value.
+        expanded.try_transform(&mut |node| match claim_name(&node) {
+            Some(name) => lit(get(&name)?, &name),
+            None => Ok(node),
         })
     }
 

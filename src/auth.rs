@@ -215,7 +215,16 @@ impl Verifier {
         validation.algorithms = vec![header.alg];
         validation.validate_nbf = true;
         validation.leeway = self.config.leeway_seconds.unwrap_or(30);
-        validation.set_required_spec_claims(&["exp"]);
+        // A configured issuer or audience must be present, not merely
+        // correct when present.
+        let mut required = vec!["exp"];
+        if self.config.issuer.is_some() {
+            required.push("iss");
+        }
+        if self.config.audience.is_some() {
+            required.push("aud");
+        }
+        validation.set_required_spec_claims(&required);
         match &self.config.issuer {
             Some(iss) => validation.set_issuer(&[iss]),
             None => validation.iss = None,

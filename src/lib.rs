@@ -13,6 +13,7 @@ pub mod diagnostics;
 pub mod dialect;
 pub mod encode;
 pub mod execute;
+pub mod governance;
 pub mod graphql;
 pub mod pgwire;
 pub mod planner;

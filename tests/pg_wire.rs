@@ -231,10 +231,9 @@ async fn psql_select_version_and_session_commands() {
 #[tokio::test]
 async fn bad_passwords_are_28p01_and_good_tokens_connect() {
     let (_server, port) = server().await;
-    let err = pg_connect(port, "accord", "not-a-token")
-        .await
-        .err()
-        .expect("rejected");
+    let Err(err) = pg_connect(port, "accord", "not-a-token").await else {
+        panic!("rejected");
+    };
     assert_eq!(
         err.as_db_error().map(|e| e.code()),
         Some(&SqlState::INVALID_PASSWORD),
@@ -248,10 +247,9 @@ async fn bad_passwords_are_28p01_and_good_tokens_connect() {
         60,
     )
     .unwrap();
-    let err = pg_connect(port, "accord", &other_secret)
-        .await
-        .err()
-        .expect("rejected");
+    let Err(err) = pg_connect(port, "accord", &other_secret).await else {
+        panic!("rejected");
+    };
     assert_eq!(
         err.as_db_error().map(|e| e.code()),
         Some(&SqlState::INVALID_PASSWORD),
@@ -453,11 +451,9 @@ async fn policies_apply_over_the_wire() {
     let client = pg_connect(port, "partner", &partner)
         .await
         .expect("connect");
-    let err = client
-        .simple_query("SELECT net_revenue FROM orders")
-        .await
-        .err()
-        .expect("net_revenue is hidden from partners");
+    let Err(err) = client.simple_query("SELECT net_revenue FROM orders").await else {
+        panic!("net_revenue is hidden from partners");
+    };
     assert_eq!(
         err.as_db_error().map(|e| e.code()),
         Some(&SqlState::INSUFFICIENT_PRIVILEGE),
@@ -609,4 +605,236 @@ async fn psycopg3_sqlalchemy_and_pandas() {
         .map(|r| (r[0].as_str().unwrap().to_string(), vec![dec(&r[1])]))
         .collect();
     assert_eq!(pandas, expected);
+}
+
+// ---------------------------------------------------------------------------
+// node, JDBC, pgbench
+
+#[tokio::test]
+async fn node_pg_simple_and_extended() {
+    let (server, port) = server().await;
+    let out = run(
+        "node",
+        vec![
+            clients_dir().join("node_client.js").display().to_string(),
+            "127.0.0.1".into(),
+            port.to_string(),
+            admin(),
+        ],
+        vec![(
+            "NODE_PATH",
+            clients_dir().join("node_modules").display().to_string(),
+        )],
+    )
+    .await;
+    let v: Json = serde_json::from_str(out.trim()).expect("JSON from node");
+    let expected = rest(
+        &server,
+        None,
+        json!({"metrics": ["revenue", "orders"], "dimensions": ["orders.status"]}),
+    )
+    .await;
+    let wire: BTreeMap<String, Vec<Decimal>> = v["simple"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r[0].as_str().unwrap().to_string(),
+                vec![dec(&r[1]), dec(&r[2])],
+            )
+        })
+        .collect();
+    assert_eq!(wire, expected);
+    assert_eq!(
+        v["types"],
+        json!([["status", 25], ["revenue", 1700], ["orders", 20]])
+    );
+    assert_eq!(dec(&v["extended"][0][1]), expected["completed"][0]);
+    assert_eq!(v["named"][1], 1);
+}
+
+#[tokio::test]
+async fn pgjdbc_metadata_and_prepared_statement() {
+    let (server, port) = server().await;
+    let classes = tempfile::tempdir().unwrap();
+    let jar = "/usr/share/java/postgresql.jar";
+    run(
+        "javac",
+        vec![
+            "-d".into(),
+            classes.path().display().to_string(),
+            clients_dir().join("JdbcClient.java").display().to_string(),
+        ],
+        vec![],
+    )
+    .await;
+    let out = run(
+        "java",
+        vec![
+            "-cp".into(),
+            format!("{jar}:{}", classes.path().display()),
+            "JdbcClient".into(),
+            "127.0.0.1".into(),
+            port.to_string(),
+            admin(),
+        ],
+        vec![],
+    )
+    .await;
+    let v: Json = serde_json::from_str(out.trim()).expect("JSON from java");
+    assert_eq!(v["product"], "PostgreSQL");
+    assert!(
+        v["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "orders"),
+        "{v}"
+    );
+    assert!(
+        v["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c[0] == "revenue" && c[1] == "numeric"),
+        "{v}"
+    );
+    let expected = rest(
+        &server,
+        None,
+        json!({"metrics": ["revenue"], "dimensions": ["orders.status"]}),
+    )
+    .await;
+    assert_eq!(dec(&v["rows"][0][1]), expected["completed"][0]);
+}
+
+#[tokio::test]
+async fn pgbench_runs_a_cached_metric_query() {
+    let (_server, port) = server().await;
+    let out = run(
+        "pgbench",
+        vec![
+            "-h".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+            "-U".into(),
+            "analyst".into(),
+            "-n".into(),
+            "-c".into(),
+            "2".into(),
+            "-t".into(),
+            "50".into(),
+            "-M".into(),
+            "extended".into(),
+            "-f".into(),
+            clients_dir()
+                .join("pgbench_metric.sql")
+                .display()
+                .to_string(),
+            "accord".into(),
+        ],
+        vec![("PGPASSWORD", admin())],
+    )
+    .await;
+    assert!(out.contains("number of failed transactions: 0"), "{out}");
+    assert!(out.contains("tps ="), "{out}");
+}
+
+/// pgbench TPS and p99 latency for one target: `-c` clients for `secs`.
+async fn pgbench_numbers(
+    port: u16,
+    user: &str,
+    db: &str,
+    password: &str,
+    script: &str,
+    clients: u32,
+    secs: u32,
+) -> (f64, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bench.sql");
+    std::fs::write(&file, script).unwrap();
+    let prefix = dir.path().join("log");
+    let out = run(
+        "pgbench",
+        vec![
+            "-h".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+            "-U".into(),
+            user.into(),
+            "-n".into(),
+            "-M".into(),
+            "extended".into(),
+            "-c".into(),
+            clients.to_string(),
+            "-j".into(),
+            clients.to_string(),
+            "-T".into(),
+            secs.to_string(),
+            "-l".into(),
+            "--log-prefix".into(),
+            prefix.display().to_string(),
+            "-f".into(),
+            file.display().to_string(),
+            db.into(),
+        ],
+        vec![("PGPASSWORD", password.to_string())],
+    )
+    .await;
+    let tps: f64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|x| x.parse().ok())
+        .unwrap_or_else(|| panic!("no tps in:\n{out}"));
+    let mut lat: Vec<f64> = Vec::new();
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().unwrap().to_string_lossy().starts_with("log") {
+            for l in std::fs::read_to_string(&p).unwrap().lines() {
+                if let Some(us) = l
+                    .split_whitespace()
+                    .nth(2)
+                    .and_then(|x| x.parse::<f64>().ok())
+                {
+                    lat.push(us / 1000.0);
+                }
+            }
+        }
+    }
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let p99 = lat
+        .get(((lat.len() as f64) * 0.99) as usize)
+        .copied()
+        .unwrap_or(f64::NAN);
+    (tps, p99)
+}
+
+/// The benchmark of issue #6: a cached metric query on accord against
+/// `SELECT 1` on the real PostgreSQL, same run, same client count.
+/// `cargo test --release --test pg_wire bench_ -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "benchmark: run explicitly (needs PostgreSQL at 127.0.0.1:5432)"]
+async fn bench_pgbench_accord_vs_postgres() {
+    let (_server, port) = server().await;
+    let clients = 4;
+    let secs = 10;
+    let (a_tps, a_p99) = pgbench_numbers(
+        port,
+        "analyst",
+        "accord",
+        &admin(),
+        "SELECT status, revenue FROM orders GROUP BY status;\n",
+        clients,
+        secs,
+    )
+    .await;
+    let (p_tps, p_p99) =
+        pgbench_numbers(5432, "postgres", "test", "", "SELECT 1;\n", clients, secs).await;
+    println!(
+        "pgbench -M extended -c {clients} -T {secs}s\n  accord (cached metric query): {a_tps:.0} tps, p99 {a_p99:.2} ms\n  PostgreSQL (SELECT 1):        {p_tps:.0} tps, p99 {p_p99:.2} ms"
+    );
 }

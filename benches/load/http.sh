@@ -28,7 +28,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 serve() { # port, duckdb file, extra args...
   local port=$1 db=$2; shift 2
   "$bin" serve --http-addr "127.0.0.1:$port" --warehouse "duckdb://$db" \
-    --no-reload --log warn "$@" >"$work/serve-$port.log" 2>&1 &
+    --pg-addr off --no-reload --log warn "$@" >"$work/serve-$port.log" 2>&1 &
   for _ in $(seq 1 300); do
     curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0
     sleep 0.2

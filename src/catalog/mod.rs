@@ -320,6 +320,19 @@ pub struct Metric {
     pub filter_pos: Option<SourcePos>,
     pub kind: MetricKind,
     pub pos: SourcePos,
+    // Lifecycle of a deprecated version (see docs/governance.md): when it
+    // was deprecated, the last day it answers, and what replaces it.
+    pub deprecated_on: Option<chrono::NaiveDate>,
+    pub sunset_on: Option<chrono::NaiveDate>,
+    pub replaced_by: Option<MetricRef>,
+}
+
+/// A reference to a metric as written (`revenue`, `revenue@3`) and the
+/// version it resolved to when the catalog was built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricRef {
+    pub reference: String,
+    pub id: MetricId,
 }
 
 impl Metric {

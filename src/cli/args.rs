@@ -35,6 +35,12 @@ pub enum Command {
     Dialects,
     /// Mint a development token (HS256) for trying roles and policies.
     Token(TokenArgs),
+    // Governance (src/governance, docs/governance.md).
+    /// Classify the changes between two definitions versions (directories or
+    /// git revisions): breaking or not, with their impact.
+    Diff(crate::governance::commands::DiffArgs),
+    /// Show where a metric comes from: inputs, measures, columns, tables.
+    Lineage(crate::governance::commands::LineageArgs),
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +170,9 @@ pub struct ValidateArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Lints and warehouse checks (src/governance).
+    #[command(flatten)]
+    pub governance: crate::governance::commands::ValidateOptions,
 }
 
 #[derive(Debug, Args)]

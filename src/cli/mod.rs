@@ -23,33 +23,12 @@ pub fn load_catalog(dir: &Path) -> Result<Arc<Catalog>, Diagnostics> {
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Validate(a) => match load_catalog(&a.defs) {
-            Ok(c) => {
-                if a.json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"ok": true, "version": c.version, "models": c.models.len(), "metrics": c.metrics.len()})
-                    );
-                } else {
-                    println!(
-                        "ok: {} models, {} metrics (definitions version {})",
-                        c.models.len(),
-                        c.metrics.len(),
-                        c.version
-                    );
-                }
-                ExitCode::SUCCESS
-            }
-            Err(d) => {
-                if a.json {
-                    println!("{}", serde_json::json!({"ok": false, "errors": d}));
-                } else {
-                    eprintln!("{d}");
-                    eprintln!("{} error(s)", d.len());
-                }
-                ExitCode::from(1)
-            }
-        },
+        // Static checks, lints and --warehouse checks: src/governance.
+        Command::Validate(a) => block_on(crate::governance::commands::validate(
+            &a.defs,
+            a.json,
+            &a.governance,
+        )),
         Command::Compile(a) => {
             let catalog = match load_catalog(&a.query.defs) {
                 Ok(c) => c,
@@ -112,6 +91,8 @@ pub fn run(cli: Cli) -> ExitCode {
                 }
             }
         }
+        Command::Diff(a) => block_on(crate::governance::commands::diff(&a)),
+        Command::Lineage(a) => crate::governance::commands::lineage(&a),
         Command::Dialects => {
             for k in crate::dialect::DialectKind::ALL {
                 let d = k.dialect();

@@ -287,4 +287,12 @@ pub struct RawMetric {
     pub expr: Option<S<String>>,
     #[serde(default)]
     pub inputs: Vec<S<RawMetricInput>>,
+    /// Lifecycle of a deprecated version: dates as `YYYY-MM-DD`, and the
+    /// metric to use instead (`revenue` or `revenue@3`).
+    #[serde(default)]
+    pub deprecated_on: Option<S<String>>,
+    #[serde(default)]
+    pub sunset_on: Option<S<String>>,
+    #[serde(default)]
+    pub replaced_by: Option<S<String>>,
 }

@@ -742,6 +742,13 @@ fn build_metrics(
                 }
             },
         };
+        let (deprecated_on, sunset_on, replaced_by) = {
+            let resolve = |text: &str| match parse_input(text) {
+                (n, Some(v)) => ids.get(&(n, v)).copied(),
+                (n, None) => default_of(&n),
+            };
+            lifecycle(&mut cx, &raw, id, status, &resolve, &all_names_ref)
+        };
         let resolve_input =
             |cx: &mut Ctx, input: &S<RawMetricInput>, field: String| -> Option<MetricInput> {
                 let (text, filter, alias) = match &input.value {
@@ -1003,6 +1010,9 @@ fn build_metrics(
             filter,
             kind,
             pos,
+            deprecated_on,
+            sunset_on,
+            replaced_by,
         }));
     }
     if metrics.iter().any(Option::is_none) {
@@ -1013,6 +1023,107 @@ fn build_metrics(
     let metrics: Vec<Metric> = metrics.into_iter().flatten().collect();
     check_cycles(&metrics, diags);
     metrics
+}
+
+/// Lifecycle fields: only on deprecated versions, dates as YYYY-MM-DD with
+/// the sunset no earlier than the deprecation, and a replacement that
+/// resolves to another metric.
+fn lifecycle(
+    cx: &mut Ctx,
+    raw: &RawMetric,
+    id: MetricId,
+    status: MetricStatus,
+    resolve: &dyn Fn(&str) -> Option<MetricId>,
+    all_names: &[&str],
+) -> (
+    Option<chrono::NaiveDate>,
+    Option<chrono::NaiveDate>,
+    Option<MetricRef>,
+) {
+    let name = &raw.name.value;
+    let f = |field: &str| format!("metrics.{name}.{field}");
+    let fields = [
+        ("deprecated_on", &raw.deprecated_on),
+        ("sunset_on", &raw.sunset_on),
+        ("replaced_by", &raw.replaced_by),
+    ];
+    if status != MetricStatus::Deprecated {
+        for (field, v) in fields {
+            if let Some(v) = v {
+                cx.error(
+                    &v.referenced,
+                    f(field),
+                    format!(
+                        "`{field}` applies only to a deprecated metric, and this version is {}; set `status: deprecated` or remove it",
+                        status.name()
+                    ),
+                );
+            }
+        }
+        return (None, None, None);
+    }
+    let mut date = |field: &str, v: &Option<S<String>>| {
+        let v = v.as_ref()?;
+        match chrono::NaiveDate::parse_from_str(v.value.trim(), "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                cx.error(
+                    &v.referenced,
+                    f(field),
+                    format!("`{}` is not a date; write YYYY-MM-DD", v.value),
+                );
+                None
+            }
+        }
+    };
+    let deprecated_on = date("deprecated_on", &raw.deprecated_on);
+    let sunset_on = date("sunset_on", &raw.sunset_on);
+    if let (Some(d), Some(s), Some(loc)) = (deprecated_on, sunset_on, &raw.sunset_on)
+        && s < d
+    {
+        cx.error(
+            &loc.referenced,
+            f("sunset_on"),
+            format!("sunset_on {s} is before deprecated_on {d}; a version is deprecated first, then sunset"),
+        );
+    }
+    let replaced_by = raw.replaced_by.as_ref().and_then(|r| {
+        let text = r.value.trim();
+        match resolve(text) {
+            Some(target) if target == id => {
+                cx.error(
+                    &r.referenced,
+                    f("replaced_by"),
+                    format!("`{text}` is this metric itself; name the version to use instead"),
+                );
+                None
+            }
+            Some(target) => Some(MetricRef {
+                reference: text.to_string(),
+                id: target,
+            }),
+            None => {
+                let (mname, _) = parse_input(text);
+                if all_names.contains(&mname.as_str()) {
+                    cx.error(
+                        &r.referenced,
+                        f("replaced_by"),
+                        format!("metric `{text}` has no such version, or no active version"),
+                    );
+                } else {
+                    cx.suggest(
+                        &r.referenced,
+                        f("replaced_by"),
+                        format!("unknown metric `{mname}`"),
+                        &mname,
+                        all_names,
+                    );
+                }
+                None
+            }
+        }
+    });
+    (deprecated_on, sunset_on, replaced_by)
 }
 
 fn resolve_measure(
@@ -1141,7 +1252,13 @@ fn check_metric_plans(catalog: &Catalog, diags: &mut Diagnostics) {
         // Cycles or missing inputs would make planning meaningless.
         return;
     }
+    let today = crate::governance::lifecycle::today();
     for m in &catalog.metrics {
+        // A version past its sunset no longer plans (queries get an error
+        // naming its replacement); that is its lifecycle, not a mistake.
+        if crate::governance::lifecycle::is_sunset(m, today) {
+            continue;
+        }
         let q = crate::query::SemanticQuery::for_metric(m);
         if let Err(e) = crate::planner::plan(catalog, &q, &crate::access::Caller::operator()) {
             // Point at the filter when the error names something it says.

@@ -39,7 +39,12 @@ fn with_access<T>(data: &ReqData, f: impl FnOnce(&Access) -> Result<T, Error>) -
 }
 
 /// GraphQL field names of each metric and dimension, from the layout.
-fn graphql_names(data: &ReqData) -> (Vec<(String, String, String)>, Vec<(String, String)>) {
+/// (metric name, row field, root field) for each metric on each model.
+type MetricNames = Vec<(String, String, String)>;
+/// (`model.dimension`, row field).
+type DimensionNames = Vec<(String, String)>;
+
+fn graphql_names(data: &ReqData) -> (MetricNames, DimensionNames) {
     let mut metrics = Vec::new();
     let mut dims = Vec::new();
     for spec in &data.layout.models {
@@ -270,6 +275,13 @@ fn semantic_query(input: Json) -> Result<SemanticQuery, Error> {
 
 pub fn compile(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
     FieldFuture::new(async move {
+        let result = run_compile(&ctx);
+        super::resolve::recover(&ctx, result)
+    })
+}
+
+fn run_compile<'a>(ctx: &ResolverContext<'a>) -> Result<Option<FieldValue<'a>>, Error> {
+    {
         let data = ctx.data::<Arc<ReqData>>()?.clone();
         let input = ctx
             .args
@@ -279,7 +291,7 @@ pub fn compile(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
             .into_json()
             .map_err(|e| Error::new(e.to_string()))?;
         let q = semantic_query(input)?;
-        let dialect = match string_arg(&ctx, "dialect") {
+        let dialect = match string_arg(ctx, "dialect") {
             None => data.state.warehouse.dialect(),
             Some(d) => d.parse::<DialectKind>().map_err(|m| {
                 let mut e = ApiError::new(
@@ -309,5 +321,5 @@ pub fn compile(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
         });
         let v = Value::from_json(v).map_err(|e| Error::new(e.to_string()))?;
         Ok(Some(FieldValue::value(v)))
-    })
+    }
 }

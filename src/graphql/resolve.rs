@@ -64,7 +64,11 @@ fn arg<'v>(args: &'v [(async_graphql::Name, Value)], name: &str) -> Option<&'v V
 fn grain_arg(args: &[(async_graphql::Name, Value)]) -> Result<Option<Grain>, Error> {
     match arg(args, "granularity") {
         None => Ok(None),
+        // Literals arrive as enum values, variables as strings.
         Some(Value::Enum(n)) => Grain::parse(n.as_str())
+            .map(Some)
+            .ok_or_else(|| invalid("invalid_query", format!("unknown granularity `{n}`"))),
+        Some(Value::String(n)) => Grain::parse(n)
             .map(Some)
             .ok_or_else(|| invalid("invalid_query", format!("unknown granularity `{n}`"))),
         Some(other) => Err(invalid(
@@ -676,12 +680,40 @@ fn convert(cell: &Cell, member: &Member) -> Value {
     }
 }
 
+/// A resolver's error becomes the field's `null` plus an error with the
+/// field's path, so the other fields keep their data.
+pub fn recover<'a>(
+    ctx: &ResolverContext<'a>,
+    result: Result<Option<FieldValue<'a>>, Error>,
+) -> Result<Option<FieldValue<'a>>, Error> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let err = ctx
+                .ctx
+                .set_error_path(e.into_server_error(ctx.ctx.item.pos));
+            ctx.ctx.add_error(err);
+            Ok(None)
+        }
+    }
+}
+
 /// Resolver of a model's root field.
 pub fn model_field(ctx: ResolverContext<'_>, spec: Arc<ModelSpec>) -> FieldFuture<'_> {
     FieldFuture::new(async move {
+        let result = run_model_field(&ctx, &spec).await;
+        recover(&ctx, result)
+    })
+}
+
+async fn run_model_field<'a>(
+    ctx: &ResolverContext<'a>,
+    spec: &ModelSpec,
+) -> Result<Option<FieldValue<'a>>, Error> {
+    {
         let started = Instant::now();
         let data = ctx.data::<Arc<ReqData>>()?.clone();
-        let (q, sel) = build_query(&ctx, &spec)?;
+        let (q, sel) = build_query(ctx, spec)?;
         let who = data
             .caller
             .subject
@@ -758,7 +790,7 @@ pub fn model_field(ctx: ResolverContext<'_>, spec: Arc<ModelSpec>) -> FieldFutur
             })
             .collect();
         Ok(Some(FieldValue::list(rows)))
-    })
+    }
 }
 
 #[cfg(test)]

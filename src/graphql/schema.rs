@@ -698,7 +698,7 @@ pub fn build(
         .field(
             Field::new(
                 "compile",
-                TypeRef::named_nn("CompileResult"),
+                TypeRef::named("CompileResult"),
                 super::meta::compile,
             )
             .description(

@@ -259,6 +259,10 @@ const PG_TABLES: &[(&str, &str)] = &[
         "oid UINTEGER, pubname VARCHAR, pubowner UINTEGER, puballtables BOOLEAN, pubinsert BOOLEAN, pubupdate BOOLEAN, pubdelete BOOLEAN, pubtruncate BOOLEAN, pubviaroot BOOLEAN",
     ),
     (
+        "pg_publication_namespace",
+        "oid UINTEGER, pnpubid UINTEGER, pnnspid UINTEGER",
+    ),
+    (
         "pg_publication_rel",
         "oid UINTEGER, prpubid UINTEGER, prrelid UINTEGER, prqual VARCHAR, prattrs VARCHAR",
     ),
@@ -518,6 +522,16 @@ const MACROS: &[(&str, &str)] = &[
         "regclass_oid",
         "(t) AS (SELECT max(c.oid) FROM pgc.pg_class c WHERE c.relname = regexp_replace(regexp_replace(t, '^(\"?public\"?|\"?pg_catalog\"?)\\.', ''), '\"', '', 'g'))",
     ),
+    ("pg_relation_is_publishable", "(o) AS false"),
+    // Only reached for identity columns, which accord's tables have none of.
+    (
+        "json_build_object",
+        "(a, b) AS NULL::VARCHAR, (a, b, c, d) AS NULL::VARCHAR, (a, b, c, d, e, f) AS NULL::VARCHAR, (a, b, c, d, e, f, g, h) AS NULL::VARCHAR, (a, b, c, d, e, f, g, h, i, j, k, l, m, n) AS NULL::VARCHAR",
+    ),
+    (
+        "regclass_name",
+        "(o) AS coalesce((SELECT max(c.relname) FROM pgc.pg_class c WHERE c.oid = o), o::VARCHAR)",
+    ),
     (
         "to_regclass",
         "(t) AS (SELECT max(c.oid) FROM pgc.pg_class c WHERE c.relname = regexp_replace(regexp_replace(t, '^(\"?public\"?|\"?pg_catalog\"?)\\.', ''), '\"', '', 'g'))",
@@ -545,6 +559,10 @@ pub fn is_macro(name: &str) -> bool {
 /// The DuckDB script that builds one caller's catalog.
 pub fn build_sql(exposed: &Exposed, descriptions: bool) -> String {
     let mut s = String::new();
+    // Never fetch extensions: the catalog is self-contained.
+    s.push_str(
+        "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;\n",
+    );
     s.push_str("CREATE SCHEMA public; CREATE SCHEMA pgc; CREATE SCHEMA isc;\n");
     s.push_str("CREATE TABLE pgc.accord_type_names (oid UINTEGER, name VARCHAR);\n");
     for (oid, name, ..) in TYPES {
@@ -744,8 +762,31 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("data_directory_mode", "0700"),
 ];
 
+/// A set-returning function in FROM with an alias and no column list
+/// names its one column after the alias in PostgreSQL
+/// (`generate_series(1, 3) s` has column `s`).
+struct FunctionAliases;
+
+impl sp::VisitorMut for FunctionAliases {
+    type Break = ();
+
+    fn pre_visit_table_factor(&mut self, t: &mut sp::TableFactor) -> ControlFlow<()> {
+        if let sp::TableFactor::Table {
+            args: Some(_),
+            alias: Some(alias),
+            ..
+        } = t
+            && alias.columns.is_empty()
+        {
+            alias.columns = vec![sp::TableAliasColumnDef::from_name(alias.name.value.clone())];
+        }
+        ControlFlow::Continue(())
+    }
+}
+
 /// Rewrites PostgreSQL's catalog spelling into the DuckDB catalog's.
 pub fn rewrite(stmt: &mut sp::Statement, session: &SessionInfo) {
+    let _ = sp::VisitMut::visit(stmt, &mut FunctionAliases);
     let _ = sp::visit_relations_mut(stmt, |name| {
         rewrite_relation(name);
         ControlFlow::<()>::Continue(())
@@ -754,6 +795,23 @@ pub fn rewrite(stmt: &mut sp::Statement, session: &SessionInfo) {
         rewrite_expr(e, session);
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// Relations the catalog database has in schema `pgc`.
+fn is_catalog_table(name: &str) -> bool {
+    PG_TABLES.iter().any(|(n, _)| *n == name)
+        || matches!(
+            name,
+            "pg_tables"
+                | "pg_roles"
+                | "pg_user"
+                | "pg_authid"
+                | "pg_database"
+                | "pg_stat_activity"
+                | "pg_stat_user_tables"
+                | "pg_stat_all_tables"
+                | "pg_statio_user_tables"
+        )
 }
 
 fn ident(s: &str) -> sp::Ident {
@@ -776,7 +834,8 @@ fn rewrite_relation(name: &mut sp::ObjectName) {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        [_, "pg_catalog", t] | ["pg_catalog", t] => Some(vec!["pgc", t]),
+        [_, "pg_catalog", t] | ["pg_catalog", t] if is_catalog_table(t) => Some(vec!["pgc", t]),
+        [_, "pg_catalog", t] | ["pg_catalog", t] => Some(vec![t]),
         [_, "information_schema", t] | ["information_schema", t] => Some(vec![
             "isc",
             if *t == "enabled_roles" {
@@ -785,7 +844,7 @@ fn rewrite_relation(name: &mut sp::ObjectName) {
                 t
             },
         ]),
-        [t] if t.starts_with("pg_") => Some(vec!["pgc", t]),
+        [t] if is_catalog_table(t) => Some(vec!["pgc", t]),
         [_, "public", t] => Some(vec!["public", t]),
         _ => None,
     };
@@ -804,8 +863,10 @@ fn string_lit(e: &sp::Expr) -> Option<String> {
         },
         sp::Expr::Nested(inner) => string_lit(inner),
         sp::Expr::Cast {
-            expr, data_type, ..
-        } if matches!(data_type, sp::DataType::Text | sp::DataType::Varchar(_)) => string_lit(expr),
+            expr,
+            data_type: sp::DataType::Text | sp::DataType::Varchar(_),
+            ..
+        } => string_lit(expr),
         _ => None,
     }
 }
@@ -856,8 +917,55 @@ fn custom_type_name(t: &sp::DataType) -> Option<String> {
     }
 }
 
+/// `pg_catalog.int2`, `int2[]`, `name`: types DuckDB knows by other names.
+fn fix_type(t: &mut sp::DataType) {
+    match t {
+        sp::DataType::Array(
+            sp::ArrayElemTypeDef::SquareBracket(inner, _)
+            | sp::ArrayElemTypeDef::AngleBracket(inner)
+            | sp::ArrayElemTypeDef::Parenthesis(inner),
+        ) => fix_type(inner),
+        sp::DataType::Custom(name, _) => {
+            let last = name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(|i| i.value.to_ascii_lowercase())
+                .unwrap_or_default();
+            *t = match last.as_str() {
+                "text" | "varchar" | "name" | "char" | "bpchar" | "regproc" | "regtype"
+                | "regclass" | "int2vector" | "oidvector" | "aclitem" | "pg_node_tree" => {
+                    sp::DataType::Varchar(None)
+                }
+                "int2" => sp::DataType::SmallInt(None),
+                "int4" => sp::DataType::Int(None),
+                "int8" => sp::DataType::BigInt(None),
+                "oid" | "xid" | "cid" => {
+                    sp::DataType::Custom(sp::ObjectName::from(vec![ident("UINTEGER")]), vec![])
+                }
+                "bool" => sp::DataType::Boolean,
+                "float4" => sp::DataType::Real,
+                "float8" => sp::DataType::Double(sp::ExactNumberInfo::None),
+                _ if name.0.len() > 1 => {
+                    sp::DataType::Custom(sp::ObjectName::from(vec![ident(&last)]), vec![])
+                }
+                _ => return,
+            };
+        }
+        _ => {}
+    }
+}
+
 fn rewrite_expr(e: &mut sp::Expr, session: &SessionInfo) {
     match e {
+        sp::Expr::CompoundIdentifier(parts) if parts.len() >= 3 => {
+            let first = parts[0].value.to_ascii_lowercase();
+            if first == "pg_catalog" {
+                parts[0] = ident("pgc");
+            } else if first == "information_schema" {
+                parts[0] = ident("isc");
+            }
+        }
         sp::Expr::Function(f) => {
             let parts: Vec<String> = f
                 .name
@@ -892,13 +1000,18 @@ fn rewrite_expr(e: &mut sp::Expr, session: &SessionInfo) {
             let inner = std::mem::replace(expr.as_mut(), sp::Expr::value(sp::Value::Null));
             let tname = custom_type_name(data_type);
             let replacement = match tname.as_deref() {
+                // A literal names the object (its oid results); an oid
+                // shows as its name, as PostgreSQL prints these types.
                 Some("regclass") => Some(match string_lit(&inner) {
                     Some(s) => call("regclass_oid", vec![lit(&s)]),
-                    None => cast(inner.clone(), "UINTEGER"),
+                    None => call("regclass_name", vec![inner.clone()]),
                 }),
                 Some("regtype") => Some(match string_lit(&inner) {
                     Some(s) => call("regtype_oid", vec![lit(&s)]),
-                    None => cast(inner.clone(), "UINTEGER"),
+                    None => call(
+                        "format_type",
+                        vec![inner.clone(), sp::Expr::value(sp::Value::Null)],
+                    ),
                 }),
                 Some(
                     "regproc" | "regprocedure" | "regnamespace" | "regrole" | "regoper"
@@ -936,6 +1049,7 @@ fn rewrite_expr(e: &mut sp::Expr, session: &SessionInfo) {
                         return;
                     }
                     **expr = inner;
+                    fix_type(data_type);
                 }
             }
         }
@@ -1019,6 +1133,31 @@ pub fn rewrite_text(sql: &str) -> String {
         out = out.replace(from, to);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_catalog_spelling() {
+        let info = SessionInfo {
+            user: "u".into(),
+            database: "d".into(),
+            application_name: String::new(),
+            pid: 1,
+        };
+        let mut stmts = sqlparser::parser::Parser::parse_sql(
+            &sqlparser::dialect::PostgreSqlDialect {},
+            "SELECT typname, oid::regtype::text AS r FROM pg_catalog.pg_type WHERE oid = 'orders'::regclass AND typname OPERATOR(pg_catalog.~) '^x$' COLLATE pg_catalog.default",
+        )
+        .unwrap();
+        rewrite(&mut stmts[0], &info);
+        let sql = stmts[0].to_string();
+        assert!(!sql.contains("regtype"), "{sql}");
+        assert!(!sql.contains("pg_catalog"), "{sql}");
+        assert!(sql.contains("pgc.regclass_oid('orders')"), "{sql}");
+    }
 }
 
 #[cfg(feature = "duckdb")]

@@ -624,7 +624,11 @@ impl Engine {
     }
 
     fn show(&self, session: &Session, info: &SessionInfo, name: &str) -> SqlResult<Output> {
-        let name = name.trim().to_ascii_lowercase();
+        let name = match name.trim().to_ascii_lowercase().as_str() {
+            "transaction isolation level" => "transaction_isolation".to_string(),
+            "time zone" => "timezone".to_string(),
+            other => other.to_string(),
+        };
         let value = match name.as_str() {
             "application_name" => Some(
                 session
@@ -708,7 +712,9 @@ impl Engine {
                         semantic_fields(&t)
                     }
                     _ => {
-                        self.run_catalog(&exposed, info, &bound.to_string(), prepared)
+                        let mut s = bound.clone();
+                        super::catalog_db::rewrite(&mut s, info);
+                        self.run_catalog(&exposed, info, &s.to_string(), prepared)
                             .await?
                             .0
                     }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use crate::access::{Access, Caller};
 use crate::catalog::policy::{Consent, ConsentMode};
-use crate::catalog::{Aggregation, Catalog, DimensionKind, MetricStatus, ModelId};
+use crate::catalog::{Aggregation, Catalog, DimensionKind, ModelId};
 use crate::diagnostics::closest;
 use crate::query::{DimensionRef, Filter, SemanticQuery, parse_metric_ref};
 use crate::sql::ast::*;
@@ -85,7 +85,13 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             None => catalog.default_metric(&name),
         };
         let metric = metric.ok_or_else(|| {
-            let versions = catalog.metric_versions(&name);
+            // Versions the caller may not see are not mentioned at all.
+            let versions: Vec<crate::catalog::MetricId> = catalog
+                .metric_versions(&name)
+                .iter()
+                .copied()
+                .filter(|id| access.metric_visible(*id))
+                .collect();
             if versions.is_empty() {
                 PlanError::new(ErrorCode::UnknownMetric, format!("unknown metric `{name}`"))
                     .with_suggestions(closest(
@@ -127,12 +133,16 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             )
             .at(&field));
         }
-        if metric.status == MetricStatus::Deprecated {
-            warnings.push(format!(
-                "metric `{}` is deprecated",
-                metric.qualified_name()
-            ));
-        }
+        // Lifecycle (deprecated: a warning naming the replacement; past its
+        // sunset: an error), see crate::governance::lifecycle.
+        warnings.extend(
+            crate::governance::lifecycle::check_use(
+                catalog,
+                metric,
+                crate::governance::lifecycle::today(),
+            )
+            .map_err(|e| e.at(&field))?,
+        );
         let alias = match version {
             Some(v) => format!("{}_v{v}", metric.name),
             None => metric.name.clone(),
@@ -313,7 +323,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         }
         let target = match targets.get(&r.raw) {
             Some(t) => *t,
-            None => target_model(catalog, r, &bases)
+            None => target_model(catalog, r, &bases, &|m, d| access.dimension_visible(m, d))
                 .map_err(|e| visible_suggestions(e, catalog, &access).at(&field))?,
         };
         // Every name the caller writes must be one it may see.
@@ -326,6 +336,12 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         }
         targets.insert(r.raw.clone(), target);
     }
+    if q.time_range.is_some() && !access.metric_time_visible() {
+        return Err(
+            PlanError::new(ErrorCode::Forbidden, "metric_time is not available to you")
+                .at("time_range"),
+        );
+    }
     let row_policies = access.row_filters()?;
     let min_group_size = access.min_group_size();
     let mut policies: Vec<String> = Vec::new();
@@ -333,13 +349,24 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         policies.push(format!("roles: {}", access.role_names().join(", ")));
     }
     for (m, f) in &row_policies {
-        policies.push(format!(
-            "row filter on {}: {:?}",
-            catalog.model(*m).name,
-            crate::sql::render::Renderer::new(crate::dialect::DialectKind::Postgres.dialect())
-                .expr(f)
-                .unwrap_or_default()
-        ));
+        // Show the filter as SQL; its names are still `model.dimension`.
+        let shown = f
+            .clone()
+            .try_transform::<()>(&mut |e| match e {
+                Expr::Ref(parts) if parts.len() == 2 => Ok(Expr::Column {
+                    table: Some(Ident::new(parts[0].value.clone())),
+                    name: parts[1].clone(),
+                }),
+                other => Ok(other),
+            })
+            .ok()
+            .and_then(|e| {
+                crate::sql::render::Renderer::new(crate::dialect::DialectKind::Postgres.dialect())
+                    .expr(&e)
+                    .ok()
+            })
+            .unwrap_or_default();
+        policies.push(format!("row filter on {}: {shown}", catalog.model(*m).name));
     }
     if let Some(k) = min_group_size {
         policies.push(format!(
@@ -357,7 +384,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         }
         let target = match targets.get(&r.raw) {
             Some(t) => *t,
-            None => target_model(catalog, r, &bases).ok()?,
+            None => target_model(catalog, r, &bases, &|_, _| true).ok()?,
         };
         let m = catalog.model(target);
         m.dimension(&r.name)
@@ -447,7 +474,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             // Metric filters name dimensions the query did not mention.
             let target = match targets.get(&r.raw) {
                 Some(t) => *t,
-                None => target_model(catalog, r, &bases)?,
+                None => target_model(catalog, r, &bases, &|_, _| true)?,
             };
             resolve_dimension(catalog, joins, r, target, &context)
         };

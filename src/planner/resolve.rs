@@ -187,10 +187,13 @@ fn member(catalog: &Catalog, model: ModelId, name: &str) -> Option<Member> {
 
 /// The model a reference points at, decided once per query so every scan
 /// agrees on it.
+/// `visible` says which `model.dimension` the caller may see: a bare name
+/// resolves among visible ones only, so errors never reveal hidden members.
 pub fn target_model(
     catalog: &Catalog,
     r: &DimensionRef,
     bases: &[ModelId],
+    visible: &dyn Fn(ModelId, &str) -> bool,
 ) -> Result<ModelId, PlanError> {
     if let Some(model_name) = &r.model {
         let m = catalog.model_by_name(model_name).ok_or_else(|| {
@@ -219,7 +222,7 @@ pub fn target_model(
     let candidates: Vec<ModelId> = catalog
         .models
         .iter()
-        .filter(|m| member(catalog, m.id, &r.name).is_some())
+        .filter(|m| member(catalog, m.id, &r.name).is_some() && visible(m.id, &r.name))
         .map(|m| m.id)
         .collect();
     match candidates.as_slice() {

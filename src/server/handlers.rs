@@ -487,6 +487,40 @@ pub async fn catalog_metric(
     Ok(Json(json!({"name": name, "default_version": default, "versions": all})).into_response())
 }
 
+/// `GET /v1/catalog/lineage/{metric}`: lineage and documentation of one
+/// metric (`revenue` or `revenue@2`), as the caller may see it; a metric
+/// the caller cannot use is unknown (404). See crate::governance::lineage.
+pub async fn catalog_lineage(
+    State(state): State<Arc<AppState>>,
+    Authed(caller): Authed,
+    Path(metric): Path<String>,
+) -> Result<Response, ApiError> {
+    let c = state.catalog();
+    let access = Access::resolve(&c, &caller)?;
+    match crate::governance::lineage::find_metric(&c, &metric) {
+        Some(m) if access.metric_visible(m.id) => {
+            Ok(Json(crate::governance::lineage::lineage(&c, m.id, Some(&access))).into_response())
+        }
+        _ => {
+            let mut e = ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_metric",
+                format!("unknown metric `{metric}`"),
+            );
+            let name = metric.split('@').next().unwrap_or("");
+            let visible: Vec<&str> = c
+                .metric_names()
+                .filter(|n| {
+                    c.default_metric(n)
+                        .is_some_and(|m| access.metric_visible(m.id))
+                })
+                .collect();
+            e.suggestions = crate::diagnostics::closest(name, visible);
+            Err(e)
+        }
+    }
+}
+
 pub async fn catalog_status(State(state): State<Arc<AppState>>) -> Response {
     Json(state.reload_status()).into_response()
 }

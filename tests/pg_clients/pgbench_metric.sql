@@ -1,0 +1,1 @@
+SELECT status, revenue FROM orders GROUP BY status;
