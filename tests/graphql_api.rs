@@ -636,6 +636,24 @@ async fn results_agree_with_rest() {
         ],
     )
     .await;
+    // A role limited to one purpose and to EU customers, under that purpose.
+    let marketing = token(&["marketing_eu"]);
+    n += agree(
+        c,
+        Some(&marketing),
+        r#"{ orders(purpose: "marketing") { customers__country orders } }"#,
+        "orders",
+        json!({"metrics": ["orders"], "dimensions": ["customers.country"], "purpose": "marketing"}),
+        &[
+            ("customers__country", "customers__country"),
+            ("orders", "orders"),
+        ],
+    )
+    .await;
+    error_code(
+        &gql(c, Some(&marketing), "{ orders { orders } }").await,
+        "forbidden",
+    );
     assert!(n > 20, "{n} rows compared");
 
     // Variables, fragments and aliases select the same columns.
@@ -824,6 +842,22 @@ async fn errors_carry_problem_codes() {
         "invalid_query",
     );
     error_code(&gql(c, None, "{ orders { revenue ").await, "invalid_query");
+
+    // Complexity limit: more fields than the schema allows.
+    let wide: String = (0..=accord::graphql::MAX_COMPLEXITY / 2)
+        .map(|i| format!("f{i}: models {{ name }} "))
+        .collect();
+    error_code(
+        &gql(c, None, &format!("{{ {wide} }}")).await,
+        "query_too_complex",
+    );
+
+    // Errors are counted by code, like REST's.
+    let metrics = c.get("/metrics").await.text();
+    assert!(
+        metrics.contains("code=\"query_too_complex\""),
+        "no error counter in /metrics"
+    );
 
     // Depth limit.
     let mut deep = String::from("{ __schema { types { fields { type ");

@@ -457,6 +457,43 @@ async fn check_main(c: &Contract, base: &str) {
     let r = c.call("get", "/readyz", http.get(url("/readyz"))).await;
     assert_eq!(r.status, 200);
 
+    // GraphQL and lineage.
+    let r = c.call("get", "/graphql", http.get(url("/graphql"))).await;
+    assert_eq!(r.status, 200);
+    let r = c
+        .call(
+            "get",
+            "/graphql",
+            http.get(url("/graphql?query=%7Bmodels%7Bname%7D%7D")),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = c
+        .call(
+            "post",
+            "/graphql",
+            http.post(url("/graphql"))
+                .json(&json!({"query": "{ metrics { name } }"})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = c
+        .call(
+            "get",
+            "/v1/catalog/lineage/{metric}",
+            http.get(url("/v1/catalog/lineage/revenue")),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = c
+        .call(
+            "get",
+            "/v1/catalog/lineage/{metric}",
+            http.get(url("/v1/catalog/lineage/revnue")),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+
     // Catalog.
     let catalog = c
         .call("get", "/v1/catalog", http.get(url("/v1/catalog")))

@@ -599,12 +599,27 @@ impl Lineage {
         }
         s.push_str("versions:\n");
         for v in &self.versions {
+            let mut notes: Vec<String> = Vec::new();
+            if v.default {
+                notes.push("default".into());
+            }
+            if let Some(d) = &v.deprecated_on {
+                notes.push(format!("deprecated on {d}"));
+            }
+            if let Some(d) = &v.sunset_on {
+                notes.push(format!("sunset after {d}"));
+            }
+            if let Some(r) = &v.replaced_by {
+                notes.push(format!("replaced by {r}"));
+            }
+            let notes = if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join(", "))
+            };
             s.push_str(&format!(
-                "  {}@{} {}{}\n",
-                self.name,
-                v.version,
-                v.status,
-                if v.default { " (default)" } else { "" }
+                "  {}@{} {}{notes}\n",
+                self.name, v.version, v.status
             ));
             for d in &v.changes {
                 s.push_str(&format!("    {}\n", d.text()));

@@ -109,13 +109,16 @@ impl LintConfig {
         Ok(c)
     }
 
-    /// The severity a rule reports with, or `None` when it is off.
+    /// The severity a rule reports with, or `None` when it is off. A level
+    /// given with `--lint` wins; `--strict` turns the default (warn) into
+    /// errors.
     pub fn severity(&self, rule: &str) -> Option<Severity> {
-        match self.levels.get(rule).copied().unwrap_or(Level::Warn) {
-            Level::Off => None,
-            Level::Error => Some(Severity::Error),
-            Level::Warn if self.strict => Some(Severity::Error),
-            Level::Warn => Some(Severity::Warning),
+        match self.levels.get(rule).copied() {
+            Some(Level::Off) => None,
+            Some(Level::Error) => Some(Severity::Error),
+            Some(Level::Warn) => Some(Severity::Warning),
+            None if self.strict => Some(Severity::Error),
+            None => Some(Severity::Warning),
         }
     }
 }

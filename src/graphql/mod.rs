@@ -185,18 +185,18 @@ pub async fn execute(
 ) -> async_graphql::Response {
     let caller = match crate::server::handlers::caller_of(state, headers) {
         Ok(c) => c,
-        Err(e) => return errors::response(&e),
+        Err(e) => return counted(state, errors::response(&e)),
     };
     // One catalog for the whole request, even if a reload happens meanwhile.
     let catalog = state.catalog();
     let built = {
         let access = match visibility_access(&catalog, &caller) {
             Ok(a) => a,
-            Err(e) => return errors::response(&ApiError::from(e)),
+            Err(e) => return counted(state, errors::response(&ApiError::from(e))),
         };
         match schema_for(&catalog, &access) {
             Ok(b) => b,
-            Err(e) => return errors::response(&e),
+            Err(e) => return counted(state, errors::response(&e)),
         }
     };
     let data = Arc::new(ReqData {
@@ -208,6 +208,7 @@ pub async fn execute(
     });
     let mut resp = built.schema.execute(request.data(data.clone())).await;
     errors::classify(&mut resp.errors, Some(&built));
+    count_errors(state, &resp);
     let notes = std::mem::take(&mut *data.notes.lock().unwrap_or_else(|p| p.into_inner()));
     let strings = |v: Vec<String>| Value::List(v.into_iter().map(Value::from).collect());
     if !notes.warnings.is_empty() {
@@ -230,6 +231,30 @@ pub async fn execute(
     versions.extend(notes.versions);
     resp.extensions
         .insert("definitionsVersion".into(), Value::from(versions.join(",")));
+    resp
+}
+
+/// Counts each error by code in `accord_errors_total`, as REST does.
+fn count_errors(state: &AppState, resp: &async_graphql::Response) {
+    for e in &resp.errors {
+        let code = e
+            .extensions
+            .as_ref()
+            .and_then(|x| match x.get("code") {
+                Some(Value::String(s)) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "internal_error".into());
+        state
+            .telemetry
+            .errors
+            .get_or_create(&crate::server::telemetry::CodeLabels { code })
+            .inc();
+    }
+}
+
+fn counted(state: &AppState, resp: async_graphql::Response) -> async_graphql::Response {
+    count_errors(state, &resp);
     resp
 }
 

@@ -160,11 +160,14 @@ pub async fn run_query(
 ) -> Result<(Arc<Executed>, bool, Arc<Catalog>), ApiError> {
     let catalog = state.catalog();
     let caller = caller.for_query(query);
+    // Planning depends on the date too: a deprecated metric is refused
+    // after its sunset (crate::governance::lifecycle).
     let plan_key = format!(
-        "{}\u{0}{}\u{0}{}",
+        "{}\u{0}{}\u{0}{}\u{0}{}",
         catalog.version,
         serde_json::to_string(query).unwrap_or_default(),
-        caller.security_context()
+        caller.security_context(),
+        crate::governance::lifecycle::today()
     );
     let compiled = match state.plans.get(&plan_key) {
         Some(p) => p,
