@@ -978,8 +978,7 @@ fn diff_between_git_revisions() {
     assert_eq!(code, 1, "{stdout}{stderr}");
     let short = &head[..12];
     assert!(
-        stdout.starts_with(&format!("accord diff v1 ("))
-            && stdout.contains(&format!("→ main ({short})")),
+        stdout.starts_with("accord diff v1 (") && stdout.contains(&format!("→ main ({short})")),
         "{stdout}"
     );
     assert!(stdout.contains("  modified        metric `revenue@1`\n                  ! filter: orders.status <> 'cancelled' → orders.status NOT IN ('cancelled', 'refunded')"), "{stdout}");

@@ -137,7 +137,27 @@ pub async fn open_warehouse_with(
     let wh = Warehouse::connect(url, options)
         .await
         .map_err(|e| e.to_string())?;
-    if is_default_demo && missing && demo_defs {
+    // A demo file from an older accord may lack tables the demo definitions
+    // now use: rebuild it rather than fail every query.
+    let stale = is_default_demo && !missing && demo_defs && {
+        let names: Vec<String> = crate::demo::table_specs()
+            .iter()
+            .map(|t| format!("'{}'", t.name))
+            .collect();
+        let sql = format!(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_name IN ({})",
+            names.join(", ")
+        );
+        match wh.query(&sql, 1).await {
+            Ok(rs) => rs
+                .rows
+                .first()
+                .and_then(|r| r[0].as_f64())
+                .is_none_or(|n| (n as usize) < names.len()),
+            Err(_) => false,
+        }
+    };
+    if is_default_demo && (missing || stale) && demo_defs {
         eprintln!(
             "creating the demo warehouse {url} (scale {}, seed 42)...",
             args::DEFAULT_DEMO_SCALE
@@ -187,8 +207,17 @@ async fn serve_cmd(a: crate::server::ServeArgs) -> ExitCode {
     };
     let addr = running.addr;
     let catalog = running.state.catalog();
+    // BI tools and psql log in with a JWT as the password.
+    let psql = match running.pg_addr {
+        Some(pg) => format!(
+            "  psql     PGPASSWORD=$(cargo run -q -- token --role analyst) psql -h {} -p {} -U analyst accord\n",
+            pg.ip(),
+            pg.port()
+        ),
+        None => String::new(),
+    };
     eprintln!(
-        "accord {} serving {} metrics from {defs} (definitions {}) on {warehouse}\n\n  browser  http://{addr}/v1/catalog\n  curl     curl -s http://{addr}/v1/query -H 'content-type: application/json' -d '{{\"metrics\": [\"revenue\"], \"dimensions\": [\"metric_time:month\"]}}'\n  health   http://{addr}/healthz  http://{addr}/readyz  http://{addr}/metrics\n",
+        "accord {} serving {} metrics from {defs} (definitions {}) on {warehouse}\n\n  browser  http://{addr}/v1/catalog\n  curl     curl -s http://{addr}/v1/query -H 'content-type: application/json' -d '{{\"metrics\": [\"revenue\"], \"dimensions\": [\"metric_time:month\"]}}'\n  graphql  http://{addr}/graphql\n  health   http://{addr}/healthz  http://{addr}/readyz  http://{addr}/metrics\n{psql}",
         crate::version(),
         catalog.metrics.len(),
         catalog.version,

@@ -176,7 +176,7 @@ pub struct DiffArgs {
     /// The head: a definitions directory, or a git revision.
     pub head: String,
     /// Where definitions live inside the repository, for git revisions
-    /// (relative to the current directory, as git resolves paths).
+    /// (relative to --repo).
     #[arg(long, default_value = "metric_defs")]
     pub defs: PathBuf,
     /// The git repository revisions are read from.

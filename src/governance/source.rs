@@ -114,8 +114,8 @@ impl Definitions {
         })
     }
 
-    /// Reads the definitions under `defs` (relative to the current
-    /// directory of `repo`, as git resolves paths) at revision `rev`.
+    /// Reads the definitions under `defs` (relative to `repo`, which may be
+    /// a subdirectory of the repository) at revision `rev`.
     pub fn from_git(repo: &Path, rev: &str, defs: &Path) -> Result<Definitions, ReadError> {
         let commit = resolve_revision(repo, rev).ok_or_else(|| {
             ReadError::Usage(format!(
