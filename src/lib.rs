@@ -3,6 +3,21 @@
 //! ([`planner`]) into a SQL AST ([`sql`]) and rendered for a warehouse
 //! [`dialect`]. See ARCHITECTURE.md for the map.
 
+/// `println!` for command output that ends quietly when the reader goes
+/// away (`accord compile | head`) instead of panicking on a broken pipe.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
 pub mod access;
 pub mod auth;
 pub mod catalog;

@@ -30,33 +30,16 @@ pub fn run(cli: Cli) -> ExitCode {
             &a.governance,
         )),
         Command::Compile(a) => {
-            let catalog = match load_catalog(&a.query.defs) {
-                Ok(c) => c,
-                Err(d) => {
-                    eprintln!("{d}");
-                    return ExitCode::from(1);
-                }
-            };
-            let query = match a.query.to_query() {
-                Ok(q) => q,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let caller = match a.query.caller() {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
+            let (catalog, query, caller) = match prepare(&a.query) {
+                Ok(x) => x,
+                Err(code) => return code,
             };
             match planner::compile(&catalog, &query, &caller, a.dialect) {
                 Ok((plan, sql)) => {
                     for w in &plan.warnings {
                         eprintln!("warning: {w}");
                     }
-                    println!("{sql}");
+                    crate::outln!("{sql}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -82,7 +65,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 .unwrap_or_else(|| crate::auth::DEV_SECRET.to_string());
             match crate::auth::mint_hs256(&secret, &t.subject, &t.roles, &claims, t.ttl) {
                 Ok(tok) => {
-                    println!("{tok}");
+                    crate::outln!("{tok}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -96,9 +79,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Dialects => {
             for k in crate::dialect::DialectKind::ALL {
                 let d = k.dialect();
-                println!("{:<11} {}", k.name(), d.description);
+                crate::outln!("{:<11} {}", k.name(), d.description);
                 for n in &d.notes {
-                    println!("{:<11}   note: {n}", "");
+                    crate::outln!("{:<11}   note: {n}", "");
                 }
             }
             ExitCode::SUCCESS
@@ -233,33 +216,43 @@ async fn serve_cmd(a: crate::server::ServeArgs) -> ExitCode {
     }
 }
 
+/// The catalog, query and caller a `compile` or `query` command works with;
+/// errors are printed and become the exit code.
+fn prepare(
+    q: &args::QueryArgs,
+) -> Result<
+    (
+        Arc<Catalog>,
+        crate::query::SemanticQuery,
+        crate::access::Caller,
+    ),
+    ExitCode,
+> {
+    let catalog = load_catalog(&q.defs).map_err(|d| {
+        eprintln!("{d}");
+        ExitCode::from(1)
+    })?;
+    let query = q.to_query().map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })?;
+    let caller = q.caller().map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })?;
+    Ok((catalog, query, caller))
+}
+
 async fn query_cmd(a: args::QueryCmdArgs) -> ExitCode {
-    let catalog = match load_catalog(&a.query.defs) {
-        Ok(c) => c,
-        Err(d) => {
-            eprintln!("{d}");
-            return ExitCode::from(1);
-        }
-    };
-    let query = match a.query.to_query() {
-        Ok(q) => q,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+    let (catalog, query, caller) = match prepare(&a.query) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     let wh = match open_warehouse(&a.warehouse.warehouse, &a.query.defs).await {
         Ok(w) => w,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(1);
-        }
-    };
-    let caller = match a.query.caller() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
         }
     };
     match crate::execute::run(&catalog, &wh, &query, &caller, a.max_rows).await {
@@ -275,7 +268,7 @@ async fn query_cmd(a: args::QueryCmdArgs) -> ExitCode {
                 OutputFormat::Csv => format::csv(&done.result),
                 OutputFormat::Json => format::json(&done.result),
             };
-            println!("{text}");
+            crate::outln!("{text}");
             ExitCode::SUCCESS
         }
         Err(crate::execute::ExecError::Plan(e)) => {
@@ -306,7 +299,7 @@ async fn demo_init(a: args::DemoInitArgs) -> ExitCode {
     match wh.load_demo(&data).await {
         Ok(stats) => {
             let rate = stats.rows as f64 / stats.elapsed.as_secs_f64().max(1e-9);
-            println!(
+            crate::outln!(
                 "demo data (scale {}, seed {}) written to {}: {} rows in {} tables; generated in {:.2?}, loaded in {:.2?} ({:.0} rows/s)",
                 a.scale,
                 a.seed,

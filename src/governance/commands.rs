@@ -156,7 +156,7 @@ pub async fn validate(defs: &Path, json: bool, options: &ValidateOptions) -> Exi
     if format == ReportFormat::Text && !report.ok {
         eprintln!("{out}");
     } else {
-        println!("{out}");
+        crate::outln!("{out}");
     }
     ExitCode::from(report.exit_code())
 }
@@ -248,7 +248,7 @@ pub async fn diff(a: &DiffArgs) -> ExitCode {
         DiffFormat::Json => report.json(),
         DiffFormat::Markdown => report.markdown(a.top),
     };
-    println!("{}", out.trim_end());
+    crate::outln!("{}", out.trim_end());
     if report.breaking > 0 && !a.allow_breaking {
         eprintln!(
             "{} breaking change(s); pass --allow-breaking to accept them",
@@ -302,6 +302,6 @@ pub fn lineage(a: &LineageArgs) -> ExitCode {
         LineageFormat::Mermaid => l.mermaid(),
         LineageFormat::Json => serde_json::to_string_pretty(&l).unwrap_or_default(),
     };
-    println!("{}", out.trim_end());
+    crate::outln!("{}", out.trim_end());
     ExitCode::SUCCESS
 }
