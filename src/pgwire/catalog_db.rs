@@ -1164,7 +1164,6 @@ mod tests {
 mod engine {
     use super::*;
     use duckdb::arrow::datatypes::DataType;
-    use duckdb::types::{TimeUnit, ValueRef};
     use pgwire::api::Type;
 
     fn pg_type(dt: &DataType) -> Type {
@@ -1184,83 +1183,7 @@ mod engine {
         }
     }
 
-    fn list_text(v: &duckdb::types::Value) -> String {
-        use duckdb::types::Value as V;
-        match v {
-            V::Null => "NULL".into(),
-            V::Text(s) => {
-                if s.is_empty() || s.contains([',', '{', '}', ' ', '"', '\\']) {
-                    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-                } else {
-                    s.clone()
-                }
-            }
-            V::List(items) | V::Array(items) => format!(
-                "{{{}}}",
-                items.iter().map(list_text).collect::<Vec<_>>().join(",")
-            ),
-            V::Boolean(b) => if *b { "t" } else { "f" }.into(),
-            V::TinyInt(i) => i.to_string(),
-            V::SmallInt(i) => i.to_string(),
-            V::Int(i) => i.to_string(),
-            V::BigInt(i) => i.to_string(),
-            V::UTinyInt(i) => i.to_string(),
-            V::USmallInt(i) => i.to_string(),
-            V::UInt(i) => i.to_string(),
-            V::UBigInt(i) => i.to_string(),
-            V::Float(f) => f.to_string(),
-            V::Double(f) => f.to_string(),
-            other => format!("{other:?}"),
-        }
-    }
-
-    fn value(v: ValueRef<'_>) -> Value {
-        match v {
-            ValueRef::Null => Value::Null,
-            ValueRef::Boolean(b) => Value::Bool(b),
-            ValueRef::TinyInt(i) => Value::Int(i.into()),
-            ValueRef::SmallInt(i) => Value::Int(i.into()),
-            ValueRef::Int(i) => Value::Int(i.into()),
-            ValueRef::BigInt(i) => Value::Int(i),
-            ValueRef::UTinyInt(i) => Value::Int(i.into()),
-            ValueRef::USmallInt(i) => Value::Int(i.into()),
-            ValueRef::UInt(i) => Value::Int(i.into()),
-            ValueRef::UBigInt(i) => i64::try_from(i)
-                .map(Value::Int)
-                .unwrap_or_else(|_| Value::Text(i.to_string())),
-            ValueRef::HugeInt(i) => i64::try_from(i)
-                .map(Value::Int)
-                .unwrap_or_else(|_| Value::Text(i.to_string())),
-            ValueRef::Float(f) => Value::Float(f.into()),
-            ValueRef::Double(f) => Value::Float(f),
-            ValueRef::Decimal(d) => d
-                .to_string()
-                .parse()
-                .map(Value::Decimal)
-                .unwrap_or(Value::Null),
-            ValueRef::Timestamp(unit, t) => {
-                let micros = match unit {
-                    TimeUnit::Second => t.saturating_mul(1_000_000),
-                    TimeUnit::Millisecond => t.saturating_mul(1_000),
-                    TimeUnit::Microsecond => t,
-                    TimeUnit::Nanosecond => t / 1_000,
-                };
-                Value::Timestamp(
-                    chrono::DateTime::UNIX_EPOCH.naive_utc()
-                        + chrono::Duration::microseconds(micros),
-                )
-            }
-            ValueRef::Date32(days) => Value::Date(
-                chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()
-                    + chrono::Duration::days(days.into()),
-            ),
-            ValueRef::Text(b) => Value::Text(String::from_utf8_lossy(b).into_owned()),
-            other => {
-                let owned = other.to_owned();
-                Value::Text(list_text(&owned))
-            }
-        }
-    }
+    use crate::warehouse::duck::value;
 
     fn sql_error(e: duckdb::Error) -> SqlError {
         let text = e.to_string();

@@ -40,7 +40,9 @@ fn column_type(dt: &DataType) -> ColumnType {
     }
 }
 
-fn value(v: ValueRef<'_>) -> Value {
+/// A DuckDB value as accord's `Value`. Lists (the catalog's arrays) become
+/// PostgreSQL array text, `{a,b}`, which is how BI tools read them.
+pub(crate) fn value(v: ValueRef<'_>) -> Value {
     let epoch = DateTime::UNIX_EPOCH.naive_utc();
     match v {
         ValueRef::Null => Value::Null,
@@ -89,7 +91,44 @@ fn value(v: ValueRef<'_>) -> Value {
                 + chrono::Duration::days(days.into()),
         ),
         ValueRef::Text(b) => Value::Text(String::from_utf8_lossy(b).into_owned()),
-        other => Value::Text(format!("{other:?}")),
+        other => Value::Text(pg_array_text(&other.to_owned())),
+    }
+}
+
+/// PostgreSQL's text form of a value inside an array literal.
+fn pg_array_text(v: &duckdb::types::Value) -> String {
+    use duckdb::types::Value as V;
+    match v {
+        V::Null => "NULL".into(),
+        V::Text(s) => {
+            if s.is_empty() || s.contains([',', '{', '}', ' ', '"', '\\']) {
+                format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+            } else {
+                s.clone()
+            }
+        }
+        V::List(items) | V::Array(items) => {
+            format!(
+                "{{{}}}",
+                items
+                    .iter()
+                    .map(pg_array_text)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        }
+        V::Boolean(b) => if *b { "t" } else { "f" }.into(),
+        V::TinyInt(i) => i.to_string(),
+        V::SmallInt(i) => i.to_string(),
+        V::Int(i) => i.to_string(),
+        V::BigInt(i) => i.to_string(),
+        V::UTinyInt(i) => i.to_string(),
+        V::USmallInt(i) => i.to_string(),
+        V::UInt(i) => i.to_string(),
+        V::UBigInt(i) => i.to_string(),
+        V::Float(f) => f.to_string(),
+        V::Double(f) => f.to_string(),
+        other => format!("{other:?}"),
     }
 }
 

@@ -4,7 +4,7 @@
 //! cancellation behave the same everywhere.
 
 #[cfg(feature = "duckdb")]
-mod duck;
+pub(crate) mod duck;
 pub mod result;
 mod sqlx_engines;
 mod url;
