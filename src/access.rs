@@ -353,6 +353,32 @@ impl<'c> Access<'c> {
         k
     }
 
+    /// The versions of a metric the caller may use, oldest first.
+    pub fn visible_versions(&self, name: &str) -> Vec<MetricId> {
+        self.catalog
+            .metric_versions(name)
+            .iter()
+            .copied()
+            .filter(|id| self.metric_visible(*id))
+            .collect()
+    }
+
+    /// What the caller may group a metric by: the catalog's groupable
+    /// dimensions less the hidden ones.
+    pub fn groupable_dimensions(&self, id: MetricId) -> Vec<String> {
+        self.catalog
+            .groupable_dimensions(id)
+            .into_iter()
+            .filter(|d| match d.split_once('.') {
+                None => self.metric_time_visible(),
+                Some((model, dim)) => self
+                    .catalog
+                    .model_by_name(model)
+                    .is_some_and(|md| self.dimension_visible(md.id, dim)),
+            })
+            .collect()
+    }
+
     /// Names of the roles in force, for responses that say what applied.
     pub fn role_names(&self) -> Vec<String> {
         self.roles

@@ -93,16 +93,7 @@ pub fn metrics(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
                             .map(|i| c.metric(i.metric).qualified_name())
                             .collect(),
                     };
-                    let dimensions: Vec<String> = c
-                        .groupable_dimensions(m.id)
-                        .into_iter()
-                        .filter(|d| match d.split_once('.') {
-                            None => access.metric_time_visible(),
-                            Some((model, dim)) => c
-                                .model_by_name(model)
-                                .is_some_and(|md| access.dimension_visible(md.id, dim)),
-                        })
-                        .collect();
+                    let dimensions: Vec<String> = access.groupable_dimensions(m.id);
                     let on: Vec<&(String, String, String)> =
                         names.iter().filter(|(n, ..)| *n == m.name).collect();
                     json!({

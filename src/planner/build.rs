@@ -86,12 +86,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         };
         let metric = metric.ok_or_else(|| {
             // Versions the caller may not see are not mentioned at all.
-            let versions: Vec<crate::catalog::MetricId> = catalog
-                .metric_versions(&name)
-                .iter()
-                .copied()
-                .filter(|id| access.metric_visible(*id))
-                .collect();
+            let versions = access.visible_versions(&name);
             if versions.is_empty() {
                 PlanError::new(ErrorCode::UnknownMetric, format!("unknown metric `{name}`"))
                     .with_suggestions(closest(

@@ -381,16 +381,7 @@ fn metric_json(c: &Catalog, m: &Metric, access: &Access) -> serde_json::Value {
             .collect(),
     };
     let is_default = c.default_metric(&m.name).is_some_and(|d| d.id == m.id);
-    let dimensions: Vec<String> = c
-        .groupable_dimensions(m.id)
-        .into_iter()
-        .filter(|d| match d.split_once('.') {
-            None => access.metric_time_visible(),
-            Some((model, dim)) => c
-                .model_by_name(model)
-                .is_some_and(|md| access.dimension_visible(md.id, dim)),
-        })
-        .collect();
+    let dimensions: Vec<String> = access.groupable_dimensions(m.id);
     json!({
         "name": m.name,
         "version": m.version,
@@ -460,12 +451,7 @@ pub async fn catalog_metric(
 ) -> Result<Response, ApiError> {
     let c = state.catalog();
     let access = Access::resolve(&c, &caller)?;
-    let versions: Vec<_> = c
-        .metric_versions(&name)
-        .iter()
-        .copied()
-        .filter(|id| access.metric_visible(*id))
-        .collect();
+    let versions = access.visible_versions(&name);
     if versions.is_empty() {
         let mut e = ApiError::new(
             StatusCode::NOT_FOUND,
