@@ -20,47 +20,50 @@ pub fn demo(scale: u32) -> DemoData {
     generate(&DemoConfig { scale, seed: 42 })
 }
 
-/// A fresh, private database (schema) per test so tests run in parallel.
-pub async fn postgres_db(name: &str) -> String {
-    use sqlx::Connection;
-    let base = postgres_url();
-    let mut conn = sqlx::PgConnection::connect(&base)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {base} is unreachable ({e}); start it or set ACCORD_TEST_POSTGRES_URL"));
+/// Drops and recreates database `accord_t_{name}` on the server at `base`;
+/// returns its URL. A private database per test lets tests run in parallel.
+async fn recreate<C>(base: &str, engine: &str, env: &str, drop_options: &str, name: &str) -> String
+where
+    C: sqlx::Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+{
+    let mut conn = C::connect(base).await.unwrap_or_else(|e| {
+        panic!("{engine} at {base} is unreachable ({e}); start it or set {env}")
+    });
     let db = format!("accord_t_{name}");
-    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .expect("drop db");
-    sqlx::raw_sql(&format!("CREATE DATABASE {db}"))
-        .execute(&mut conn)
-        .await
-        .expect("create db");
-    let (prefix, _) = base
-        .rsplit_once('/')
-        .expect("postgres URL has a database path");
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {db}{drop_options}"),
+        format!("CREATE DATABASE {db}"),
+    ] {
+        sqlx::raw_sql(&sql)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    let (prefix, _) = base.rsplit_once('/').expect("the URL has a database path");
     format!("{prefix}/{db}")
 }
 
+pub async fn postgres_db(name: &str) -> String {
+    recreate::<sqlx::PgConnection>(
+        &postgres_url(),
+        "PostgreSQL",
+        "ACCORD_TEST_POSTGRES_URL",
+        " WITH (FORCE)",
+        name,
+    )
+    .await
+}
+
 pub async fn mysql_db(name: &str) -> String {
-    use sqlx::Connection;
-    let base = mysql_url();
-    let mut conn = sqlx::MySqlConnection::connect(&base)
-        .await
-        .unwrap_or_else(|e| panic!("MariaDB/MySQL at {base} is unreachable ({e}); start it or set ACCORD_TEST_MYSQL_URL"));
-    let db = format!("accord_t_{name}");
-    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {db}"))
-        .execute(&mut conn)
-        .await
-        .expect("drop db");
-    sqlx::raw_sql(&format!("CREATE DATABASE {db}"))
-        .execute(&mut conn)
-        .await
-        .expect("create db");
-    let (prefix, _) = base
-        .rsplit_once('/')
-        .expect("mysql URL has a database path");
-    format!("{prefix}/{db}")
+    recreate::<sqlx::MySqlConnection>(
+        &mysql_url(),
+        "MariaDB/MySQL",
+        "ACCORD_TEST_MYSQL_URL",
+        "",
+        name,
+    )
+    .await
 }
 
 pub async fn open(url: &str) -> Warehouse {
