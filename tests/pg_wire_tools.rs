@@ -77,8 +77,11 @@ fn fixture(tool: &str) -> Vec<Stmt> {
                 "ok" => Expect::Ok,
                 "tables" => Expect::Tables,
                 "columns" => Expect::Columns,
+                // `gap:` is a statement accord cannot serve yet; it is held to
+                // its current refusal so closing the gap shows up here.
                 e => Expect::Error(
                     e.strip_prefix("error:")
+                        .or_else(|| e.strip_prefix("gap:"))
                         .unwrap_or_else(|| panic!("bad expectation `{e}` in {tool}"))
                         .to_string(),
                 ),
@@ -190,7 +193,6 @@ async fn replay(tool: &str) {
 }
 
 #[tokio::test]
-#[ignore = "needs: PostgreSQL format() (%s, %I) in describe-fields: the catalog's format() is DuckDB's fmt-style, so format('%s', udt_name) returns '%s' and CAST(format('%I.%I', …) AS REGCLASS) fails (0A000 Could not convert string '%I.%I' to UINT32)"]
 async fn metabase() {
     replay("metabase").await;
 }
@@ -201,7 +203,6 @@ async fn superset() {
 }
 
 #[tokio::test]
-#[ignore = "needs: DECLARE \"SQL_CUR…\" CURSOR WITH HOLD FOR … and FETCH 2048 IN \"SQL_CUR…\" (psqlODBC UseDeclareFetch, how Tableau reads results); both are refused with 0A000 `statement … is not supported`"]
 async fn tableau() {
     replay("tableau").await;
 }
@@ -217,7 +218,6 @@ async fn dbeaver() {
 }
 
 #[tokio::test]
-#[ignore = "needs: parse_ident() (column picker: 42883 no such function), and generate_series(array_lower(string_to_array(current_setting('search_path'), ','), 1), …) in FROM (table picker: current_setting is a macro over pg_settings, and DuckDB table functions cannot take subqueries, 0A000)"]
 async fn grafana() {
     replay("grafana").await;
 }
