@@ -167,6 +167,9 @@ struct RawDialect {
     date_trunc: BTreeMap<String, String>,
     aggregates: BTreeMap<String, String>,
     functions: BTreeMap<String, String>,
+    /// Interval arithmetic and epoch conversion (`add_seconds`, `add_days`,
+    /// `add_months`, `epoch_seconds`).
+    time: BTreeMap<String, String>,
     nulls_last: Option<String>,
     nulls_first: Option<String>,
     limit_style: LimitStyle,
@@ -211,6 +214,7 @@ pub struct Dialect {
     date_trunc: BTreeMap<Grain, Template>,
     aggregates: BTreeMap<String, Template>,
     functions: BTreeMap<String, Template>,
+    time: BTreeMap<String, Template>,
     pub nulls_last: Option<String>,
     pub nulls_first: Option<String>,
     pub limit_style: LimitStyle,
@@ -239,6 +243,7 @@ const REQUIRED_AGGREGATES: [&str; 7] = [
     "max",
 ];
 const OPTIONAL_AGGREGATES: [&str; 2] = ["median", "percentile"];
+const TIME_FUNCTIONS: [&str; 4] = ["add_seconds", "add_days", "add_months", "epoch_seconds"];
 const REQUIRED_FUNCTIONS: [&str; 4] = ["contains", "starts_with", "ilike", "concat"];
 
 impl Dialect {
@@ -302,6 +307,20 @@ impl Dialect {
                 return Err(format!("functions.{required} is missing"));
             }
         }
+        let mut time = BTreeMap::new();
+        for (name, t) in &raw.time {
+            let vars: &[&str] = match name.as_str() {
+                "add_seconds" | "add_days" | "add_months" => &["expr", "n"],
+                "epoch_seconds" => &["expr"],
+                other => return Err(format!("time.{other} is not a known time function")),
+            };
+            time.insert(name.clone(), Template::parse(t, vars)?);
+        }
+        for required in TIME_FUNCTIONS {
+            if !time.contains_key(required) {
+                return Err(format!("time.{required} is missing"));
+            }
+        }
         Ok(Dialect {
             kind,
             description: raw.description,
@@ -316,6 +335,7 @@ impl Dialect {
             date_trunc,
             aggregates,
             functions,
+            time,
             nulls_last: raw.nulls_last,
             nulls_first: raw.nulls_first,
             limit_style: raw.limit_style,
@@ -343,6 +363,15 @@ impl Dialect {
 
     pub fn function(&self, name: &str) -> &Template {
         &self.functions[name]
+    }
+
+    /// `seconds`, `days`, `months` (an `add_*` template) or `epoch_seconds`;
+    /// every dialect has all four (checked at load).
+    pub fn time_function(&self, name: &str) -> &Template {
+        match name {
+            "epoch_seconds" => &self.time["epoch_seconds"],
+            prim => &self.time[&format!("add_{prim}")],
+        }
     }
 
     /// A function only some dialects have (`hash`, `right`).

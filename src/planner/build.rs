@@ -1228,6 +1228,7 @@ fn consent_cte(catalog: &Catalog, consent: &Consent, purpose: &str, name: &str) 
                     args: vec![q(&l.time)],
                     partition_by: vec![q(&l.subject_key)],
                     order_by: order,
+                    frame: None,
                 },
                 alias: Some(Ident::generated("valid_to")),
             },

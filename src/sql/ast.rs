@@ -236,13 +236,25 @@ pub enum Expr {
         query: Box<Query>,
         negated: bool,
     },
-    /// A window function: `name(args) OVER (PARTITION BY .. ORDER BY ..)`.
+    /// A window function: `name(args) OVER (PARTITION BY .. ORDER BY ..
+    /// [frame])`. `name` may be an aggregate (`SUM`) for running totals.
     Window {
         name: String,
         args: Vec<Expr>,
         partition_by: Vec<Expr>,
         order_by: Vec<Expr>,
+        frame: Option<WindowFrame>,
     },
+    /// `expr` shifted by a whole number of `unit`s, rendered with the
+    /// dialect's interval arithmetic (`time.add_*` in the dialect file).
+    AddTime {
+        expr: Box<Expr>,
+        amount: i64,
+        unit: TimeUnit,
+    },
+    /// Whole seconds since 1970-01-01 00:00:00 of a (naive, UTC) timestamp,
+    /// as an integer: differences of two are exact durations on every engine.
+    EpochSeconds(Box<Expr>),
     /// A policy mask over a dimension, rendered per dialect.
     Mask {
         mask: crate::catalog::policy::Mask,
@@ -401,6 +413,12 @@ impl Expr {
                 expr: boxed(expr, f)?,
             },
             Expr::Nested(e) => Expr::Nested(boxed(e, f)?),
+            Expr::AddTime { expr, amount, unit } => Expr::AddTime {
+                expr: boxed(expr, f)?,
+                amount,
+                unit,
+            },
+            Expr::EpochSeconds(e) => Expr::EpochSeconds(boxed(e, f)?),
             Expr::Mask { mask, expr } => Expr::Mask {
                 mask,
                 expr: boxed(expr, f)?,
@@ -431,6 +449,8 @@ impl Expr {
             | Expr::IsNull { expr, .. }
             | Expr::DateTrunc { expr, .. }
             | Expr::Mask { expr, .. }
+            | Expr::AddTime { expr, .. }
+            | Expr::EpochSeconds(expr)
             | Expr::Nested(expr) => expr.walk(f),
             Expr::Func { args, .. } => args.iter().for_each(|a| a.walk(f)),
             Expr::Aggregate { arg, .. } => {
@@ -530,6 +550,67 @@ pub fn is_aggregate_function(name: &str) -> bool {
             | "bool_and"
             | "bool_or"
     )
+}
+
+/// Units for [`Expr::AddTime`]. Weeks are 7 days and years 12 months, so
+/// each dialect needs only seconds, days and months.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeUnit {
+    Second,
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl TimeUnit {
+    /// The dialect primitive (`seconds`, `days` or `months`) and the factor
+    /// that converts an amount of `self` into it.
+    pub fn primitive(self) -> (&'static str, i64) {
+        match self {
+            TimeUnit::Second => ("seconds", 1),
+            TimeUnit::Minute => ("seconds", 60),
+            TimeUnit::Hour => ("seconds", 3600),
+            TimeUnit::Day => ("days", 1),
+            TimeUnit::Week => ("days", 7),
+            TimeUnit::Month => ("months", 1),
+            TimeUnit::Quarter => ("months", 3),
+            TimeUnit::Year => ("months", 12),
+        }
+    }
+}
+
+/// `ROWS BETWEEN start AND end` of a window. Only row frames: `RANGE` with
+/// intervals differs across engines, and time windows are built on a dense
+/// spine where one row is one period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowFrame {
+    pub start: FrameBound,
+    pub end: FrameBound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameBound {
+    UnboundedPreceding,
+    Preceding(u64),
+    CurrentRow,
+    Following(u64),
+    UnboundedFollowing,
+}
+
+impl FrameBound {
+    pub fn sql(self) -> String {
+        match self {
+            FrameBound::UnboundedPreceding => "UNBOUNDED PRECEDING".into(),
+            FrameBound::Preceding(n) => format!("{n} PRECEDING"),
+            FrameBound::CurrentRow => "CURRENT ROW".into(),
+            FrameBound::Following(n) => format!("{n} FOLLOWING"),
+            FrameBound::UnboundedFollowing => "UNBOUNDED FOLLOWING".into(),
+        }
+    }
 }
 
 /// A relation in a FROM clause.

@@ -342,6 +342,7 @@ impl<'d> Renderer<'d> {
                 args,
                 partition_by,
                 order_by,
+                frame,
             } => {
                 let args: Result<Vec<String>, _> = args.iter().map(|a| self.expr(a)).collect();
                 let parts: Result<Vec<String>, _> =
@@ -357,9 +358,29 @@ impl<'d> Renderer<'d> {
                 if !orders.is_empty() {
                     over.push(format!("ORDER BY {}", orders.join(", ")));
                 }
+                if let Some(fr) = frame {
+                    over.push(format!(
+                        "ROWS BETWEEN {} AND {}",
+                        fr.start.sql(),
+                        fr.end.sql()
+                    ));
+                }
                 format!("{name}({}) OVER ({})", args?.join(", "), over.join(" "))
             }
             Expr::Mask { mask, expr } => self.mask(*mask, expr)?,
+            Expr::AddTime { expr, amount, unit } => {
+                let (prim, factor) = unit.primitive();
+                let n = amount.checked_mul(factor).ok_or_else(|| {
+                    RenderError::InvalidLiteral(format!("time offset {amount} {unit:?} overflows"))
+                })?;
+                self.d
+                    .time_function(prim)
+                    .render(&[("expr", &self.template_arg(expr)?), ("n", &n.to_string())])
+            }
+            Expr::EpochSeconds(expr) => self
+                .d
+                .time_function("epoch_seconds")
+                .render(&[("expr", &self.template_arg(expr)?)]),
         })
     }
 
