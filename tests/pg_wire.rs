@@ -838,3 +838,129 @@ async fn bench_pgbench_accord_vs_postgres() {
         "pgbench -M extended -c {clients} -T {secs}s\n  accord (cached metric query): {a_tps:.0} tps, p99 {a_p99:.2} ms\n  PostgreSQL (SELECT 1):        {p_tps:.0} tps, p99 {p_p99:.2} ms"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Cursors
+
+#[tokio::test]
+async fn cursors_page_through_a_governed_answer() {
+    let (server, port) = server().await;
+    let client = pg_connect(port, "analyst", &admin())
+        .await
+        .expect("connect");
+    let expected: BTreeMap<String, Decimal> = rest(
+        &server,
+        None,
+        json!({"metrics": ["revenue"], "dimensions": ["customers.country"]}),
+    )
+    .await
+    .into_iter()
+    .map(|(k, v)| (k, v[0]))
+    .collect();
+    assert!(expected.len() > 3);
+    let code = |r: Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>| {
+        r.err()
+            .and_then(|e| e.as_db_error().map(|d| d.code().code().to_string()))
+    };
+    let declare = "DECLARE c SCROLL CURSOR FOR SELECT customers__country, revenue FROM orders GROUP BY 1 ORDER BY 1";
+    // A cursor without HOLD needs a transaction block.
+    assert_eq!(
+        code(client.simple_query(declare).await).as_deref(),
+        Some("25P01")
+    );
+    client.simple_query("BEGIN").await.expect("BEGIN");
+    client.simple_query(declare).await.expect("DECLARE");
+    assert_eq!(
+        code(client.simple_query(declare).await).as_deref(),
+        Some("42P03")
+    );
+    // FETCH over the extended protocol: typed columns.
+    let pairs = |rows: Vec<tokio_postgres::Row>| -> Vec<(String, Decimal)> {
+        rows.iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, Decimal>(1)))
+            .collect()
+    };
+    let first = pairs(client.query("FETCH 2 FROM c", &[]).await.expect("FETCH 2"));
+    assert_eq!(first.len(), 2);
+    let rest_rows = pairs(client.query("FETCH ALL FROM c", &[]).await.expect("FETCH ALL"));
+    let all: BTreeMap<String, Decimal> = first.iter().chain(&rest_rows).cloned().collect();
+    assert_eq!(all, expected);
+    assert_eq!(first.len() + rest_rows.len(), expected.len());
+    let last = pairs(client.query("FETCH PRIOR FROM c", &[]).await.expect("PRIOR"));
+    assert_eq!(
+        last.first().map(|p| &p.0),
+        expected.keys().next_back(),
+        "PRIOR from after the end is the last row"
+    );
+    let moved = client
+        .simple_query("MOVE ABSOLUTE 0 IN c")
+        .await
+        .expect("MOVE");
+    assert!(
+        moved
+            .iter()
+            .any(|m| matches!(m, SimpleQueryMessage::CommandComplete(0))),
+        "{moved:?}"
+    );
+    let again = pairs(client.query("FETCH NEXT FROM c", &[]).await.expect("NEXT"));
+    assert_eq!(again.first().map(|p| &p.0), expected.keys().next());
+    client.simple_query("COMMIT").await.expect("COMMIT");
+    assert_eq!(
+        code(client.simple_query("FETCH NEXT FROM c").await).as_deref(),
+        Some("34000"),
+        "a cursor without HOLD closes at COMMIT"
+    );
+    // WITH HOLD outlives the block; CLOSE ends it.
+    client
+        .simple_query("BEGIN; DECLARE h CURSOR WITH HOLD FOR SELECT customers__country, revenue FROM orders GROUP BY 1; COMMIT")
+        .await
+        .expect("held cursor");
+    let held = pairs(client.query("FETCH ALL IN h", &[]).await.expect("FETCH held"));
+    assert_eq!(held.into_iter().collect::<BTreeMap<_, _>>(), expected);
+    client.simple_query("CLOSE h").await.expect("CLOSE");
+    assert_eq!(
+        code(client.simple_query("CLOSE h").await).as_deref(),
+        Some("34000")
+    );
+    // A multi-statement query is one implicit block.
+    let msgs = client
+        .simple_query("DECLARE m CURSOR FOR SELECT customers__country, revenue FROM orders GROUP BY 1; FETCH 1 FROM m")
+        .await
+        .expect("implicit block");
+    assert_eq!(
+        msgs.iter()
+            .filter(|m| matches!(m, SimpleQueryMessage::Row(_)))
+            .count(),
+        1
+    );
+    assert_eq!(
+        code(client.simple_query("FETCH 1 FROM m").await).as_deref(),
+        Some("34000")
+    );
+}
+
+#[tokio::test]
+async fn psql_fetch_count_reads_through_a_cursor() {
+    let (server, port) = server().await;
+    let out = psql(
+        port,
+        &admin(),
+        &[
+            "-v",
+            "FETCH_COUNT=2",
+            "-A",
+            "-t",
+            "-c",
+            "SELECT status, revenue, orders FROM orders GROUP BY status ORDER BY status",
+        ],
+    )
+    .await;
+    let expected = rest(
+        &server,
+        None,
+        json!({"metrics": ["revenue", "orders"], "dimensions": ["orders.status"]}),
+    )
+    .await;
+    assert_eq!(psql_rows(&out), expected);
+    assert!(expected.len() > 2, "more rows than one FETCH returns");
+}

@@ -51,6 +51,7 @@ async fn connect(port: u16, user: &str, password: &str) -> tokio_postgres::Clien
 #[derive(Debug, Clone, PartialEq)]
 enum Expect {
     Ok,
+    Rows,
     Tables,
     Columns,
     Error(String),
@@ -75,6 +76,7 @@ fn fixture(tool: &str) -> Vec<Stmt> {
             let name = parts.next().expect("statement name").to_string();
             let expect = match parts.next().expect("expectation") {
                 "ok" => Expect::Ok,
+                "rows" => Expect::Rows,
                 "tables" => Expect::Tables,
                 "columns" => Expect::Columns,
                 // `gap:` is a statement accord cannot serve yet; it is held to
@@ -134,6 +136,13 @@ async fn check(client: &tokio_postgres::Client, s: &Stmt, restricted: bool) -> R
             None => e.to_string(),
         }),
         (Expect::Ok, Ok(_)) => Ok(()),
+        (Expect::Rows, Ok(msgs)) => {
+            if msgs.iter().any(|m| matches!(m, SimpleQueryMessage::Row(_))) {
+                Ok(())
+            } else {
+                Err("no rows".into())
+            }
+        }
         (Expect::Tables, Ok(msgs)) => {
             let c = cells(&msgs);
             match ["orders", "customers"]

@@ -1,7 +1,15 @@
-//! Startup: cleartext password authentication where the password is a JWT,
-//! verified exactly like a REST bearer token. The user name is only a label
-//! (BI tools insist on one); who the caller is comes from the token. There
-//! is no anonymous access over this endpoint.
+//! Startup: two ways to log in, chosen by the user name as PostgreSQL's
+//! `pg_hba.conf` would.
+//!
+//! - A user configured under `pg.users` authenticates with SCRAM-SHA-256
+//!   (SCRAM-SHA-256-PLUS with channel binding over TLS) against its stored
+//!   verifier, and is the caller its entry maps to (roles, claims, purpose).
+//! - Any other user name is only a label (BI tools insist on one): the
+//!   password is a JWT, sent in cleartext and verified exactly like a REST
+//!   bearer token; who the caller is comes from the token.
+//!
+//! There is no anonymous access over this endpoint; a failed login is
+//! SQLSTATE 28P01.
 
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
@@ -11,6 +19,7 @@ use futures::sink::Sink;
 use pgwire::api::auth::cleartext::CleartextPasswordAuth;
 use pgwire::api::auth::driver::AuthOutcome;
 use pgwire::api::auth::mechanism::AuthMechanismFactory;
+use pgwire::api::auth::sasl::scram::{ScramAuth, ScramSecret};
 use pgwire::api::auth::{
     AuthDriver, AuthSource, DefaultServerParameterProvider, LoginInfo, Password, StartupHandler,
 };
@@ -18,6 +27,7 @@ use pgwire::api::{ClientInfo, ConnectionManager};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
+use super::config::PgUser;
 use super::error::{INVALID_PASSWORD, SqlError};
 use crate::access::Caller;
 use crate::server::AppState;
@@ -32,6 +42,20 @@ pub struct Session {
     pub user: String,
     /// `SET` parameters (lower-case names) for `SHOW` and `current_setting`.
     pub settings: Mutex<Vec<(String, String)>>,
+    /// Open cursors (`DECLARE … CURSOR`) and whether a transaction block
+    /// is open (non-holdable cursors close with it).
+    pub cursors: super::cursor::Cursors,
+}
+
+impl Session {
+    pub fn new(caller: Caller, user: String) -> Session {
+        Session {
+            caller,
+            user,
+            settings: Mutex::new(Vec::new()),
+            cursors: super::cursor::Cursors::default(),
+        }
+    }
 }
 
 impl Session {
@@ -110,21 +134,84 @@ impl AuthSource<Caller> for JwtSource {
     }
 }
 
+/// The configured SCRAM users (`pg.users`): each login's verifier and the
+/// caller it maps to.
+#[derive(Clone)]
+pub struct UserSource {
+    users: Arc<Vec<PgUser>>,
+}
+
+impl Debug for UserSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserSource")
+            .field("users", &self.users.len())
+            .finish()
+    }
+}
+
+impl UserSource {
+    fn find(&self, name: &str) -> Option<&PgUser> {
+        self.users.iter().find(|u| u.name == name)
+    }
+}
+
+#[async_trait]
+impl AuthSource<Caller> for UserSource {
+    async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
+        // Only verifiers are stored; SCRAM asks `get_scram_secret`.
+        Err(rejected(login.user().unwrap_or(""), "no stored passwords"))
+    }
+
+    async fn get_scram_secret(
+        &self,
+        login: &LoginInfo,
+    ) -> PgWireResult<(ScramSecret, Option<Caller>)> {
+        let name = login.user().unwrap_or("");
+        let user = self
+            .find(name)
+            .ok_or_else(|| rejected(name, "no such user"))?;
+        Ok((user.verifier.secret(), Some(user.caller())))
+    }
+}
+
 pub struct JwtStartup {
     driver: AuthDriver<DefaultServerParameterProvider, Caller>,
     factory: CleartextPasswordAuth<JwtSource>,
+    users: UserSource,
+    /// SCRAM over plain TCP, and over TLS (with channel binding to the
+    /// server certificate, when TLS is on).
+    scram: ScramAuth<Caller>,
+    scram_tls: ScramAuth<Caller>,
 }
 
 impl JwtStartup {
-    pub fn new(state: Arc<AppState>, manager: Arc<ConnectionManager>) -> JwtStartup {
+    pub fn new(
+        state: Arc<AppState>,
+        manager: Arc<ConnectionManager>,
+        cert_pem: Option<&[u8]>,
+    ) -> Result<JwtStartup, String> {
         let mut params = DefaultServerParameterProvider::default();
         params.server_version = SERVER_VERSION.to_string();
         params.is_superuser = false;
         params.application_name = None;
-        JwtStartup {
+        let users = UserSource {
+            users: Arc::new(state.config.pg.users.clone()),
+        };
+        let source: Arc<dyn AuthSource<Caller>> = Arc::new(users.clone());
+        let scram = ScramAuth::new(source.clone());
+        let mut scram_tls = ScramAuth::new(source);
+        if let Some(pem) = cert_pem {
+            scram_tls.configure_certificate(pem).map_err(|e| {
+                format!("Postgres TLS: the certificate cannot be used for SCRAM channel binding: {e}")
+            })?;
+        }
+        Ok(JwtStartup {
             driver: AuthDriver::new(params).with_connection_manager(manager),
             factory: CleartextPasswordAuth::new(Arc::new(JwtSource { state })),
-        }
+            users,
+            scram,
+            scram_tls,
+        })
     }
 }
 
@@ -151,11 +238,44 @@ impl StartupHandler for JwtStartup {
                 {
                     return Err(PgWireError::UserNameRequired);
                 }
-                let mechanism = AuthMechanismFactory::<Caller>::create(&self.factory);
+                let user = client
+                    .metadata()
+                    .get(pgwire::api::METADATA_USER)
+                    .cloned()
+                    .unwrap_or_default();
+                let mechanism = if self.users.find(&user).is_some() {
+                    if client.is_secure() {
+                        AuthMechanismFactory::<Caller>::create(&self.scram_tls)
+                    } else {
+                        AuthMechanismFactory::<Caller>::create(&self.scram)
+                    }
+                } else {
+                    AuthMechanismFactory::<Caller>::create(&self.factory)
+                };
                 self.driver.begin_authentication(client, mechanism).await?
             }
             PgWireFrontendMessage::PasswordMessageFamily(m) => {
-                self.driver.advance_authentication(client, m).await?
+                match self.driver.advance_authentication(client, m).await {
+                    Ok(o) => o,
+                    // SCRAM's wrong proof: PostgreSQL's message, with how
+                    // to log in.
+                    // (libpq leaves SCRAM's own user name empty: the
+                    // startup's is the one.)
+                    Err(PgWireError::InvalidPassword(_)) => {
+                        let user = client
+                            .metadata()
+                            .get(pgwire::api::METADATA_USER)
+                            .cloned()
+                            .unwrap_or_default();
+                        return Err(SqlError::new(
+                            INVALID_PASSWORD,
+                            format!("password authentication failed for user \"{user}\""),
+                        )
+                        .hint("this user logs in with its configured password (SCRAM-SHA-256); other user names take a JWT as the password")
+                        .into());
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             _ => return Ok(()),
         };
@@ -172,11 +292,7 @@ impl StartupHandler for JwtStartup {
             let Some(caller) = identity else {
                 return Err(rejected(&user, "no identity"));
             };
-            let session = Session {
-                caller,
-                user,
-                settings: Mutex::new(Vec::new()),
-            };
+            let session = Session::new(caller, user);
             client.session_extensions().insert(Arc::new(session));
             self.driver
                 .complete_authentication(client, final_message)

@@ -511,6 +511,16 @@ const MACROS: &[(&str, &str)] = &[
         "(s) AS CASE WHEN regexp_matches(s, '^[a-z_][a-z0-9_]*$') THEN s ELSE '\"' || replace(s, '\"', '\"\"') || '\"' END",
     ),
     (
+        "quote_literal",
+        r#"(s) AS CASE WHEN s IS NULL THEN NULL WHEN contains(s::VARCHAR, '\') THEN 'E''' || replace(replace(s::VARCHAR, '\', '\\'), '''', '''''') || '''' ELSE '''' || replace(s::VARCHAR, '''', '''''') || '''' END"#,
+    ),
+    // A qualified name split into its parts: quoted parts kept (doubled
+    // quotes undone), unquoted ones folded to lower case.
+    (
+        "parse_ident",
+        r#"(s) AS list_transform(regexp_extract_all(s, '("(?:[^"]|"")*"|[^."]+)'), x -> CASE WHEN starts_with(x, '"') THEN replace(substr(x, 2, length(x) - 2), '""', '"') ELSE lower(trim(x)) END), (s, strict) AS list_transform(regexp_extract_all(s, '("(?:[^"]|"")*"|[^."]+)'), x -> CASE WHEN starts_with(x, '"') THEN replace(substr(x, 2, length(x) - 2), '""', '"') ELSE lower(trim(x)) END)"#,
+    ),
+    (
         "array_lower",
         "(a, d) AS CASE WHEN len(a) > 0 THEN 1 ELSE NULL END",
     ),
@@ -762,25 +772,212 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("data_directory_mode", "0700"),
 ];
 
-/// A set-returning function in FROM with an alias and no column list
-/// names its one column after the alias in PostgreSQL
-/// (`generate_series(1, 3) s` has column `s`).
+/// Functions in FROM. A set-returning function with an alias and no column
+/// list names its one column after the alias in PostgreSQL
+/// (`generate_series(1, 3) s` has column `s`). A scalar function in FROM
+/// (Grafana's `string_to_array(current_setting('search_path'), ',') s`)
+/// is one row holding its value in PostgreSQL; DuckDB only takes table
+/// functions there, so it becomes `(SELECT f(…) AS s) AS s`.
 struct FunctionAliases;
+
+/// Scalar (array-valued) functions tools put in FROM.
+const SCALAR_IN_FROM: &[&str] = &[
+    "string_to_array",
+    "regexp_split_to_array",
+    "current_schemas",
+    "parse_ident",
+];
 
 impl sp::VisitorMut for FunctionAliases {
     type Break = ();
 
     fn pre_visit_table_factor(&mut self, t: &mut sp::TableFactor) -> ControlFlow<()> {
         if let sp::TableFactor::Table {
-            args: Some(_),
-            alias: Some(alias),
+            name,
+            args: Some(args),
+            alias,
             ..
         } = t
-            && alias.columns.is_empty()
         {
-            alias.columns = vec![sp::TableAliasColumnDef::from_name(alias.name.value.clone())];
+            let fname = name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(|i| i.value.to_ascii_lowercase())
+                .unwrap_or_default();
+            if SCALAR_IN_FROM.contains(&fname.as_str()) {
+                let column = alias
+                    .as_ref()
+                    .map(|a| a.name.clone())
+                    .unwrap_or_else(|| ident(&fname));
+                let call = sp::Expr::Function(sp::Function {
+                    name: name.clone(),
+                    uses_odbc_syntax: false,
+                    parameters: sp::FunctionArguments::None,
+                    args: sp::FunctionArguments::List(sp::FunctionArgumentList {
+                        duplicate_treatment: None,
+                        args: args.args.clone(),
+                        clauses: vec![],
+                    }),
+                    filter: None,
+                    null_treatment: None,
+                    over: None,
+                    within_group: vec![],
+                });
+                let sql = format!("SELECT {call} AS {column}");
+                if let Ok(mut parsed) = sqlparser::parser::Parser::parse_sql(
+                    &sqlparser::dialect::PostgreSqlDialect {},
+                    &sql,
+                ) && let Some(sp::Statement::Query(subquery)) = parsed.pop()
+                {
+                    *t = sp::TableFactor::Derived {
+                        lateral: false,
+                        subquery,
+                        alias: Some(sp::TableAlias {
+                            explicit: true,
+                            name: column,
+                            columns: vec![],
+                            at: None,
+                        }),
+                        sample: None,
+                    };
+                }
+                return ControlFlow::Continue(());
+            }
+            if let Some(alias) = alias
+                && alias.columns.is_empty()
+            {
+                alias.columns = vec![sp::TableAliasColumnDef::from_name(alias.name.value.clone())];
+            }
         }
         ControlFlow::Continue(())
+    }
+}
+
+/// PostgreSQL's `format(fmt, args…)` as a concatenation DuckDB runs: `%s`
+/// (NULL is empty), `%I` (quote_ident; NULL is an error), `%L`
+/// (quote_literal; NULL is `NULL`), `%%`, and positions (`%2$s`). Widths
+/// and flags, and a format that is not a literal, become an error at run
+/// time saying so, never DuckDB's own `format` (another syntax).
+fn pg_format(args: &[sp::Expr]) -> sp::Expr {
+    let refuse = |why: &str| {
+        call_plain(
+            "error",
+            vec![lit(&format!(
+                "format(): {why}; accord's catalog supports %s, %I, %L, %% and positions like %1$s"
+            ))],
+        )
+    };
+    let Some(fmt) = args.first().and_then(string_lit) else {
+        return refuse("the format string must be a literal");
+    };
+    let values = &args[1..];
+    let mut pieces: Vec<sp::Expr> = Vec::new();
+    let mut text = String::new();
+    let mut next = 0usize;
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            text.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            text.push('%');
+            continue;
+        }
+        // Optional `n$` position.
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        let index = if digits.is_empty() {
+            next
+        } else if chars.peek() == Some(&'$') {
+            chars.next();
+            match digits.parse::<usize>() {
+                Ok(n) if n >= 1 => n - 1,
+                _ => return refuse("positions start at 1"),
+            }
+        } else {
+            return refuse("widths are not supported");
+        };
+        let Some(value) = values.get(index) else {
+            return refuse("too few arguments for the format");
+        };
+        next = index + 1;
+        if !text.is_empty() {
+            pieces.push(lit(&std::mem::take(&mut text)));
+        }
+        let as_text = cast(value.clone(), "VARCHAR");
+        let is_null = sp::Expr::IsNull(Box::new(value.clone()));
+        let piece = match chars.next() {
+            Some('s') => call_plain("coalesce", vec![as_text, lit("")]),
+            Some('I') => case(
+                is_null,
+                call_plain(
+                    "error",
+                    vec![lit("null values cannot be formatted as an SQL identifier")],
+                ),
+                call("quote_ident", vec![as_text]),
+            ),
+            Some('L') => case(is_null, lit("NULL"), call("quote_literal", vec![as_text])),
+            Some(other) => {
+                return refuse(&format!(
+                    "unrecognized format() type specifier \"{other}\""
+                ));
+            }
+            None => return refuse("unterminated format() type specifier"),
+        };
+        pieces.push(piece);
+    }
+    if !text.is_empty() || pieces.is_empty() {
+        pieces.push(lit(&text));
+    }
+    call_plain("concat", pieces)
+}
+
+fn case(condition: sp::Expr, then: sp::Expr, otherwise: sp::Expr) -> sp::Expr {
+    sp::Expr::Case {
+        case_token: sp::helpers::attached_token::AttachedToken::empty(),
+        end_token: sp::helpers::attached_token::AttachedToken::empty(),
+        operand: None,
+        conditions: vec![sp::CaseWhen {
+            condition,
+            result: then,
+        }],
+        else_result: Some(Box::new(otherwise)),
+    }
+}
+
+/// Whether an expression is text (so `::regclass` names a relation rather
+/// than turning an oid into its name).
+fn is_text_expr(e: &sp::Expr) -> bool {
+    match e {
+        sp::Expr::Nested(inner) => is_text_expr(inner),
+        sp::Expr::BinaryOp {
+            op: sp::BinaryOperator::StringConcat,
+            ..
+        } => true,
+        sp::Expr::Cast {
+            data_type: sp::DataType::Text | sp::DataType::Varchar(_),
+            ..
+        } => true,
+        sp::Expr::Function(f) => {
+            let name = f
+                .name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(|i| i.value.to_ascii_lowercase())
+                .unwrap_or_default();
+            matches!(
+                name.as_str(),
+                "concat" | "format" | "quote_ident" | "lower" | "upper" | "replace" | "trim" | "btrim"
+            )
+        }
+        _ => string_lit(e).is_some(),
     }
 }
 
@@ -891,6 +1088,15 @@ fn call(name: &str, args: Vec<sp::Expr>) -> sp::Expr {
     })
 }
 
+/// A call of a DuckDB function by its own (unqualified) name.
+fn call_plain(name: &str, args: Vec<sp::Expr>) -> sp::Expr {
+    let mut c = call(name, args);
+    if let sp::Expr::Function(f) = &mut c {
+        f.name = sp::ObjectName::from(vec![ident(name)]);
+    }
+    c
+}
+
 fn lit(s: &str) -> sp::Expr {
     sp::Expr::Value(sp::Value::SingleQuotedString(s.to_string()).into())
 }
@@ -958,6 +1164,17 @@ fn fix_type(t: &mut sp::DataType) {
 
 fn rewrite_expr(e: &mut sp::Expr, session: &SessionInfo) {
     match e {
+        // `user`, `current_user`, … are keywords, not columns, in PostgreSQL.
+        sp::Expr::Identifier(i) if i.quote_style.is_none() => {
+            match i.value.to_ascii_lowercase().as_str() {
+                "current_user" | "session_user" | "user" | "current_role" => {
+                    *e = lit(&session.user);
+                }
+                "current_catalog" => *e = lit(&session.database),
+                "current_schema" => *e = lit("public"),
+                _ => {}
+            }
+        }
         sp::Expr::CompoundIdentifier(parts) if parts.len() >= 3 => {
             let first = parts[0].value.to_ascii_lowercase();
             if first == "pg_catalog" {
@@ -988,6 +1205,23 @@ fn rewrite_expr(e: &mut sp::Expr, session: &SessionInfo) {
                     return;
                 }
             }
+            if fname == "format"
+                && (parts.len() == 1 || parts[0] == "pg_catalog")
+                && let sp::FunctionArguments::List(list) = &f.args
+            {
+                let args: Option<Vec<sp::Expr>> = list
+                    .args
+                    .iter()
+                    .map(|a| match a {
+                        sp::FunctionArg::Unnamed(sp::FunctionArgExpr::Expr(x)) => Some(x.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                if let Some(args) = args {
+                    *e = pg_format(&args);
+                    return;
+                }
+            }
             if is_macro(&fname) {
                 f.name = sp::ObjectName::from(vec![ident("pgc"), ident(&fname)]);
             } else if parts.len() == 2 && parts[0] == "pg_catalog" {
@@ -1004,6 +1238,7 @@ fn rewrite_expr(e: &mut sp::Expr, session: &SessionInfo) {
                 // shows as its name, as PostgreSQL prints these types.
                 Some("regclass") => Some(match string_lit(&inner) {
                     Some(s) => call("regclass_oid", vec![lit(&s)]),
+                    None if is_text_expr(&inner) => call("regclass_oid", vec![inner.clone()]),
                     None => call("regclass_name", vec![inner.clone()]),
                 }),
                 Some("regtype") => Some(match string_lit(&inner) {

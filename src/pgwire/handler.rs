@@ -34,6 +34,7 @@ use sqlparser::dialect::PostgreSqlDialect;
 
 use super::auth::{JwtStartup, Session};
 use super::catalog_db::{CatalogDbs, SessionInfo};
+use super::cursor;
 use super::encode::{Field, encode_rows, field_infos, pg_type};
 use super::error::{INTERNAL, INVALID_AUTHORIZATION, SYNTAX_ERROR, SqlError, SqlResult};
 use super::schema::{ColKind, Exposed, SchemaCache};
@@ -62,6 +63,12 @@ pub enum Kind {
     Parsed(Box<sp::Statement>),
     /// Text the SQL parser could not read: tried on the catalog as is.
     Raw(String),
+    /// `DECLARE … CURSOR FOR query`.
+    Declare(Box<cursor::Declare>),
+    /// `FETCH` / `MOVE`.
+    Fetch(cursor::Fetch),
+    /// `CLOSE name` (`None`: `CLOSE ALL`).
+    Close(Option<String>),
 }
 
 /// A prepared statement.
@@ -114,7 +121,7 @@ pub struct Handlers {
 }
 
 impl Handlers {
-    pub fn new(state: Arc<AppState>) -> Handlers {
+    pub fn new(state: Arc<AppState>, cert_pem: Option<&[u8]>) -> Result<Handlers, String> {
         let manager = Arc::new(ConnectionManager::new());
         let schemas = Arc::new(SchemaCache::default());
         let engine = Arc::new(Engine {
@@ -126,11 +133,11 @@ impl Handlers {
             schemas,
             catalogs: Arc::new(CatalogDbs::default()),
         });
-        Handlers {
+        Ok(Handlers {
             engine,
-            startup: Arc::new(JwtStartup::new(state, manager.clone())),
+            startup: Arc::new(JwtStartup::new(state, manager.clone(), cert_pem)?),
             manager,
-        }
+        })
     }
 }
 
@@ -313,7 +320,6 @@ pub fn classify(sql: &str) -> SqlResult<Kind> {
         "deallocate" => Some(Command::Tag("DEALLOCATE".into())),
         "savepoint" => Some(Command::Tag("SAVEPOINT".into())),
         "release" => Some(Command::Tag("RELEASE".into())),
-        "close" => Some(Command::Tag("CLOSE CURSOR".into())),
         "listen" => Some(Command::Tag("LISTEN".into())),
         "unlisten" => Some(Command::Tag("UNLISTEN".into())),
         "show" => Some(Command::Show(
@@ -328,6 +334,12 @@ pub fn classify(sql: &str) -> SqlResult<Kind> {
     };
     if let Some(c) = command {
         return Ok(Kind::Command(c));
+    }
+    match first {
+        "declare" => return Ok(Kind::Declare(Box::new(cursor::parse_declare(text)?))),
+        "fetch" | "move" => return Ok(Kind::Fetch(cursor::parse_fetch(text)?)),
+        "close" => return Ok(Kind::Close(cursor::parse_close(text)?)),
+        _ => {}
     }
     match sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, text) {
         Ok(mut stmts) if stmts.len() == 1 => {
@@ -636,6 +648,14 @@ impl Engine {
                     .unwrap_or_else(|| info.application_name.clone()),
             ),
             "session_authorization" => Some(info.user.clone()),
+            "ssl" => Some(
+                if self.state.config.pg.tls.is_some() {
+                    "on"
+                } else {
+                    "off"
+                }
+                .to_string(),
+            ),
             _ => session.setting(&name).or_else(|| {
                 super::catalog_db::SETTINGS
                     .iter()
@@ -666,9 +686,18 @@ impl Engine {
         c: &Command,
     ) -> SqlResult<Output> {
         Ok(match c {
-            Command::Begin => Output::Begin,
-            Command::Commit => Output::End("COMMIT".into()),
-            Command::Rollback => Output::End("ROLLBACK".into()),
+            Command::Begin => {
+                session.cursors.begin();
+                Output::Begin
+            }
+            Command::Commit => {
+                session.cursors.commit();
+                Output::End("COMMIT".into())
+            }
+            Command::Rollback => {
+                session.cursors.rollback();
+                Output::End("ROLLBACK".into())
+            }
             Command::Set(pairs) => {
                 for (k, v) in pairs {
                     session.set(k, v);
@@ -676,7 +705,12 @@ impl Engine {
                 Output::Tag("SET".into())
             }
             Command::Show(name) => return self.show(session, info, name),
-            Command::Tag(t) => Output::Tag(t.clone()),
+            Command::Tag(t) => {
+                if t == "DISCARD ALL" {
+                    session.cursors.discard();
+                }
+                Output::Tag(t.clone())
+            }
             Command::ReadOnly(what) => {
                 return Err(SqlError::new(
                     "25006",
@@ -702,7 +736,9 @@ impl Engine {
                 name: name.clone(),
                 ty: Type::TEXT,
             }],
-            Kind::Command(_) => vec![],
+            Kind::Command(_) | Kind::Declare(_) | Kind::Close(_) => vec![],
+            Kind::Fetch(f) if f.move_only => vec![],
+            Kind::Fetch(f) => session.cursors.fields(&f.name)?,
             Kind::Parsed(stmt) => {
                 let bound = bind(stmt, params);
                 let exposed = self.exposed(session);
@@ -714,7 +750,7 @@ impl Engine {
                     _ => {
                         let mut s = bound.clone();
                         super::catalog_db::rewrite(&mut s, info);
-                        self.run_catalog(&exposed, info, &s.to_string(), prepared)
+                        self.run_catalog(&exposed, info, &s.to_string())
                             .await?
                             .0
                     }
@@ -726,7 +762,6 @@ impl Engine {
                     &exposed,
                     info,
                     &super::catalog_db::rewrite_text(sql),
-                    prepared,
                 )
                 .await?
                 .0
@@ -743,7 +778,6 @@ impl Engine {
         exposed: &Arc<Exposed>,
         info: &SessionInfo,
         sql: &str,
-        _prepared: &Prepared,
     ) -> SqlResult<(Vec<Field>, Vec<Vec<Value>>)> {
         let catalogs = self.catalogs.clone();
         let exposed = exposed.clone();
@@ -771,7 +805,6 @@ impl Engine {
                         &exposed,
                         info,
                         &super::catalog_db::rewrite_text(sql),
-                        prepared,
                     )
                     .await?;
                 Ok(Output::Rows {
@@ -781,75 +814,107 @@ impl Engine {
                 })
             }
             Kind::Parsed(stmt) => {
-                let bound = bind(stmt, params);
-                let caller = session.caller();
-                let catalog = self.state.catalog();
-                let exposed = self.schemas.get(&catalog, &caller);
-                if let (Some(why), sp::Statement::Query(q)) = (&exposed.denied, &bound)
-                    && translate::references_user_relation(q)
-                {
+                let (fields, rows) = self.run_select(session, info, stmt, params).await?;
+                Ok(Output::Rows {
+                    fields: described_or(prepared, fields),
+                    rows,
+                    tag: "SELECT",
+                })
+            }
+            Kind::Declare(d) => {
+                session.cursors.check_declare(d)?;
+                let (fields, rows) = self.run_select(session, info, &d.query, params).await?;
+                session.cursors.declare(d, fields, rows)?;
+                Ok(Output::Tag("DECLARE CURSOR".into()))
+            }
+            Kind::Fetch(f) => {
+                let (fields, rows, count) = session.cursors.fetch(f)?;
+                if f.move_only {
+                    Ok(Output::Tag(format!("MOVE {count}")))
+                } else {
+                    Ok(Output::Rows {
+                        fields: described_or(prepared, fields),
+                        rows,
+                        tag: "FETCH",
+                    })
+                }
+            }
+            Kind::Close(name) => {
+                session.cursors.close(name.as_deref())?;
+                Ok(Output::Tag(
+                    if name.is_some() {
+                        "CLOSE CURSOR"
+                    } else {
+                        "CLOSE CURSOR ALL"
+                    }
+                    .into(),
+                ))
+            }
+        }
+    }
+
+    /// Runs a query: a semantic query over model tables (the cache,
+    /// policies and consent of REST) or a catalog question.
+    async fn run_select(
+        &self,
+        session: &Session,
+        info: &SessionInfo,
+        stmt: &sp::Statement,
+        params: Option<&[Param]>,
+    ) -> SqlResult<(Vec<Field>, Vec<Vec<Value>>)> {
+        let bound = bind(stmt, params);
+        let caller = session.caller();
+        let catalog = self.state.catalog();
+        let exposed = self.schemas.get(&catalog, &caller);
+        if let (Some(why), sp::Statement::Query(q)) = (&exposed.denied, &bound)
+            && translate::references_user_relation(q)
+        {
+            return Err(SqlError::new(
+                super::error::INSUFFICIENT_PRIVILEGE,
+                format!("permission denied: {why}"),
+            ));
+        }
+        match &bound {
+            sp::Statement::Query(q) if translate::references_model(q, &exposed) => {
+                let t = translate::translate(q, &exposed)?;
+                let fields = semantic_fields(&t);
+                if t.empty {
+                    return Ok((fields, vec![]));
+                }
+                let (executed, _, _) =
+                    crate::server::handlers::run_query(&self.state, &t.query, &caller)
+                        .await
+                        .map_err(SqlError::from)?;
+                if executed.result.truncated {
                     return Err(SqlError::new(
-                        super::error::INSUFFICIENT_PRIVILEGE,
-                        format!("permission denied: {why}"),
-                    ));
+                        "54000",
+                        format!(
+                            "the answer has more than {} rows, the server's row limit",
+                            self.state.config.max_rows
+                        ),
+                    )
+                    .hint("page with LIMIT and OFFSET, or group by fewer dimensions"));
                 }
-                match &bound {
-                    sp::Statement::Query(q) if translate::references_model(q, &exposed) => {
-                        let t = translate::translate(q, &exposed)?;
-                        let fields = semantic_fields(&t);
-                        if t.empty {
-                            return Ok(Output::Rows {
-                                fields,
-                                rows: vec![],
-                                tag: "SELECT",
-                            });
-                        }
-                        let (executed, _, _) =
-                            crate::server::handlers::run_query(&self.state, &t.query, &caller)
-                                .await
-                                .map_err(SqlError::from)?;
-                        if executed.result.truncated {
-                            return Err(SqlError::new(
-                                "54000",
-                                format!(
-                                    "the answer has more than {} rows, the server's row limit",
-                                    self.state.config.max_rows
-                                ),
-                            )
-                            .hint("page with LIMIT and OFFSET, or group by fewer dimensions"));
-                        }
-                        let rows = executed
-                            .result
-                            .rows
+                let rows = executed
+                    .result
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        t.outputs
                             .iter()
-                            .map(|r| {
-                                t.outputs
-                                    .iter()
-                                    .map(|(_, i)| r.get(*i).cloned().unwrap_or(Value::Null))
-                                    .collect()
-                            })
-                            .collect();
-                        Ok(Output::Rows {
-                            fields,
-                            rows,
-                            tag: "SELECT",
-                        })
-                    }
-                    _ => {
-                        let sql = {
-                            let mut s = bound.clone();
-                            super::catalog_db::rewrite(&mut s, info);
-                            s.to_string()
-                        };
-                        let (fields, rows) =
-                            self.run_catalog(&exposed, info, &sql, prepared).await?;
-                        Ok(Output::Rows {
-                            fields: described_or(prepared, fields),
-                            rows,
-                            tag: "SELECT",
-                        })
-                    }
-                }
+                            .map(|(_, i)| r.get(*i).cloned().unwrap_or(Value::Null))
+                            .collect()
+                    })
+                    .collect();
+                Ok((fields, rows))
+            }
+            _ => {
+                let sql = {
+                    let mut s = bound.clone();
+                    super::catalog_db::rewrite(&mut s, info);
+                    s.to_string()
+                };
+                self.run_catalog(&exposed, info, &sql).await
             }
         }
     }
@@ -899,6 +964,7 @@ fn prepare(sql: &str, exposed: Option<&Exposed>) -> SqlResult<Prepared> {
     let kind = classify(sql)?;
     let param_types = match &kind {
         Kind::Parsed(stmt) => infer_param_types(stmt, exposed),
+        Kind::Declare(d) => infer_param_types(&d.query, exposed),
         _ => vec![],
     };
     Ok(Prepared {
@@ -920,7 +986,14 @@ impl SimpleQueryHandler for Engine {
     {
         let (session, info) = session_of(client)?;
         let mut out = Vec::new();
-        for text in split_statements(query) {
+        let statements = split_statements(query);
+        // Several statements in one Query share an implicit transaction
+        // block, as in PostgreSQL (a cursor without HOLD lives through it).
+        let implicit = statements.len() > 1;
+        if implicit {
+            session.cursors.begin_implicit();
+        }
+        for text in statements {
             let result = async {
                 let prepared = prepare(&text, None)?;
                 self.run(&session, &info, &prepared, None).await
@@ -934,6 +1007,9 @@ impl SimpleQueryHandler for Engine {
                     break;
                 }
             }
+        }
+        if implicit {
+            session.cursors.end_implicit();
         }
         if out.is_empty() {
             out.push(Response::EmptyQuery);

@@ -2,8 +2,11 @@
 //! PostgreSQL, see every governed model as a table in schema `public`, and
 //! get governed numbers.
 //!
-//! - [`auth`]: startup with cleartext password authentication, where the
-//!   password is a JWT verified like a REST bearer token.
+//! - [`auth`]: startup: configured users log in with SCRAM-SHA-256 and are
+//!   the roles/claims they map to; any other user name gives a JWT as its
+//!   (cleartext) password, verified like a REST bearer token.
+//! - [`tls`]: optional TLS (rustls) from a configured certificate and key;
+//!   [`config`] holds these settings.
 //! - [`handler`]: the simple and extended query protocols (via the
 //!   `pgwire` crate), session commands (BEGIN, SET, SHOW, …).
 //! - [`translate`]: `SELECT dims, metrics FROM model …` into the one
@@ -13,16 +16,21 @@
 //! - [`catalog_db`]: `pg_catalog` / `information_schema` questions answered
 //!   by an in-memory DuckDB holding empty tables shaped like what the caller
 //!   may see.
+//! - [`cursor`]: `DECLARE … CURSOR`, `FETCH`, `MOVE`, `CLOSE` over any
+//!   statement's (governed) answer.
 //!
 //! See docs/bi-tools.md for the SQL surface and the client compatibility
 //! table.
 
 pub mod auth;
 pub mod catalog_db;
+pub mod config;
+pub mod cursor;
 pub mod encode;
 pub mod error;
 pub mod handler;
 pub mod schema;
+pub mod tls;
 pub mod translate;
 
 use std::net::SocketAddr;
@@ -44,9 +52,23 @@ impl PgListener {
             .await
             .map_err(|e| format!("cannot listen on {addr} (Postgres wire): {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let tls = match &state.config.pg.tls {
+            Some(files) => Some(tls::load(files)?),
+            None => None,
+        };
         let (tx, mut rx) = tokio::sync::watch::channel(false);
-        let handlers = Arc::new(handler::Handlers::new(state));
-        tracing::info!(%addr, "Postgres wire endpoint listening (user: anything, password: a JWT)");
+        let users = state.config.pg.users.len();
+        let handlers = Arc::new(handler::Handlers::new(
+            state,
+            tls.as_ref().map(|t| t.cert_pem.as_slice()),
+        )?);
+        let acceptor = tls.map(|t| t.acceptor);
+        tracing::info!(
+            %addr,
+            tls = acceptor.is_some(),
+            scram_users = users,
+            "Postgres wire endpoint listening (configured users: SCRAM-SHA-256; any other user: a JWT as the password)"
+        );
         let handle = tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
             loop {
@@ -56,9 +78,10 @@ impl PgListener {
                         Ok((socket, _peer)) => {
                             let h = handlers.clone();
                             let mut stop = rx.clone();
+                            let acceptor = acceptor.clone();
                             connections.spawn(async move {
                                 tokio::select! {
-                                    r = pgwire::tokio::process_socket(socket, None, h) => {
+                                    r = pgwire::tokio::process_socket(socket, acceptor, h) => {
                                         if let Err(e) = r {
                                             tracing::debug!(error = %e, "Postgres connection ended with an error");
                                         }

@@ -17,6 +17,8 @@ pub struct FileConfig {
     pub http_addr: Option<String>,
     /// Postgres wire endpoint address (BI tools); `off` disables it.
     pub pg_addr: Option<String>,
+    /// Postgres wire endpoint TLS and SCRAM users.
+    pub pg: Option<crate::pgwire::config::FilePg>,
     pub defs: Option<PathBuf>,
     pub warehouse: Option<String>,
     pub reload: Option<bool>,
@@ -67,6 +69,12 @@ pub struct ServeArgs {
     /// Postgres wire listen address for BI tools, or `off` [default: 127.0.0.1:15432].
     #[arg(long, env = "ACCORD_PG_ADDR")]
     pub pg_addr: Option<String>,
+    /// TLS certificate chain (PEM) for the Postgres endpoint; needs --pg-tls-key.
+    #[arg(long, env = "ACCORD_PG_TLS_CERT")]
+    pub pg_tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for the Postgres endpoint; needs --pg-tls-cert.
+    #[arg(long, env = "ACCORD_PG_TLS_KEY")]
+    pub pg_tls_key: Option<PathBuf>,
     /// Definitions directory [default: metric_defs].
     #[arg(long, env = "ACCORD_DEFS")]
     pub defs: Option<PathBuf>,
@@ -117,6 +125,8 @@ pub struct ServeConfig {
     pub http_addr: SocketAddr,
     /// The Postgres wire endpoint; `None` when turned off.
     pub pg_addr: Option<SocketAddr>,
+    /// Its TLS files and SCRAM login users.
+    pub pg: crate::pgwire::config::PgConfig,
     pub defs: PathBuf,
     pub warehouse: WarehouseUrl,
     pub reload: bool,
@@ -138,6 +148,7 @@ impl ServeConfig {
         ServeConfig {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             pg_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            pg: Default::default(),
             defs: defs.to_path_buf(),
             warehouse,
             reload: true,
@@ -192,6 +203,11 @@ impl ServeArgs {
                 format!("`{text}` is not a Postgres listen address (e.g. 127.0.0.1:15432, or off)")
             })?),
         };
+        let pg = crate::pgwire::config::resolve(
+            file.pg,
+            self.pg_tls_cert.clone(),
+            self.pg_tls_key.clone(),
+        )?;
         let warehouse_text = self
             .warehouse
             .clone()
@@ -205,6 +221,7 @@ impl ServeArgs {
         Ok(ServeConfig {
             http_addr,
             pg_addr,
+            pg,
             defs: self
                 .defs
                 .clone()
