@@ -588,6 +588,20 @@ pub fn build_sql(exposed: &Exposed, descriptions: bool) -> String {
         s.push_str(&format!("CREATE TABLE isc.{name} ({cols});\n"));
     }
     for (name, body) in MACROS {
+        if *name == "current_setting" {
+            // A CASE over the settings rather than a lookup in
+            // pg_settings: DuckDB refuses subqueries inside a table
+            // function's arguments (Grafana's `generate_series(…
+            // current_setting('search_path') …)`).
+            let cases: String = SETTINGS
+                .iter()
+                .map(|(n, v)| format!(" WHEN {} THEN {}", q(n), q(v)))
+                .collect();
+            s.push_str(&format!(
+                "CREATE MACRO pgc.current_setting(n) AS CASE lower(n){cases} END, (n, m) AS CASE lower(n){cases} END;\n"
+            ));
+            continue;
+        }
         s.push_str(&format!("CREATE MACRO pgc.{name}{body};\n"));
     }
     // Namespaces, database, access method, tablespace, types.
