@@ -882,11 +882,21 @@ async fn cursors_page_through_a_governed_answer() {
     };
     let first = pairs(client.query("FETCH 2 FROM c", &[]).await.expect("FETCH 2"));
     assert_eq!(first.len(), 2);
-    let rest_rows = pairs(client.query("FETCH ALL FROM c", &[]).await.expect("FETCH ALL"));
+    let rest_rows = pairs(
+        client
+            .query("FETCH ALL FROM c", &[])
+            .await
+            .expect("FETCH ALL"),
+    );
     let all: BTreeMap<String, Decimal> = first.iter().chain(&rest_rows).cloned().collect();
     assert_eq!(all, expected);
     assert_eq!(first.len() + rest_rows.len(), expected.len());
-    let last = pairs(client.query("FETCH PRIOR FROM c", &[]).await.expect("PRIOR"));
+    let last = pairs(
+        client
+            .query("FETCH PRIOR FROM c", &[])
+            .await
+            .expect("PRIOR"),
+    );
     assert_eq!(
         last.first().map(|p| &p.0),
         expected.keys().next_back(),
@@ -915,7 +925,12 @@ async fn cursors_page_through_a_governed_answer() {
         .simple_query("BEGIN; DECLARE h CURSOR WITH HOLD FOR SELECT customers__country, revenue FROM orders GROUP BY 1; COMMIT")
         .await
         .expect("held cursor");
-    let held = pairs(client.query("FETCH ALL IN h", &[]).await.expect("FETCH held"));
+    let held = pairs(
+        client
+            .query("FETCH ALL IN h", &[])
+            .await
+            .expect("FETCH held"),
+    );
     assert_eq!(held.into_iter().collect::<BTreeMap<_, _>>(), expected);
     client.simple_query("CLOSE h").await.expect("CLOSE");
     assert_eq!(

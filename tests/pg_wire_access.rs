@@ -49,8 +49,7 @@ fn customer(id: i64) -> &'static Customer {
 fn suppressed(customer_id: i64) -> bool {
     static S: OnceLock<BTreeSet<i64>> = OnceLock::new();
     S.get_or_init(|| {
-        let catalog =
-            accord::definitions::load_dir(&http::demo_defs()).expect("demo definitions");
+        let catalog = accord::definitions::load_dir(&http::demo_defs()).expect("demo definitions");
         let on = catalog
             .consent
             .as_ref()
@@ -332,7 +331,11 @@ async fn a_scram_user_is_the_role_and_claims_it_maps_to() {
     assert!(expected.len() >= 3);
     assert_eq!(got, expected);
     // The role hides the email.
-    let (code, _) = refused(&emea, "SELECT customers__email, orders FROM orders GROUP BY 1").await;
+    let (code, _) = refused(
+        &emea,
+        "SELECT customers__email, orders FROM orders GROUP BY 1",
+    )
+    .await;
     assert_eq!(code, "42501");
 }
 
@@ -359,7 +362,8 @@ async fn the_analyst_sees_emails_as_md5_hex() {
     let (email, n) = {
         let mut per: BTreeMap<&str, i64> = BTreeMap::new();
         for o in live_orders() {
-            *per.entry(customer(o.customer_id).email.as_str()).or_default() += 1;
+            *per.entry(customer(o.customer_id).email.as_str())
+                .or_default() += 1;
         }
         per.into_iter().nth(3).unwrap()
     };
@@ -390,7 +394,10 @@ async fn partner_groups_have_at_least_ten_customers() {
     )
     .await;
     let buyers = buyers_by(|o| customer(o.customer_id).country);
-    assert!(buyers.values().any(|b| b.len() < 10), "some groups are small");
+    assert!(
+        buyers.values().any(|b| b.len() < 10),
+        "some groups are small"
+    );
     let expected: BTreeMap<String, Decimal> = buyers
         .iter()
         .filter(|(_, who)| who.len() >= 10)

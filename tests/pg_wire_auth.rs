@@ -233,7 +233,10 @@ async fn psql_requires_and_verifies_tls() {
             &["-c", "\\conninfo", "-A", "-t", "-c", BY_STATUS],
         )
         .await);
-        assert!(out.contains("SSL connection (protocol: TLSv1.3"), "{mode}: {out}");
+        assert!(
+            out.contains("SSL connection (protocol: TLSv1.3"),
+            "{mode}: {out}"
+        );
         let expected = rest(
             &server,
             &analyst,
@@ -385,7 +388,10 @@ print(json.dumps(out))
         "not-it".into(),
     ];
     let out = tokio::task::spawn_blocking(move || {
-        Command::new("python3").args(&args).output().expect("python3")
+        Command::new("python3")
+            .args(&args)
+            .output()
+            .expect("python3")
     })
     .await
     .unwrap();

@@ -202,7 +202,9 @@ impl JwtStartup {
         let mut scram_tls = ScramAuth::new(source);
         if let Some(pem) = cert_pem {
             scram_tls.configure_certificate(pem).map_err(|e| {
-                format!("Postgres TLS: the certificate cannot be used for SCRAM channel binding: {e}")
+                format!(
+                    "Postgres TLS: the certificate cannot be used for SCRAM channel binding: {e}"
+                )
             })?;
         }
         Ok(JwtStartup {

@@ -938,9 +938,7 @@ fn pg_format(args: &[sp::Expr]) -> sp::Expr {
             ),
             Some('L') => case(is_null, lit("NULL"), call("quote_literal", vec![as_text])),
             Some(other) => {
-                return refuse(&format!(
-                    "unrecognized format() type specifier \"{other}\""
-                ));
+                return refuse(&format!("unrecognized format() type specifier \"{other}\""));
             }
             None => return refuse("unterminated format() type specifier"),
         };
@@ -988,7 +986,14 @@ fn is_text_expr(e: &sp::Expr) -> bool {
                 .unwrap_or_default();
             matches!(
                 name.as_str(),
-                "concat" | "format" | "quote_ident" | "lower" | "upper" | "replace" | "trim" | "btrim"
+                "concat"
+                    | "format"
+                    | "quote_ident"
+                    | "lower"
+                    | "upper"
+                    | "replace"
+                    | "trim"
+                    | "btrim"
             )
         }
         _ => string_lit(e).is_some(),

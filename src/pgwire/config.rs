@@ -107,7 +107,9 @@ impl ScramVerifier {
             .trim()
             .strip_prefix("SCRAM-SHA-256$")
             .ok_or_else(|| bad("not a SCRAM-SHA-256 verifier"))?;
-        let (params, keys) = rest.split_once('$').ok_or_else(|| bad("no `$` before the keys"))?;
+        let (params, keys) = rest
+            .split_once('$')
+            .ok_or_else(|| bad("no `$` before the keys"))?;
         let (iterations, salt) = params
             .split_once(':')
             .ok_or_else(|| bad("no `:` between iterations and salt"))?;
@@ -119,7 +121,11 @@ impl ScramVerifier {
             .ok()
             .filter(|i| *i >= 1)
             .ok_or_else(|| bad("the iteration count is not a positive integer"))?;
-        let b64 = |what: &str, s: &str| STANDARD.decode(s).map_err(|_| bad(&format!("{what} is not base64")));
+        let b64 = |what: &str, s: &str| {
+            STANDARD
+                .decode(s)
+                .map_err(|_| bad(&format!("{what} is not base64")))
+        };
         let salt = b64("the salt", salt)?;
         let stored_key = b64("StoredKey", stored)?;
         let server_key = b64("ServerKey", server)?;
@@ -142,11 +148,8 @@ impl ScramVerifier {
         // 16 bytes from the OS generator (a v4 UUID is 122 random bits;
         // a salt needs uniqueness, not secrecy).
         let salt: [u8; 16] = uuid::Uuid::new_v4().into_bytes();
-        let salted = pgwire::api::auth::sasl::scram::gen_salted_password(
-            password,
-            &salt,
-            SCRAM_ITERATIONS,
-        );
+        let salted =
+            pgwire::api::auth::sasl::scram::gen_salted_password(password, &salt, SCRAM_ITERATIONS);
         match pgwire::api::auth::sasl::scram::ScramSecret::verifier_from_salted_password(
             salt.to_vec(),
             salted,
@@ -211,10 +214,7 @@ pub fn resolve(
     tls_key: Option<PathBuf>,
 ) -> Result<PgConfig, String> {
     let file = file.unwrap_or_default();
-    let (file_cert, file_key) = file
-        .tls
-        .map(|t| (t.cert, t.key))
-        .unwrap_or((None, None));
+    let (file_cert, file_key) = file.tls.map(|t| (t.cert, t.key)).unwrap_or((None, None));
     let tls = match (tls_cert.or(file_cert), tls_key.or(file_key)) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         (None, None) => None,
@@ -295,8 +295,7 @@ mod tests {
     fn a_password_gives_the_verifier_of_rfc7677_for_its_salt() {
         // Same derivation as `from_password`, with the RFC's salt.
         let v = ScramVerifier::parse(RFC7677).unwrap();
-        let salted =
-            pgwire::api::auth::sasl::scram::gen_salted_password("pencil", &v.salt, 4096);
+        let salted = pgwire::api::auth::sasl::scram::gen_salted_password("pencil", &v.salt, 4096);
         let pgwire::api::auth::sasl::scram::ScramSecret::Verifier {
             stored_key,
             server_key,
@@ -318,7 +317,10 @@ mod tests {
         for (text, why) in [
             ("md5abc", "not a SCRAM-SHA-256 verifier"),
             ("SCRAM-SHA-256$x:c2FsdA==$a:b", "iteration count"),
-            ("SCRAM-SHA-256$4096:c2FsdA==$!!:b", "StoredKey is not base64"),
+            (
+                "SCRAM-SHA-256$4096:c2FsdA==$!!:b",
+                "StoredKey is not base64",
+            ),
             ("SCRAM-SHA-256$4096:c2FsdA==$c2FsdA==:c2FsdA==", "32 bytes"),
         ] {
             let e = ScramVerifier::parse(text).unwrap_err();

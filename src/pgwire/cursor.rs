@@ -81,10 +81,16 @@ pub fn parse_declare(sql: &str) -> SqlResult<Declare> {
     let mut stmts = sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)
         .map_err(|e| SqlError::new(SYNTAX_ERROR, format!("syntax error in DECLARE: {e}")))?;
     let Some(sp::Statement::Declare { mut stmts, .. }) = stmts.pop() else {
-        return Err(SqlError::new(SYNTAX_ERROR, "expected DECLARE … CURSOR FOR query"));
+        return Err(SqlError::new(
+            SYNTAX_ERROR,
+            "expected DECLARE … CURSOR FOR query",
+        ));
     };
     let Some(d) = stmts.pop() else {
-        return Err(SqlError::new(SYNTAX_ERROR, "expected DECLARE … CURSOR FOR query"));
+        return Err(SqlError::new(
+            SYNTAX_ERROR,
+            "expected DECLARE … CURSOR FOR query",
+        ));
     };
     let (Some(name), Some(query)) = (d.names.first(), d.for_query) else {
         return Err(SqlError::new(
@@ -128,9 +134,7 @@ fn keyword(t: &Token) -> Option<String> {
 fn signed(toks: &[Token], i: usize) -> Option<(i64, usize)> {
     match (toks.get(i), toks.get(i + 1)) {
         (Some(Token::Number(n, _)), _) => n.parse().ok().map(|v| (v, 1)),
-        (Some(Token::Minus), Some(Token::Number(n, _))) => {
-            n.parse::<i64>().ok().map(|v| (-v, 2))
-        }
+        (Some(Token::Minus), Some(Token::Number(n, _))) => n.parse::<i64>().ok().map(|v| (-v, 2)),
         (Some(Token::Plus), Some(Token::Number(n, _))) => n.parse().ok().map(|v| (v, 2)),
         _ => None,
     }
@@ -159,7 +163,8 @@ pub fn parse_fetch(sql: &str) -> SqlResult<Fetch> {
         // `FETCH FROM` names no cursor.
         Token::Word(w)
             if !(w.quote_style.is_none()
-                && (w.value.eq_ignore_ascii_case("from") || w.value.eq_ignore_ascii_case("in"))) =>
+                && (w.value.eq_ignore_ascii_case("from")
+                    || w.value.eq_ignore_ascii_case("in"))) =>
         {
             fold(&w.value, w.quote_style)
         }
@@ -260,15 +265,17 @@ impl Cursor {
         };
         let mut out = Vec::new();
         match direction {
-            Direction::Forward(Some(0))
-            | Direction::Backward(Some(0))
-            | Direction::Relative(0) => {
+            Direction::Forward(Some(0)) | Direction::Backward(Some(0)) | Direction::Relative(0) => {
                 if (1..=n).contains(&self.pos) {
                     out.push(self.pos - 1);
                 }
             }
-            Direction::Forward(Some(k)) if k < 0 => return self.step(Direction::Backward(Some(-k))),
-            Direction::Backward(Some(k)) if k < 0 => return self.step(Direction::Forward(Some(-k))),
+            Direction::Forward(Some(k)) if k < 0 => {
+                return self.step(Direction::Backward(Some(-k)));
+            }
+            Direction::Backward(Some(k)) if k < 0 => {
+                return self.step(Direction::Forward(Some(-k)));
+            }
             Direction::Forward(count) => {
                 let mut left = count.map(|k| k as u64);
                 while left != Some(0) && self.pos < self.after_last() {
@@ -512,8 +519,14 @@ mod tests {
     fn parses_every_direction() {
         let d = |s: &str| parse_fetch(s).unwrap().direction;
         assert_eq!(d("FETCH c"), Direction::Forward(Some(1)));
-        assert_eq!(d("fetch 2048 in \"SQL_CUR1\""), Direction::Forward(Some(2048)));
-        assert_eq!(d("FETCH FORWARD 100 FROM _psql_cursor"), Direction::Forward(Some(100)));
+        assert_eq!(
+            d("fetch 2048 in \"SQL_CUR1\""),
+            Direction::Forward(Some(2048))
+        );
+        assert_eq!(
+            d("FETCH FORWARD 100 FROM _psql_cursor"),
+            Direction::Forward(Some(100))
+        );
         assert_eq!(d("FETCH FORWARD FROM c"), Direction::Forward(Some(1)));
         assert_eq!(d("FETCH BACKWARD ALL IN c"), Direction::Backward(None));
         assert_eq!(d("FETCH ALL c"), Direction::Forward(None));
@@ -525,7 +538,10 @@ mod tests {
         assert_eq!(parse_fetch("FETCH NEXT FROM MyCur").unwrap().name, "mycur");
         assert!(parse_fetch("FETCH FROM").is_err());
         assert!(parse_fetch("FETCH ABSOLUTE FROM c").is_err());
-        assert_eq!(parse_close("close \"SQL_CUR1\"").unwrap().as_deref(), Some("SQL_CUR1"));
+        assert_eq!(
+            parse_close("close \"SQL_CUR1\"").unwrap().as_deref(),
+            Some("SQL_CUR1")
+        );
         assert_eq!(parse_close("CLOSE ALL").unwrap(), None);
     }
 
@@ -542,7 +558,9 @@ mod tests {
         assert_eq!(d.scroll, Some(false));
         assert!(!d.hold);
         assert_eq!(
-            parse_declare("DECLARE b BINARY CURSOR FOR SELECT 1").unwrap_err().code,
+            parse_declare("DECLARE b BINARY CURSOR FOR SELECT 1")
+                .unwrap_err()
+                .code,
             super::super::error::FEATURE_NOT_SUPPORTED
         );
     }
@@ -568,7 +586,9 @@ mod tests {
         assert_eq!(fetch(&c, "FETCH -1 FROM c"), vec![5]);
         assert_eq!(fetch(&c, "FETCH FIRST FROM c"), vec![1]);
         assert_eq!(fetch(&c, "FETCH BACKWARD ALL FROM c"), Vec::<i64>::new());
-        let (_, _, moved) = c.fetch(&parse_fetch("MOVE FORWARD 3 IN c").unwrap()).unwrap();
+        let (_, _, moved) = c
+            .fetch(&parse_fetch("MOVE FORWARD 3 IN c").unwrap())
+            .unwrap();
         assert_eq!(moved, 3);
         assert_eq!(fetch(&c, "FETCH 10 FROM c"), vec![4, 5]);
     }
@@ -577,7 +597,9 @@ mod tests {
     fn no_scroll_refuses_backward() {
         let (c, _) = cursor(3, Some(false));
         assert_eq!(fetch(&c, "FETCH 2 FROM c"), vec![1, 2]);
-        let e = c.fetch(&parse_fetch("FETCH PRIOR FROM c").unwrap()).unwrap_err();
+        let e = c
+            .fetch(&parse_fetch("FETCH PRIOR FROM c").unwrap())
+            .unwrap_err();
         assert_eq!(e.code, OBJECT_NOT_IN_PREREQUISITE_STATE);
         assert_eq!(fetch(&c, "FETCH ABSOLUTE 3 FROM c"), vec![3]);
     }
@@ -587,7 +609,10 @@ mod tests {
         let c = Cursors::default();
         let plain = parse_declare("DECLARE p CURSOR FOR SELECT 1").unwrap();
         let held = parse_declare("DECLARE h CURSOR WITH HOLD FOR SELECT 1").unwrap();
-        assert_eq!(c.check_declare(&plain).unwrap_err().code, NO_ACTIVE_TRANSACTION);
+        assert_eq!(
+            c.check_declare(&plain).unwrap_err().code,
+            NO_ACTIVE_TRANSACTION
+        );
         c.declare(&held, vec![], vec![]).unwrap();
         assert_eq!(c.check_declare(&held).unwrap_err().code, DUPLICATE_CURSOR);
         c.begin();

@@ -750,21 +750,15 @@ impl Engine {
                     _ => {
                         let mut s = bound.clone();
                         super::catalog_db::rewrite(&mut s, info);
-                        self.run_catalog(&exposed, info, &s.to_string())
-                            .await?
-                            .0
+                        self.run_catalog(&exposed, info, &s.to_string()).await?.0
                     }
                 }
             }
             Kind::Raw(sql) => {
                 let exposed = self.exposed(session);
-                self.run_catalog(
-                    &exposed,
-                    info,
-                    &super::catalog_db::rewrite_text(sql),
-                )
-                .await?
-                .0
+                self.run_catalog(&exposed, info, &super::catalog_db::rewrite_text(sql))
+                    .await?
+                    .0
             }
         };
         if let Ok(mut d) = prepared.described.lock() {
@@ -801,11 +795,7 @@ impl Engine {
             Kind::Raw(sql) => {
                 let exposed = self.exposed(session);
                 let (fields, rows) = self
-                    .run_catalog(
-                        &exposed,
-                        info,
-                        &super::catalog_db::rewrite_text(sql),
-                    )
+                    .run_catalog(&exposed, info, &super::catalog_db::rewrite_text(sql))
                     .await?;
                 Ok(Output::Rows {
                     fields: described_or(prepared, fields),
