@@ -6,6 +6,8 @@
 //! in all ten dialects; REST and CLI.
 
 mod common;
+#[path = "common/http.rs"]
+mod http;
 #[path = "analysis_fixture/mod.rs"]
 mod fixture;
 
@@ -14,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use accord::access::Caller;
 use accord::dialect::DialectKind;
 use accord::planner::{self, ErrorCode};
-use common::http::Server;
+use http::Server;
 use common::{demo_catalog, q};
 use serde_json::{Value as Json, json};
 
@@ -461,7 +463,7 @@ async fn rest_and_catalog() {
     assert_eq!(body["rows"].as_array().unwrap().len(), 2);
     c.post_json("/v1/query", &json!({"funnel": "checkout_funnl"}))
         .await
-        .problem(400, "unknown_metric");
+        .problem(422, "unknown_metric");
     let catalog = c.get("/v1/catalog").await.ok_json();
     let funnels = catalog["funnels"].as_array().unwrap();
     assert!(funnels.iter().any(|f| f["name"] == "checkout_funnel"

@@ -6,6 +6,8 @@
 //! generator's rows; SQL snapshots in all ten dialects; REST.
 
 mod common;
+#[path = "common/http.rs"]
+mod http;
 #[path = "analysis_fixture/mod.rs"]
 mod fixture;
 
@@ -15,7 +17,7 @@ use accord::access::Caller;
 use accord::dialect::DialectKind;
 use accord::planner::{self, ErrorCode};
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
-use common::http::Server;
+use http::Server;
 use common::{demo_catalog, q};
 use serde_json::{Value as Json, json};
 

@@ -643,3 +643,39 @@ pub fn catalog_entries(catalog: &Catalog, access: &Access) -> serde_json::Value 
         .collect();
     json!({"funnels": funnels, "retention": retention})
 }
+
+/// The finished statement: `inner` read as a derived table, so ordering by
+/// output names is unambiguous on every engine (SQLite resolves `ORDER BY`
+/// expressions against the joined inputs, where `step` exists twice).
+pub fn ordered_result(
+    ctes: Vec<Cte>,
+    inner: Select,
+    columns: &[OutputColumn],
+    order_by: &[&str],
+    limit: Option<u64>,
+    offset: Option<u64>,
+) -> Query {
+    let outer = select(
+        columns
+            .iter()
+            .map(|c| item(Expr::col("result", &c.name), &c.name))
+            .collect(),
+        TableRef::Subquery {
+            query: Box::new(Query::select(inner)),
+            alias: Ident::generated("result"),
+        },
+    );
+    Query {
+        ctes,
+        body: SetExpr::Select(Box::new(outer)),
+        order_by: order_by
+            .iter()
+            .map(|n| OrderItem {
+                expr: Expr::bare(n),
+                desc: false,
+            })
+            .collect(),
+        limit,
+        offset,
+    }
+}

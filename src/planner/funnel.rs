@@ -508,26 +508,14 @@ pub fn plan(cx: &mut AnalysisCx, f: &Funnel) -> Result<Plan, PlanError> {
     if let Some(k) = cx.access.min_group_size() {
         s.selection = Some(Expr::binary(BinOp::GtEq, col("c", "first"), num(k as i64)));
     }
-    let mut order_by = Vec::new();
+    let mut order_by: Vec<&str> = Vec::new();
     if let Some(alias) = &bd_alias {
-        order_by.push(OrderItem {
-            expr: Expr::bare(alias),
-            desc: false,
-        });
+        order_by.push(alias);
     }
-    order_by.push(OrderItem {
-        expr: Expr::bare("step"),
-        desc: false,
-    });
+    order_by.push("step");
     let mut all = std::mem::take(&mut cx.ctes);
     all.extend(ctes);
-    let query = Query {
-        ctes: all,
-        body: SetExpr::Select(Box::new(s)),
-        order_by,
-        limit: cx.limit,
-        offset: cx.offset,
-    };
+    let query = ordered_result(all, s, &columns, &order_by, cx.limit, cx.offset);
     Ok(cx.finish(query, columns))
 }
 

@@ -388,29 +388,14 @@ pub fn plan(cx: &mut AnalysisCx, r: &Retention) -> Result<Plan, PlanError> {
         ));
     }
     s.selection = Expr::and_all(conds);
-    let mut order_by = vec![OrderItem {
-        expr: Expr::bare("cohort_period"),
-        desc: false,
-    }];
+    let mut order_by: Vec<&str> = vec!["cohort_period"];
     if let Some(alias) = &group_alias {
-        order_by.push(OrderItem {
-            expr: Expr::bare(alias),
-            desc: false,
-        });
+        order_by.push(alias);
     }
-    order_by.push(OrderItem {
-        expr: Expr::bare("period_number"),
-        desc: false,
-    });
+    order_by.push("period_number");
     let mut all = std::mem::take(&mut cx.ctes);
     all.extend(ctes);
-    let query = Query {
-        ctes: all,
-        body: SetExpr::Select(Box::new(s)),
-        order_by,
-        limit: cx.limit,
-        offset: cx.offset,
-    };
+    let query = ordered_result(all, s, &columns, &order_by, cx.limit, cx.offset);
     Ok(cx.finish(query, columns))
 }
 

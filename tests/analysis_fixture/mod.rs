@@ -14,6 +14,12 @@ use accord::warehouse::{Value, Warehouse, WarehouseOptions, WarehouseUrl};
 
 pub const DEFS: &str = r#"
 models:
+  - name: users
+    source: {table: us}
+    entities:
+      - {name: user, type: primary, expr: id}
+    dimensions:
+      - {name: tier, type: categorical}
   - name: ev
     source: {table: ev}
     entities:
@@ -252,6 +258,8 @@ pub fn statements(engine: &str) -> Vec<String> {
         format!("CREATE TABLE ex (id INTEGER, uid INTEGER, happened {ts})"),
         format!("CREATE TABLE od (id INTEGER, uid INTEGER, happened {ts}, region VARCHAR(10))"),
         format!("CREATE TABLE su (id INTEGER, uid INTEGER, happened {ts})"),
+        "CREATE TABLE us (id INTEGER, tier VARCHAR(10))".to_string(),
+        "INSERT INTO us VALUES (1, 'gold'), (2, 'gold'), (3, 'free'), (4, 'free'), (5, 'free'), (6, 'free'), (7, 'free')".to_string(),
     ];
     let rows: Vec<String> = EV
         .iter()
