@@ -712,10 +712,17 @@ pub fn build(
                 TypeRef::named_nn("SemanticQueryInput"),
             ))
             .argument(InputValue::new("dialect", TypeRef::named(TypeRef::STRING))),
-        )
-        .field(super::analysis::field("funnel"))
-        .field(super::analysis::field("retention"))
-        .field(super::analysis::list_field());
+        );
+    // Funnels and retention, for callers who may run one (which follows
+    // from dimension visibility, so the visibility key still decides).
+    let runnable = crate::planner::analysis_catalog(catalog, access);
+    let any = |k: &str| runnable[k].as_array().is_some_and(|a| !a.is_empty());
+    if any("funnels") || any("retention") {
+        query = query
+            .field(super::analysis::field("funnel"))
+            .field(super::analysis::field("retention"))
+            .field(super::analysis::list_field());
+    }
     let schema = builder
         .register(super::analysis::result_type())
         .register(query)
