@@ -6,18 +6,18 @@
 //! in all ten dialects; REST and CLI.
 
 mod common;
-#[path = "common/http.rs"]
-mod http;
 #[path = "analysis_fixture/mod.rs"]
 mod fixture;
+#[path = "common/http.rs"]
+mod http;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use accord::access::Caller;
 use accord::dialect::DialectKind;
 use accord::planner::{self, ErrorCode};
-use http::Server;
 use common::{demo_catalog, q};
+use http::Server;
 use serde_json::{Value as Json, json};
 
 const THIRD: f64 = 1.0 / 3.0;

@@ -6,10 +6,10 @@
 //! generator's rows; SQL snapshots in all ten dialects; REST.
 
 mod common;
-#[path = "common/http.rs"]
-mod http;
 #[path = "analysis_fixture/mod.rs"]
 mod fixture;
+#[path = "common/http.rs"]
+mod http;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,8 +17,8 @@ use accord::access::Caller;
 use accord::dialect::DialectKind;
 use accord::planner::{self, ErrorCode};
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
-use http::Server;
 use common::{demo_catalog, q};
+use http::Server;
 use serde_json::{Value as Json, json};
 
 fn w(d: &str) -> String {
@@ -161,8 +161,7 @@ fn policies_and_errors() {
         "{base}\nretention:\n  - name: r\n    subject: user\n    cohort: {{model: od}}\n    return: {{model: od}}\n    period: wek\n    periods: 500\n    mode: onn\n"
     );
     let shown = accord::definitions::load_str("bad.yml", &text)
-        .err()
-        .expect("invalid")
+        .expect_err("invalid")
         .to_string();
     for want in [
         "retention.r.period",
@@ -176,6 +175,9 @@ fn policies_and_errors() {
         assert!(shown.contains(want), "`{want}` missing from:\n{shown}");
     }
 }
+
+/// One cohort's size and, per period number, the customers who returned.
+type Cell = (u32, BTreeMap<i64, BTreeSet<i64>>);
 
 fn week_start(t: NaiveDateTime) -> NaiveDate {
     let d = t.date();
@@ -219,8 +221,7 @@ async fn demo_retention_matches_the_generator_rows() {
     }
     let last_week = week_start(orders.iter().map(|o| o.ordered_at).max().unwrap());
     // (cohort week, region) → (size, per period the retained customers).
-    let mut cells: BTreeMap<(NaiveDate, Option<String>), (u32, BTreeMap<i64, BTreeSet<i64>>)> =
-        BTreeMap::new();
+    let mut cells: BTreeMap<(NaiveDate, Option<String>), Cell> = BTreeMap::new();
     for (c, (t0, _)) in &first {
         let cohort = week_start(*t0);
         let entry = cells.entry((cohort, region.get(c).cloned())).or_default();

@@ -442,15 +442,18 @@ fn is_time_in(catalog: &Catalog, base: ModelId, parts: &[Ident]) -> bool {
 
 /// Bare names in a step filter mean the step model's own dimensions.
 fn own_names(e: Expr, model: &str) -> Expr {
-    e.try_transform::<()>(&mut |x| match x {
+    let done = e.try_transform::<std::convert::Infallible>(&mut |x| match x {
         Expr::Ref(parts) if parts.len() == 1 => {
             let mut v = vec![Ident::new(model)];
             v.extend(parts);
             Ok(Expr::Ref(v))
         }
         other => Ok(other),
-    })
-    .unwrap_or_else(|_| Expr::Lit(Literal::Null))
+    });
+    match done {
+        Ok(e) => e,
+        Err(never) => match never {},
+    }
 }
 
 fn parenthesize(e: Expr) -> Expr {

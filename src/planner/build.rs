@@ -1209,7 +1209,11 @@ fn consent_exists(cte: &str, subject: Expr, fact_time: Option<Expr>, consent: &C
 }
 
 /// Drops suggestions naming members the caller may not see.
-pub(super) fn visible_suggestions(mut e: PlanError, catalog: &Catalog, access: &Access) -> PlanError {
+pub(super) fn visible_suggestions(
+    mut e: PlanError,
+    catalog: &Catalog,
+    access: &Access,
+) -> PlanError {
     e.suggestions.retain(|s| {
         let parts: Vec<&str> = s.split('.').collect();
         match parts.as_slice() {
