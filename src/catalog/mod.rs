@@ -3,6 +3,7 @@
 //! Only [`crate::definitions`] builds one, so every value here has already
 //! been checked (names resolve, types fit, no cycles).
 
+pub mod analysis;
 mod graph;
 pub mod policy;
 
@@ -354,6 +355,8 @@ pub struct Catalog {
     /// Access roles; none means access is not restricted.
     pub roles: Vec<policy::Role>,
     pub consent: Option<policy::Consent>,
+    /// Funnels and retention analyses (`funnels:`, `retention:`).
+    pub analyses: analysis::Analyses,
     /// Content hash of the definition files: a result computed under one
     /// version is never served under another.
     pub version: String,
@@ -381,6 +384,7 @@ impl Catalog {
             graph,
             roles: Vec::new(),
             consent: None,
+            analyses: analysis::Analyses::default(),
             version,
         }
     }

@@ -181,8 +181,14 @@ pub struct QueryArgs {
     #[arg(long, default_value = "metric_defs", env = "ACCORD_DEFS")]
     pub defs: PathBuf,
     /// Metrics, comma-separated (`revenue,orders` or `revenue@2`).
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(long, value_delimiter = ',', required_unless_present_any = ["funnel", "retention"])]
     pub metrics: Vec<String>,
+    /// Run this funnel instead of metrics (docs/analysis.md).
+    #[arg(long, conflicts_with_all = ["metrics", "retention"])]
+    pub funnel: Option<String>,
+    /// Run this retention analysis instead of metrics.
+    #[arg(long, conflicts_with = "metrics")]
+    pub retention: Option<String>,
     /// Group-by dimensions, comma-separated (`customers.region,metric_time:month`).
     #[arg(long = "by", value_delimiter = ',')]
     pub by: Vec<String>,
@@ -307,6 +313,8 @@ impl QueryArgs {
             limit: self.limit,
             offset: self.offset,
             purpose: self.purpose.clone(),
+            funnel: self.funnel.clone(),
+            retention: self.retention.clone(),
         })
     }
 }

@@ -19,6 +19,10 @@ pub struct RawFile {
     pub roles: Vec<S<RawRole>>,
     #[serde(default)]
     pub consent: Option<S<RawConsent>>,
+    #[serde(default)]
+    pub funnels: Vec<S<super::validate_analysis::RawFunnel>>,
+    #[serde(default)]
+    pub retention: Vec<S<super::validate_analysis::RawRetention>>,
 }
 
 /// An access role: which members it sees, which rows, masked how.

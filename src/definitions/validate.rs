@@ -95,6 +95,7 @@ pub fn build(
     let mut pending: Vec<PendingMetric> = Vec::new();
     let mut raw_roles = Vec::new();
     let mut raw_consent = Vec::new();
+    let (mut raw_funnels, mut raw_retention) = (Vec::new(), Vec::new());
 
     for (file, raw) in files {
         let mut cx = Ctx {
@@ -119,6 +120,8 @@ pub fn build(
         }
         raw_roles.extend(raw.roles.into_iter().map(|r| (file.clone(), r)));
         raw_consent.extend(raw.consent.map(|c| (file.clone(), c)));
+        raw_funnels.extend(raw.funnels.into_iter().map(|f| (file.clone(), f)));
+        raw_retention.extend(raw.retention.into_iter().map(|r| (file.clone(), r)));
         for m in raw.metrics {
             pending.push(PendingMetric {
                 file: file.clone(),
@@ -134,6 +137,7 @@ pub fn build(
     catalog.consent = super::validate_policy::consent(&catalog, raw_consent, diags);
     catalog.roles = super::validate_policy::roles(&catalog, raw_roles, diags);
     check_metric_plans(&catalog, diags);
+    super::validate_analysis::analyses(&mut catalog, raw_funnels, raw_retention, diags);
     Some(catalog)
 }
 

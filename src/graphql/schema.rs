@@ -46,6 +46,7 @@ pub const FIXED_TYPES: &[&str] = &[
     "Granularity",
     "SortDirection",
     "JSON",
+    super::analysis::RESULT_TYPE,
 ];
 
 /// The GraphQL type of a dimension's values.
@@ -479,7 +480,9 @@ fn input_types() -> Vec<InputObject> {
             ))
             .field(InputValue::new("limit", TypeRef::named(TypeRef::INT)))
             .field(InputValue::new("offset", TypeRef::named(TypeRef::INT)))
-            .field(InputValue::new("purpose", s())),
+            .field(InputValue::new("purpose", s()))
+            .field(InputValue::new("funnel", s()))
+            .field(InputValue::new("retention", s())),
         scalar_filter("StringFilter", TypeRef::STRING, true, true),
         scalar_filter("TimeFilter", TypeRef::STRING, false, true),
         scalar_filter("IntFilter", TypeRef::INT, false, true),
@@ -710,7 +713,20 @@ pub fn build(
             ))
             .argument(InputValue::new("dialect", TypeRef::named(TypeRef::STRING))),
         );
-    let schema = builder.register(query).finish()?;
+    // Funnels and retention, for callers who may run one (which follows
+    // from dimension visibility, so the visibility key still decides).
+    let runnable = crate::planner::analysis_catalog(catalog, access);
+    let any = |k: &str| runnable[k].as_array().is_some_and(|a| !a.is_empty());
+    if any("funnels") || any("retention") {
+        query = query
+            .field(super::analysis::field("funnel"))
+            .field(super::analysis::field("retention"))
+            .field(super::analysis::list_field());
+    }
+    let schema = builder
+        .register(super::analysis::result_type())
+        .register(query)
+        .finish()?;
     Ok(Built {
         schema,
         layout: layout.clone(),

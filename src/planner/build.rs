@@ -339,30 +339,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
     }
     let row_policies = access.row_filters()?;
     let min_group_size = access.min_group_size();
-    let mut policies: Vec<String> = Vec::new();
-    if access.is_restricted() {
-        policies.push(format!("roles: {}", access.role_names().join(", ")));
-    }
-    for (m, f) in &row_policies {
-        // Show the filter as SQL; its names are still `model.dimension`.
-        let shown = f
-            .clone()
-            .try_transform::<()>(&mut |e| match e {
-                Expr::Ref(parts) if parts.len() == 2 => Ok(Expr::Column {
-                    table: Some(Ident::new(parts[0].value.clone())),
-                    name: parts[1].clone(),
-                }),
-                other => Ok(other),
-            })
-            .ok()
-            .and_then(|e| {
-                crate::sql::render::Renderer::new(crate::dialect::DialectKind::Postgres.dialect())
-                    .expr(&e)
-                    .ok()
-            })
-            .unwrap_or_default();
-        policies.push(format!("row filter on {}: {shown}", catalog.model(*m).name));
-    }
+    let mut policies: Vec<String> = describe_row_policies(catalog, &access, &row_policies);
     if let Some(k) = min_group_size {
         policies.push(format!(
             "min_group_size {k}: groups built from fewer distinct subjects are suppressed"
@@ -534,93 +511,24 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                 conditions.push(Expr::binary(BinOp::Lt, t.clone(), end.clone()));
             }
         }
-        // Row policies: any model this scan can reach through the join
-        // graph is restricted for this scan's facts (joining it if needed).
-        for (policy_model, filter) in &row_policies {
-            if *policy_model != scan.model && !catalog.graph.reachable(scan.model, *policy_model) {
-                continue;
-            }
-            let f = coerce_time_literals(filter.clone(), &is_time)?;
-            let bound = resolve_row_expr(f, &mut |r| resolve(r, &mut joins).map(untruncated))
-                .map_err(|e| {
-                    PlanError::new(
-                        ErrorCode::Forbidden,
-                        format!(
-                            "the row policy on `{}` cannot be enforced for `{}`: {}",
-                            catalog.model(*policy_model).name,
-                            model.name,
-                            e.message
-                        ),
-                    )
-                })?;
-            conditions.push(bound);
-        }
-        // Consent: facts about a person count only under a purpose that
-        // person granted (at the fact's time), and never for suppressed
-        // subjects.
-        if let (Some(consent), Some(subject)) = (&catalog.consent, &model.subject) {
-            let subject_expr = model
-                .entity(subject)
-                .map(|e| qualify(&e.keys[0], &base_alias));
-            if let Some(subject_expr) = subject_expr {
-                if let Some(purpose) = access.purpose.filter(|p| p.requires_consent) {
-                    let cte_name = format!("consent_{}", purpose.name);
-                    if !consent_ctes.iter().any(|c| c.name.value == cte_name) {
-                        consent_ctes.push(consent_cte(catalog, consent, &purpose.name, &cte_name));
-                    }
-                    let fact_time = scan
-                        .leaves
-                        .iter()
-                        .find_map(|li| model.measures[leaves[*li].measure].time_dimension)
-                        .map(|t| qualify(&model.dimensions[t].expr, &base_alias));
-                    conditions.push(consent_exists(
-                        &cte_name,
-                        subject_expr.clone(),
-                        fact_time,
-                        consent,
-                    ));
-                    if !policies
-                        .iter()
-                        .any(|p| p.starts_with(&format!("consent purpose {}", purpose.name)))
-                    {
-                        policies.push(format!(
-                            "consent purpose {} ({})",
-                            purpose.name,
-                            match consent.mode {
-                                ConsentMode::AsOfFact => "as of each fact's time",
-                                ConsentMode::AsOfNow => "as of now",
-                            }
-                        ));
-                    }
-                }
-                if let Some((supp_model, key)) = &consent.suppression {
-                    let alias = "suppressed";
-                    let sub = Select {
-                        projection: vec![SelectItem {
-                            expr: Expr::Lit(Literal::Number("1".into())),
-                            alias: None,
-                        }],
-                        from: Some(source_ref(catalog, *supp_model, alias)),
-                        joins: Vec::new(),
-                        selection: Some(Expr::binary(
-                            BinOp::Eq,
-                            qualify(key, alias),
-                            subject_expr.clone(),
-                        )),
-                        group_by: Vec::new(),
-                        having: None,
-                    };
-                    conditions.push(Expr::Exists {
-                        query: Box::new(Query::select(sub)),
-                        negated: true,
-                    });
-                    let desc = format!("suppression list {}", catalog.model(*supp_model).name);
-                    if !policies.contains(&desc) {
-                        policies.push(desc);
-                    }
-                }
-            }
-        }
+        let fact_time = scan
+            .leaves
+            .iter()
+            .find_map(|li| model.measures[leaves[*li].measure].time_dimension)
+            .map(|t| qualify(&model.dimensions[t].expr, &base_alias));
+        conditions.extend(scan_policy_conditions(
+            catalog,
+            &access,
+            &row_policies,
+            ScanPolicyInput {
+                model: scan.model,
+                base_alias: &base_alias,
+                fact_time,
+            },
+            &mut |r| resolve(r, &mut joins).map(untruncated),
+            &is_time,
+            (&mut consent_ctes, &mut policies),
+        )?);
         subject_counts.push(min_group_size.map(|_| {
             let key = model
                 .subject
@@ -886,7 +794,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
 }
 
 /// A time dimension in a filter compares on its raw value, not its bucket.
-fn untruncated(d: ResolvedDim) -> ResolvedDim {
+pub(super) fn untruncated(d: ResolvedDim) -> ResolvedDim {
     match d.expr {
         Expr::DateTrunc { expr, .. } => ResolvedDim {
             expr: *expr,
@@ -900,7 +808,7 @@ fn untruncated(d: ResolvedDim) -> ResolvedDim {
 }
 
 /// `a OR b` joined into an AND must keep its parentheses.
-fn parenthesize_or(e: Expr) -> Expr {
+pub(super) fn parenthesize_or(e: Expr) -> Expr {
     match e {
         Expr::Binary { op: BinOp::Or, .. } => Expr::Nested(Box::new(e)),
         other => other,
@@ -908,7 +816,7 @@ fn parenthesize_or(e: Expr) -> Expr {
 }
 
 /// Replaces every dimension reference in a row-level expression.
-fn resolve_row_expr(
+pub(super) fn resolve_row_expr(
     expr: Expr,
     resolve: &mut dyn FnMut(&DimensionRef) -> Result<ResolvedDim, PlanError>,
 ) -> Result<Expr, PlanError> {
@@ -923,7 +831,7 @@ fn resolve_row_expr(
 }
 
 /// Top-level AND terms of `e`.
-fn split_conjuncts(e: Expr, out: &mut Vec<Expr>) {
+pub(super) fn split_conjuncts(e: Expr, out: &mut Vec<Expr>) {
     match e {
         Expr::Binary {
             op: BinOp::And,
@@ -1301,7 +1209,11 @@ fn consent_exists(cte: &str, subject: Expr, fact_time: Option<Expr>, consent: &C
 }
 
 /// Drops suggestions naming members the caller may not see.
-fn visible_suggestions(mut e: PlanError, catalog: &Catalog, access: &Access) -> PlanError {
+pub(super) fn visible_suggestions(
+    mut e: PlanError,
+    catalog: &Catalog,
+    access: &Access,
+) -> PlanError {
     e.suggestions.retain(|s| {
         let parts: Vec<&str> = s.split('.').collect();
         match parts.as_slice() {
@@ -1312,4 +1224,147 @@ fn visible_suggestions(mut e: PlanError, catalog: &Catalog, access: &Access) -> 
         }
     });
     e
+}
+
+/// What [`scan_policy_conditions`] needs to know about one scan.
+pub(super) struct ScanPolicyInput<'a> {
+    pub model: ModelId,
+    pub base_alias: &'a str,
+    /// The time each fact happened, for consent as of the fact.
+    pub fact_time: Option<Expr>,
+}
+
+/// The WHERE conditions the caller's policies put on one scan of `model`:
+/// row filters of every model the scan can reach, consent under the
+/// caller's purpose, and the suppression list. Every scan of facts (metric
+/// scans here, funnel and retention event scans in `funnel`/`retention`)
+/// goes through this one function.
+pub(super) fn scan_policy_conditions(
+    catalog: &Catalog,
+    access: &Access,
+    row_policies: &[(ModelId, Expr)],
+    scan: ScanPolicyInput,
+    resolve: &mut dyn FnMut(&DimensionRef) -> Result<super::resolve::ResolvedDim, PlanError>,
+    is_time: &dyn Fn(&[Ident]) -> bool,
+    (consent_ctes, policies): (&mut Vec<Cte>, &mut Vec<String>),
+) -> Result<Vec<Expr>, PlanError> {
+    let model = catalog.model(scan.model);
+    let base_alias = scan.base_alias;
+    let mut conditions = Vec::new();
+    // Row policies: any model this scan can reach through the join
+    // graph is restricted for this scan's facts (joining it if needed).
+    for (policy_model, filter) in row_policies {
+        if *policy_model != scan.model && !catalog.graph.reachable(scan.model, *policy_model) {
+            continue;
+        }
+        let f = coerce_time_literals(filter.clone(), is_time)?;
+        let bound = resolve_row_expr(f, resolve).map_err(|e| {
+            PlanError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "the row policy on `{}` cannot be enforced for `{}`: {}",
+                    catalog.model(*policy_model).name,
+                    model.name,
+                    e.message
+                ),
+            )
+        })?;
+        conditions.push(bound);
+    }
+    // Consent: facts about a person count only under a purpose that
+    // person granted (at the fact's time), and never for suppressed
+    // subjects.
+    if let (Some(consent), Some(subject)) = (&catalog.consent, &model.subject) {
+        let subject_expr = model
+            .entity(subject)
+            .map(|e| qualify(&e.keys[0], base_alias));
+        if let Some(subject_expr) = subject_expr {
+            if let Some(purpose) = access.purpose.filter(|p| p.requires_consent) {
+                let cte_name = format!("consent_{}", purpose.name);
+                if !consent_ctes.iter().any(|c| c.name.value == cte_name) {
+                    consent_ctes.push(consent_cte(catalog, consent, &purpose.name, &cte_name));
+                }
+                conditions.push(consent_exists(
+                    &cte_name,
+                    subject_expr.clone(),
+                    scan.fact_time,
+                    consent,
+                ));
+                if !policies
+                    .iter()
+                    .any(|p| p.starts_with(&format!("consent purpose {}", purpose.name)))
+                {
+                    policies.push(format!(
+                        "consent purpose {} ({})",
+                        purpose.name,
+                        match consent.mode {
+                            ConsentMode::AsOfFact => "as of each fact's time",
+                            ConsentMode::AsOfNow => "as of now",
+                        }
+                    ));
+                }
+            }
+            if let Some((supp_model, key)) = &consent.suppression {
+                let alias = "suppressed";
+                let sub = Select {
+                    projection: vec![SelectItem {
+                        expr: Expr::Lit(Literal::Number("1".into())),
+                        alias: None,
+                    }],
+                    from: Some(source_ref(catalog, *supp_model, alias)),
+                    joins: Vec::new(),
+                    selection: Some(Expr::binary(
+                        BinOp::Eq,
+                        qualify(key, alias),
+                        subject_expr.clone(),
+                    )),
+                    group_by: Vec::new(),
+                    having: None,
+                };
+                conditions.push(Expr::Exists {
+                    query: Box::new(Query::select(sub)),
+                    negated: true,
+                });
+                let desc = format!("suppression list {}", catalog.model(*supp_model).name);
+                if !policies.contains(&desc) {
+                    policies.push(desc);
+                }
+            }
+        }
+    }
+    Ok(conditions)
+}
+
+/// The caller's row filters, described for `compile` output and the
+/// plan's `policies`.
+pub(super) fn describe_row_policies(
+    catalog: &Catalog,
+    access: &Access,
+    row_policies: &[(ModelId, Expr)],
+) -> Vec<String> {
+    let mut policies = Vec::new();
+    if access.is_restricted() {
+        policies.push(format!("roles: {}", access.role_names().join(", ")));
+    }
+    for (m, f) in row_policies {
+        // Show the filter as SQL; its names are still `model.dimension`.
+        let shown = f
+            .clone()
+            .try_transform::<()>(&mut |e| match e {
+                Expr::Ref(parts) if parts.len() == 2 => Ok(Expr::Column {
+                    table: Some(Ident::new(parts[0].value.clone())),
+                    name: parts[1].clone(),
+                }),
+                other => Ok(other),
+            })
+            .ok()
+            .and_then(|e| {
+                crate::sql::render::Renderer::new(crate::dialect::DialectKind::Postgres.dialect())
+                    .expr(&e)
+                    .ok()
+            })
+            .unwrap_or_default();
+        policies.push(format!("row filter on {}: {shown}", catalog.model(*m).name));
+    }
+    policies
 }

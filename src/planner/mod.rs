@@ -8,11 +8,15 @@
 //! - [`build`] lays out the SQL: one scan per (model, time dimension),
 //!   stitched on the group-by keys when several models are involved.
 
+mod analysis;
 mod build;
 mod filters;
+mod funnel;
 mod metrics;
 mod resolve;
+mod retention;
 
+pub use analysis::catalog_entries as analysis_catalog;
 use serde::Serialize;
 use thiserror::Error;
 
@@ -163,6 +167,10 @@ impl Plan {
 /// Plans a query against a catalog for a caller: the caller's policies and
 /// purpose are applied here, and only here, for every interface.
 pub fn plan(catalog: &Catalog, query: &SemanticQuery, caller: &Caller) -> Result<Plan, PlanError> {
+    // Funnels and retention analyses (planner::funnel, planner::retention).
+    if query.funnel.is_some() || query.retention.is_some() {
+        return analysis::plan(catalog, query, caller);
+    }
     build::plan(catalog, query, caller)
 }
 

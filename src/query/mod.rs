@@ -11,7 +11,14 @@ use crate::planner::{ErrorCode, PlanError};
 #[serde(deny_unknown_fields)]
 pub struct SemanticQuery {
     /// `revenue` (the default version) or `revenue@2`.
+    #[serde(default)]
     pub metrics: Vec<String>,
+    /// Runs the named funnel instead of metrics (see docs/analysis.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub funnel: Option<String>,
+    /// Runs the named retention analysis instead of metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<String>,
     /// `model.dimension`, `dimension`, `entity.model.dimension` (explicit
     /// join path), with `:grain` for time: `metric_time:month`.
     #[serde(default, alias = "group_by")]

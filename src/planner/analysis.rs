@@ -1,0 +1,684 @@
+//! What funnels and retention analyses share: the request checks, the
+//! caller's access to the models read, and one scan of event rows per
+//! model, restricted by the step's filter, the request's filters and every
+//! policy of the caller (through `build::scan_policy_conditions`, the
+//! same code metric scans use).
+
+use crate::access::{Access, Caller};
+use crate::catalog::analysis::EventSource;
+use crate::catalog::{Catalog, DimensionKind, ModelId};
+use crate::query::{DimensionRef, Filter, SemanticQuery};
+use crate::sql::ast::*;
+use crate::sql::convert::{Origin, parse_expr, parse_timestamp};
+
+use super::build::{
+    ScanPolicyInput, describe_row_policies, resolve_row_expr, scan_policy_conditions, untruncated,
+    visible_suggestions,
+};
+use super::filters::{coerce_time_literals, structured};
+use super::resolve::{JoinTree, ResolvedDim, qualify, resolve_dimension, source_ref, target_model};
+use super::{ColumnRole, ErrorCode, OutputColumn, Plan, PlanError};
+
+/// Plans a `{"funnel": ..}` or `{"retention": ..}` request.
+pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Plan, PlanError> {
+    let access = Access::resolve(catalog, caller)?;
+    if !q.metrics.is_empty() {
+        return Err(PlanError::new(
+            ErrorCode::InvalidQuery,
+            "a funnel or retention query takes no metrics",
+        )
+        .at("metrics"));
+    }
+    for (field, present) in [
+        ("dimensions", !q.dimensions.is_empty()),
+        ("order_by", !q.order_by.is_empty()),
+    ] {
+        if present {
+            return Err(PlanError::new(
+                ErrorCode::InvalidQuery,
+                format!(
+                    "a funnel or retention query takes no {field}: its breakdown and order are part of its definition"
+                ),
+            )
+            .at(field));
+        }
+    }
+    let mut cx = AnalysisCx::new(catalog, access, q)?;
+    match (&q.funnel, &q.retention) {
+        (Some(_), Some(_)) => Err(PlanError::new(
+            ErrorCode::InvalidQuery,
+            "ask for a funnel or a retention analysis, not both",
+        )
+        .at("retention")),
+        (Some(name), None) => {
+            let f = catalog.analyses.funnel(name).ok_or_else(|| {
+                PlanError::new(ErrorCode::UnknownMetric, format!("unknown funnel `{name}`"))
+                    .with_suggestions(crate::diagnostics::closest(
+                        name,
+                        catalog.analyses.funnels.iter().map(|f| f.name.as_str()),
+                    ))
+                    .at("funnel")
+            })?;
+            super::funnel::plan(&mut cx, f)
+        }
+        (None, Some(name)) => {
+            let r = catalog.analyses.retention(name).ok_or_else(|| {
+                PlanError::new(
+                    ErrorCode::UnknownMetric,
+                    format!("unknown retention analysis `{name}`"),
+                )
+                .with_suggestions(crate::diagnostics::closest(
+                    name,
+                    catalog.analyses.retention.iter().map(|r| r.name.as_str()),
+                ))
+                .at("retention")
+            })?;
+            super::retention::plan(&mut cx, r)
+        }
+        (None, None) => Err(PlanError::new(
+            ErrorCode::InvalidQuery,
+            "a query needs at least one metric",
+        )
+        .at("metrics")),
+    }
+}
+
+/// The state of planning one analysis: the caller's access, the request's
+/// filters, and what the plan will report.
+pub struct AnalysisCx<'c> {
+    pub catalog: &'c Catalog,
+    pub access: Access<'c>,
+    row_policies: Vec<(ModelId, Expr)>,
+    row_filters: Vec<(usize, Filter, DimensionRef)>,
+    where_expr: Option<Expr>,
+    pub time_range: (Option<Expr>, Option<Expr>),
+    pub ctes: Vec<Cte>,
+    pub policies: Vec<String>,
+    pub warnings: Vec<String>,
+    pub models: Vec<String>,
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
+}
+
+/// The columns one event scan produces besides subject and time.
+pub struct EventColumns {
+    pub key: bool,
+    pub breakdown: Option<Expr>,
+    pub extra: Vec<(String, Expr)>,
+}
+
+/// One event scan: `subject`, `ts` (the raw time), `t` (epoch seconds),
+/// optionally `key` (the primary key) and `bd` (the breakdown).
+pub struct EventScan {
+    pub select: Select,
+    /// Each event source's own filter as a condition on the scan's rows
+    /// (None: every row), in the order the sources were given.
+    pub filters: Vec<Option<Expr>>,
+}
+
+impl<'c> AnalysisCx<'c> {
+    fn new(catalog: &'c Catalog, access: Access<'c>, q: &SemanticQuery) -> Result<Self, PlanError> {
+        let row_policies = access.row_filters()?;
+        let mut policies = describe_row_policies(catalog, &access, &row_policies);
+        let mut warnings = Vec::new();
+        if let Some(k) = access.min_group_size() {
+            policies.push(format!(
+                "min_group_size {k}: groups built from fewer distinct subjects are suppressed"
+            ));
+            warnings.push(format!("groups built from fewer than {k} distinct subjects are suppressed (min_group_size policy)"));
+        }
+        let mut row_filters = Vec::new();
+        for (i, f) in q.filters.iter().enumerate() {
+            let r = DimensionRef::parse(&f.dimension)
+                .map_err(|e| e.at(format!("filters[{i}].dimension")))?;
+            if r.is_metric_time() {
+                return Err(PlanError::new(
+                    ErrorCode::InvalidQuery,
+                    "filter funnels and retention by time with `time_range`",
+                )
+                .at(format!("filters[{i}].dimension")));
+            }
+            row_filters.push((i, f.clone(), r));
+        }
+        let where_expr = match &q.where_sql {
+            Some(text) if !text.trim().is_empty() => Some(
+                parse_expr(text, Origin::Request)
+                    .map_err(|m| PlanError::new(ErrorCode::InvalidFilter, m).at("where"))?,
+            ),
+            _ => None,
+        };
+        let time_range = match &q.time_range {
+            Some(tr) => {
+                let parse = |s: &Option<String>, field: &str| -> Result<Option<Expr>, PlanError> {
+                    match s {
+                        None => Ok(None),
+                        Some(t) => parse_timestamp(t)
+                            .map(|ts| Some(Expr::Lit(Literal::Timestamp(ts))))
+                            .ok_or_else(|| {
+                                PlanError::new(
+                                    ErrorCode::InvalidQuery,
+                                    format!("`{t}` is not a time (use YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)"),
+                                )
+                                .at(format!("time_range.{field}"))
+                            }),
+                    }
+                };
+                (parse(&tr.start, "start")?, parse(&tr.end, "end")?)
+            }
+            None => (None, None),
+        };
+        for (field, v) in [("limit", q.limit), ("offset", q.offset)] {
+            if v.is_some_and(|n| n > i64::MAX as u64) {
+                return Err(PlanError::new(
+                    ErrorCode::InvalidQuery,
+                    format!("{field} must be at most {}", i64::MAX),
+                )
+                .at(field));
+            }
+        }
+        Ok(AnalysisCx {
+            catalog,
+            access,
+            row_policies,
+            row_filters,
+            where_expr,
+            time_range,
+            ctes: Vec::new(),
+            policies,
+            warnings,
+            models: Vec::new(),
+            limit: q.limit,
+            offset: q.offset,
+        })
+    }
+
+    /// Refuses an analysis over a model the caller cannot see: seeing a
+    /// model's events means seeing the time dimension that orders them.
+    pub fn check_visible(&self, what: &str, src: &EventSource) -> Result<(), PlanError> {
+        let model = self.catalog.model(src.model);
+        let time = &model.dimensions[src.time].name;
+        if self.access.dimension_visible(src.model, time) {
+            Ok(())
+        } else {
+            Err(PlanError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "{what} reads model `{}`, which is not available to you",
+                    model.name
+                ),
+            ))
+        }
+    }
+
+    /// The breakdown (or cohort dimension) as the caller sees it from
+    /// `model`: visible or refused, masked if the caller's roles mask it.
+    pub fn breakdown(
+        &self,
+        joins: &mut JoinTree,
+        text: &str,
+        field: &str,
+    ) -> Result<ResolvedDim, PlanError> {
+        let r = DimensionRef::parse(text).map_err(|e| e.at(field))?;
+        if r.is_metric_time() {
+            return Err(PlanError::new(
+                ErrorCode::InvalidQuery,
+                "metric_time is not a breakdown; use a dimension",
+            )
+            .at(field));
+        }
+        let target = target_model(self.catalog, &r, &[joins.base], &|m, d| {
+            self.access.dimension_visible(m, d)
+        })
+        .map_err(|e| visible_suggestions(e, self.catalog, &self.access).at(field))?;
+        if !self.access.dimension_visible(target, &r.name) {
+            return Err(PlanError::new(
+                ErrorCode::Forbidden,
+                format!("dimension `{}` is not available to you", r.raw),
+            )
+            .at(field));
+        }
+        let context = format!("the breakdown `{}`", r.raw);
+        let d = resolve_dimension(self.catalog, joins, &r, target, &context)
+            .map_err(|e| e.at(field))?;
+        Ok(match self.access.mask(target, &r.name) {
+            Some(mask) => ResolvedDim {
+                expr: Expr::Mask {
+                    mask,
+                    expr: Box::new(d.expr),
+                },
+                kind: d.kind,
+            },
+            None => d,
+        })
+    }
+
+    /// One scan of `src`'s model: the rows of subjects (non-NULL subject
+    /// and time) the request's filters and the caller's policies allow.
+    /// The step's own filter is returned separately, so callers decide
+    /// whether it selects rows or flags them.
+    pub fn event_scan(
+        &mut self,
+        sources: &[&EventSource],
+        subject: &str,
+        columns: impl FnOnce(&Self, &mut JoinTree, &Expr) -> Result<EventColumns, PlanError>,
+    ) -> Result<EventScan, PlanError> {
+        let catalog = self.catalog;
+        let src = sources[0];
+        let model = catalog.model(src.model);
+        if !self.models.contains(&model.name) {
+            self.models.push(model.name.clone());
+        }
+        let mut joins = JoinTree::new(catalog, src.model);
+        let alias = joins.base_alias.clone();
+        let time = qualify(&model.dimensions[src.time].expr, &alias);
+        let subject_expr = model
+            .entity(subject)
+            .map(|e| qualify(&e.keys[0], &alias))
+            .ok_or_else(|| {
+                PlanError::new(
+                    ErrorCode::InvalidQuery,
+                    format!("model `{}` has no entity `{subject}`", model.name),
+                )
+            })?;
+        let cols = columns(&*self, &mut joins, &time)?;
+        let base = src.model;
+        let is_time = move |parts: &[Ident]| is_time_in(catalog, base, parts);
+        let context = format!("read by `{}`", src.name);
+        // Definition filters use true values; bare names are the model's.
+        let mut filters = Vec::new();
+        for s in sources {
+            filters.push(match &s.filter {
+                Some(f) => {
+                    let f = coerce_time_literals(own_names(f.clone(), &model.name), &is_time)?;
+                    Some(resolve_row_expr(f, &mut |r| {
+                        let target = target_model(catalog, r, &[src.model], &|_, _| true)?;
+                        resolve_dimension(catalog, &mut joins, r, target, &context).map(untruncated)
+                    })?)
+                }
+                None => None,
+            });
+        }
+        // Events of nobody, or of no time, are in no funnel or cohort.
+        let mut conditions = vec![
+            Expr::IsNull {
+                expr: Box::new(subject_expr.clone()),
+                negated: true,
+            },
+            Expr::IsNull {
+                expr: Box::new(time.clone()),
+                negated: true,
+            },
+        ];
+        // The request's filters, seen through the caller's masks.
+        let access = &self.access;
+        let resolve_user =
+            |r: &DimensionRef, joins: &mut JoinTree| -> Result<ResolvedDim, PlanError> {
+                let target = target_model(catalog, r, &[src.model], &|m, d| {
+                    access.dimension_visible(m, d)
+                })
+                .map_err(|e| visible_suggestions(e, catalog, access))?;
+                if !access.dimension_visible(target, &r.name) {
+                    return Err(PlanError::new(
+                        ErrorCode::Forbidden,
+                        format!("dimension `{}` is not available to you", r.raw),
+                    ));
+                }
+                let d = resolve_dimension(catalog, joins, r, target, &context)?;
+                Ok(match access.mask(target, &r.name) {
+                    Some(mask) => ResolvedDim {
+                        expr: Expr::Mask {
+                            mask,
+                            expr: Box::new(d.expr),
+                        },
+                        kind: d.kind,
+                    },
+                    None => d,
+                })
+            };
+        for (i, f, r) in &self.row_filters {
+            let d = resolve_user(r, &mut joins).map_err(|e| e.at(format!("filters[{i}]")))?;
+            let d = if r.grain.is_none() { untruncated(d) } else { d };
+            conditions.push(
+                structured(d.expr, Some(d.kind), f).map_err(|e| e.at(format!("filters[{i}]")))?,
+            );
+        }
+        if let Some(w) = &self.where_expr {
+            let w = coerce_time_literals(w.clone(), &is_time).map_err(|e| e.at("where"))?;
+            conditions.push(
+                resolve_row_expr(w, &mut |r| resolve_user(r, &mut joins).map(untruncated))
+                    .map_err(|e| e.at("where"))?,
+            );
+        }
+        let mut ctes = std::mem::take(&mut self.ctes);
+        let mut policies = std::mem::take(&mut self.policies);
+        let policy = scan_policy_conditions(
+            catalog,
+            &self.access,
+            &self.row_policies,
+            ScanPolicyInput {
+                model: src.model,
+                base_alias: &alias,
+                fact_time: Some(time.clone()),
+            },
+            &mut |r| {
+                let target = target_model(catalog, r, &[src.model], &|_, _| true)?;
+                resolve_dimension(catalog, &mut joins, r, target, &context).map(untruncated)
+            },
+            &is_time,
+            (&mut ctes, &mut policies),
+        );
+        self.ctes = ctes;
+        self.policies = policies;
+        conditions.extend(policy?);
+
+        let mut projection = vec![
+            item(subject_expr, "subject"),
+            item(time.clone(), "ts"),
+            item(Expr::EpochSeconds(Box::new(time)), "t"),
+        ];
+        if cols.key {
+            let key = model
+                .primary_entity()
+                .filter(|e| e.keys.len() == 1)
+                .map(|e| qualify(&e.keys[0], &alias))
+                .ok_or_else(|| {
+                    PlanError::new(
+                        ErrorCode::InvalidQuery,
+                        format!(
+                            "model `{}` needs a single-key primary entity so events at the same time have one order",
+                            model.name
+                        ),
+                    )
+                })?;
+            projection.push(item(key, "key"));
+        }
+        if let Some(bd) = cols.breakdown {
+            projection.push(item(bd, "bd"));
+        }
+        for (name, e) in cols.extra {
+            projection.push(item(e, &name));
+        }
+        Ok(EventScan {
+            select: Select {
+                projection,
+                from: Some(source_ref(catalog, src.model, &alias)),
+                joins: joins.joins(catalog),
+                selection: Expr::and_all(conditions.into_iter().map(parenthesize)),
+                group_by: Vec::new(),
+                having: None,
+            },
+            filters,
+        })
+    }
+
+    /// The plan around a finished query.
+    pub fn finish(&mut self, query: Query, columns: Vec<OutputColumn>) -> Plan {
+        Plan {
+            query,
+            columns,
+            metrics: Vec::new(),
+            warnings: std::mem::take(&mut self.warnings),
+            models: std::mem::take(&mut self.models),
+            policies: std::mem::take(&mut self.policies),
+        }
+    }
+}
+
+/// Whether a reference (from `base`) names a time dimension: strings
+/// compared with one are read as times.
+fn is_time_in(catalog: &Catalog, base: ModelId, parts: &[Ident]) -> bool {
+    let text: Vec<&str> = parts.iter().map(|p| p.value.as_str()).collect();
+    let Ok(r) = DimensionRef::parse(&text.join(".")) else {
+        return false;
+    };
+    let Ok(target) = target_model(catalog, &r, &[base], &|_, _| true) else {
+        return false;
+    };
+    catalog
+        .model(target)
+        .dimension(&r.name)
+        .is_some_and(|(_, d)| matches!(d.kind, DimensionKind::Time { .. }))
+}
+
+/// Bare names in a step filter mean the step model's own dimensions.
+fn own_names(e: Expr, model: &str) -> Expr {
+    let done = e.try_transform::<std::convert::Infallible>(&mut |x| match x {
+        Expr::Ref(parts) if parts.len() == 1 => {
+            let mut v = vec![Ident::new(model)];
+            v.extend(parts);
+            Ok(Expr::Ref(v))
+        }
+        other => Ok(other),
+    });
+    match done {
+        Ok(e) => e,
+        Err(never) => match never {},
+    }
+}
+
+fn parenthesize(e: Expr) -> Expr {
+    match e {
+        Expr::Binary { op: BinOp::Or, .. } => Expr::Nested(Box::new(e)),
+        other => other,
+    }
+}
+
+pub fn item(expr: Expr, alias: &str) -> SelectItem {
+    SelectItem {
+        expr,
+        alias: Some(Ident::generated(alias)),
+    }
+}
+
+pub fn num(n: i64) -> Expr {
+    Expr::Lit(Literal::Number(n.to_string()))
+}
+
+pub fn cte(name: &str, query: Query) -> Cte {
+    Cte {
+        name: Ident::generated(name),
+        query,
+    }
+}
+
+pub fn named(name: &str, alias: &str) -> TableRef {
+    TableRef::Named {
+        name: Ident::generated(name),
+        alias: Some(Ident::generated(alias)),
+    }
+}
+
+/// `CASE WHEN cond THEN 1 ELSE 0 END`.
+pub fn flag(cond: Expr) -> Expr {
+    Expr::Case {
+        operand: None,
+        whens: vec![(cond, num(1))],
+        otherwise: Some(Box::new(num(0))),
+    }
+}
+
+pub fn eq(a: Expr, b: Expr) -> Expr {
+    Expr::binary(BinOp::Eq, a, b)
+}
+
+/// `a = b`, with NULL equal to NULL (breakdown values may be NULL).
+pub fn null_safe_eq(a: Expr, b: Expr) -> Expr {
+    Expr::Nested(Box::new(Expr::binary(
+        BinOp::Or,
+        eq(a.clone(), b.clone()),
+        Expr::binary(
+            BinOp::And,
+            Expr::IsNull {
+                expr: Box::new(a),
+                negated: false,
+            },
+            Expr::IsNull {
+                expr: Box::new(b),
+                negated: false,
+            },
+        ),
+    )))
+}
+
+pub fn select(projection: Vec<SelectItem>, from: TableRef) -> Select {
+    Select {
+        projection,
+        from: Some(from),
+        joins: Vec::new(),
+        selection: None,
+        group_by: Vec::new(),
+        having: None,
+    }
+}
+
+pub fn row_number(partition_by: Vec<Expr>, order_by: Vec<Expr>) -> Expr {
+    Expr::Window {
+        name: "ROW_NUMBER".into(),
+        args: Vec::new(),
+        partition_by,
+        order_by,
+        frame: None,
+    }
+}
+
+pub fn to_double(e: Expr) -> Expr {
+    Expr::Cast {
+        expr: Box::new(e),
+        ty: SqlType::Double,
+    }
+}
+
+pub fn dimension_column(name: &str, reference: &str, kind: DimensionKind) -> OutputColumn {
+    OutputColumn {
+        name: name.into(),
+        role: ColumnRole::Dimension {
+            reference: reference.into(),
+            kind,
+        },
+    }
+}
+
+pub fn value_column(name: &str, analysis: &str, integer: bool) -> OutputColumn {
+    OutputColumn {
+        name: name.into(),
+        role: ColumnRole::Metric {
+            metric: format!("{analysis}.{name}"),
+            version: 1,
+            integer,
+        },
+    }
+}
+
+/// The SQL type a NULL stands in for a breakdown of this kind in a UNION.
+pub fn null_of(kind: DimensionKind) -> Expr {
+    Expr::TypedNull(match kind {
+        DimensionKind::Categorical => SqlType::Text,
+        DimensionKind::Number => SqlType::Double,
+        DimensionKind::Boolean => SqlType::Boolean,
+        DimensionKind::Time { .. } => SqlType::Timestamp,
+    })
+}
+
+/// The funnels and retention analyses a caller may run, for catalog
+/// listings (REST `/v1/catalog`, GraphQL): those whose every model the
+/// caller can see.
+pub fn catalog_entries(catalog: &Catalog, access: &Access) -> serde_json::Value {
+    use serde_json::json;
+    let visible = |src: &EventSource| {
+        access.dimension_visible(
+            src.model,
+            &catalog.model(src.model).dimensions[src.time].name,
+        )
+    };
+    let event = |src: &EventSource| {
+        json!({
+            "name": src.name,
+            "model": catalog.model(src.model).name,
+            "filter": src.filter_text,
+            "time": catalog.model(src.model).dimensions[src.time].name,
+        })
+    };
+    let funnels: Vec<serde_json::Value> = catalog
+        .analyses
+        .funnels
+        .iter()
+        .filter(|f| f.steps.iter().all(visible) && f.exclusions.iter().all(|x| visible(&x.event)))
+        .map(|f| {
+            json!({
+                "name": f.name,
+                "description": f.description,
+                "owner": f.owner,
+                "subject": f.subject,
+                "order": f.order.name(),
+                "window": f.window_text,
+                "window_seconds": f.window_seconds,
+                "steps": f.steps.iter().map(event).collect::<Vec<_>>(),
+                "exclusions": f.exclusions.iter().map(|x| {
+                    let mut e = event(&x.event);
+                    e["after"] = json!(f.steps[x.after].name);
+                    e["before"] = json!(f.steps[x.before].name);
+                    e
+                }).collect::<Vec<_>>(),
+                "breakdown": f.breakdown,
+            })
+        })
+        .collect();
+    let retention: Vec<serde_json::Value> = catalog
+        .analyses
+        .retention
+        .iter()
+        .filter(|r| visible(&r.cohort) && visible(&r.returns))
+        .map(|r| {
+            json!({
+                "name": r.name,
+                "description": r.description,
+                "owner": r.owner,
+                "subject": r.subject,
+                "cohort": event(&r.cohort),
+                "return": event(&r.returns),
+                "period": r.period.name(),
+                "periods": r.periods,
+                "cohort_type": r.cohort_kind,
+                "mode": r.mode,
+                "group_by": r.group_by,
+            })
+        })
+        .collect();
+    json!({"funnels": funnels, "retention": retention})
+}
+
+/// The finished statement: `inner` read as a derived table, so ordering by
+/// output names is unambiguous on every engine (SQLite resolves `ORDER BY`
+/// expressions against the joined inputs, where `step` exists twice).
+pub fn ordered_result(
+    ctes: Vec<Cte>,
+    inner: Select,
+    columns: &[OutputColumn],
+    order_by: &[&str],
+    limit: Option<u64>,
+    offset: Option<u64>,
+) -> Query {
+    let outer = select(
+        columns
+            .iter()
+            .map(|c| item(Expr::col("result", &c.name), &c.name))
+            .collect(),
+        TableRef::Subquery {
+            query: Box::new(Query::select(inner)),
+            alias: Ident::generated("result"),
+        },
+    );
+    Query {
+        ctes,
+        body: SetExpr::Select(Box::new(outer)),
+        order_by: order_by
+            .iter()
+            .map(|n| OrderItem {
+                expr: Expr::bare(n),
+                desc: false,
+            })
+            .collect(),
+        limit,
+        offset,
+    }
+}

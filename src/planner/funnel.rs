@@ -1,0 +1,682 @@
+//! Funnels as SQL. Semantics (docs/analysis.md):
+//!
+//! - The events of every step model form one stream per subject, ordered by
+//!   time, then by funnel step (same-time events count in step order), then
+//!   by model and primary key. `ROW_NUMBER` numbers it (`seq`).
+//! - Ordered: the subject's earliest step-1 event in the time range anchors
+//!   the path; step k is the first step-k event after step k-1's in the
+//!   stream, at most `window` seconds after the anchor (inclusive). Each
+//!   step is one join of the stream with the previous step's one row per
+//!   subject, restricted to that subject and window: no all-pairs join.
+//! - Strict: step k must be the very next event of the stream (which then
+//!   holds every row of the step models, not only matching ones).
+//! - Unordered: the earliest event matching any step anchors; each step's
+//!   first event within the window counts; "step k" is reached by subjects
+//!   who did k distinct steps, at the time the k-th was done.
+//! - Exclusions: an exclusion event strictly between the times of the two
+//!   steps it names removes the subject from the funnel.
+//! - Medians are exact, from ROW_NUMBER/COUNT windows (no engine-specific
+//!   median aggregate), so every dialect computes the same number.
+
+use crate::catalog::analysis::{Funnel, FunnelOrder};
+use crate::catalog::{DimensionKind, ModelId};
+use crate::sql::ast::*;
+
+use super::analysis::*;
+use super::{Plan, PlanError};
+
+fn col(t: &str, c: &str) -> Expr {
+    Expr::col(t, c)
+}
+
+fn s_col(i: usize) -> String {
+    format!("s_{}", i + 1)
+}
+
+fn t_col(i: usize) -> String {
+    format!("t_{}", i + 1)
+}
+
+pub fn plan(cx: &mut AnalysisCx, f: &Funnel) -> Result<Plan, PlanError> {
+    let what = format!("funnel `{}`", f.name);
+    for s in f.steps.iter().chain(f.exclusions.iter().map(|x| &x.event)) {
+        cx.check_visible(&what, s)?;
+    }
+    let n = f.steps.len();
+    let unordered = f.order == FunnelOrder::Unordered;
+    let strict = f.order == FunnelOrder::Strict;
+    let (start, end) = cx.time_range.clone();
+
+    // One branch per (model, time dimension) of the steps.
+    let mut branches: Vec<(ModelId, usize, Vec<usize>)> = Vec::new();
+    for (i, s) in f.steps.iter().enumerate() {
+        match branches
+            .iter_mut()
+            .find(|(m, t, _)| *m == s.model && *t == s.time)
+        {
+            Some(b) => b.2.push(i),
+            None => branches.push((s.model, s.time, vec![i])),
+        }
+    }
+    let several = branches.len() > 1;
+    let mut bd_kind: Option<DimensionKind> = None;
+    let mut selects: Vec<Select> = Vec::new();
+    for (bi, (_, _, steps)) in branches.iter().enumerate() {
+        let sources: Vec<_> = steps.iter().map(|i| &f.steps[*i]).collect();
+        let wants_bd = f.breakdown.is_some() && (unordered || steps.contains(&0));
+        let mut kind = None;
+        let scan = cx.event_scan(&sources, &f.subject, |cx, joins, _| {
+            let breakdown = match (&f.breakdown, wants_bd) {
+                (Some(b), true) => {
+                    let d = cx.breakdown(joins, b, "breakdown")?;
+                    kind = Some(d.kind);
+                    Some(d.expr)
+                }
+                _ => None,
+            };
+            Ok(EventColumns {
+                key: true,
+                breakdown,
+                extra: Vec::new(),
+            })
+        })?;
+        if bd_kind.is_none() {
+            bd_kind = kind;
+        }
+        let mut branch = scan.select;
+        let ts = branch.projection[1].expr.clone();
+        let in_range = Expr::and_all(
+            start
+                .iter()
+                .map(|s| Expr::binary(BinOp::GtEq, ts.clone(), s.clone()))
+                .chain(
+                    end.iter()
+                        .map(|e| Expr::binary(BinOp::Lt, ts.clone(), e.clone())),
+                ),
+        );
+        // Step conditions in this branch; `None` matches every row.
+        let cond = |i: usize| -> Option<Option<Expr>> {
+            let pos = steps.iter().position(|s| *s == i)?;
+            let own = scan.filters[pos].clone();
+            let range = if i == 0 && !unordered {
+                in_range.clone()
+            } else {
+                None
+            };
+            Some(Expr::and_all(own.into_iter().chain(range).map(nest)))
+        };
+        // Keep only rows some step wants (strict keeps all: "consecutive"
+        // is about every event of the step models).
+        if !strict {
+            let mut any: Vec<Expr> = Vec::new();
+            let mut all_rows = false;
+            for i in steps {
+                match cond(*i).flatten() {
+                    Some(c) => any.push(nest(c)),
+                    None => all_rows = true,
+                }
+            }
+            if !all_rows
+                && let Some(or) = any.into_iter().reduce(|a, b| Expr::binary(BinOp::Or, a, b))
+            {
+                push_condition(&mut branch, nest(or));
+            }
+        }
+        // Events before the range cannot follow an anchor inside it.
+        if let Some(s) = &start {
+            push_condition(
+                &mut branch,
+                Expr::binary(BinOp::GtEq, ts.clone(), s.clone()),
+            );
+        }
+        // Columns: subject, ts, t, key, [bd].
+        let mut projection: Vec<SelectItem> = branch.projection.drain(..).collect();
+        if several {
+            projection[3].expr = Expr::Cast {
+                expr: Box::new(projection[3].expr.clone()),
+                ty: SqlType::Text,
+            };
+            projection.push(item(num(bi as i64), "src"));
+        }
+        if f.breakdown.is_some() && !wants_bd {
+            projection.push(item(
+                null_of(bd_kind.unwrap_or(DimensionKind::Categorical)),
+                "bd",
+            ));
+        }
+        let mut rank_whens = Vec::new();
+        for i in 0..n {
+            let flag_expr = match cond(i) {
+                None => num(0),
+                Some(None) => num(1),
+                Some(Some(c)) => flag(c),
+            };
+            if let Some(c) = cond(i) {
+                rank_whens.push((c.unwrap_or_else(|| eq(num(1), num(1))), num(i as i64 + 1)));
+            }
+            projection.push(item(flag_expr, &s_col(i)));
+        }
+        projection.push(item(
+            Expr::Case {
+                operand: None,
+                whens: rank_whens,
+                otherwise: Some(Box::new(num(n as i64 + 1))),
+            },
+            "rank",
+        ));
+        if unordered {
+            projection.push(item(
+                match &in_range {
+                    Some(r) => flag(r.clone()),
+                    None => num(1),
+                },
+                "anchor",
+            ));
+        }
+        branch.projection = projection;
+        selects.push(branch);
+    }
+    let has_bd = f.breakdown.is_some();
+    let bd_kind = bd_kind.unwrap_or(DimensionKind::Categorical);
+    let mut ctes: Vec<Cte> = Vec::new();
+    let stream_body = if selects.len() == 1 {
+        SetExpr::Select(Box::new(selects.remove(0)))
+    } else {
+        SetExpr::UnionAll(selects)
+    };
+    ctes.push(cte(
+        "funnel_events",
+        Query {
+            ctes: Vec::new(),
+            body: stream_body,
+            order_by: Vec::new(),
+            limit: None,
+            offset: None,
+        },
+    ));
+    let mut order_keys = vec![Expr::bare("t"), Expr::bare("rank")];
+    if several {
+        order_keys.push(Expr::bare("src"));
+    }
+    order_keys.push(Expr::bare("key"));
+    let bd = |t: &str| {
+        if has_bd {
+            vec![item(col(t, "bd"), "bd")]
+        } else {
+            vec![]
+        }
+    };
+    let window = f.window_seconds;
+    let within_window = |t: Expr, anchor: Expr| {
+        Expr::binary(
+            BinOp::LtEq,
+            t,
+            Expr::binary(BinOp::Plus, anchor, num(window)),
+        )
+    };
+
+    if unordered {
+        unordered_paths(&mut ctes, n, has_bd, &order_keys, &bd, &within_window);
+    } else {
+        // The stream numbered per subject.
+        let mut proj = vec![
+            item(col("e", "subject"), "subject"),
+            item(col("e", "t"), "t"),
+        ];
+        proj.extend(bd("e"));
+        for i in 0..n {
+            proj.push(item(col("e", &s_col(i)), &s_col(i)));
+        }
+        proj.push(item(
+            row_number(
+                vec![col("e", "subject")],
+                order_keys.iter().map(|k| qualify_bare(k, "e")).collect(),
+            ),
+            "seq",
+        ));
+        ctes.push(cte(
+            "funnel_seq",
+            Query::select(select(proj, named("funnel_events", "e"))),
+        ));
+        // Step 1: the earliest step-1 event.
+        let mut inner = vec![
+            item(col("e", "subject"), "subject"),
+            item(col("e", "t"), "t"),
+            item(col("e", "seq"), "seq"),
+        ];
+        inner.extend(bd("e"));
+        inner.push(item(
+            row_number(vec![col("e", "subject")], vec![col("e", "seq")]),
+            "rn",
+        ));
+        let mut inner = select(inner, named("funnel_seq", "e"));
+        inner.selection = Some(eq(col("e", &s_col(0)), num(1)));
+        let mut first = vec![
+            item(col("a", "subject"), "subject"),
+            item(col("a", "t"), "anchor_t"),
+            item(col("a", "seq"), "seq"),
+            item(col("a", "t"), "t"),
+        ];
+        first.extend(bd("a"));
+        let mut first = select(
+            first,
+            TableRef::Subquery {
+                query: Box::new(Query::select(inner)),
+                alias: Ident::generated("a"),
+            },
+        );
+        first.selection = Some(eq(col("a", "rn"), num(1)));
+        ctes.push(cte("funnel_step_1", Query::select(first)));
+        // Step k from step k-1: a join restricted to the subject and window.
+        for k in 1..n {
+            let prev = format!("funnel_step_{k}");
+            let mut on = vec![
+                eq(col("e", "subject"), col("p", "subject")),
+                eq(col("e", &s_col(k)), num(1)),
+            ];
+            let mut proj = vec![
+                item(col("p", "subject"), "subject"),
+                item(col("p", "anchor_t"), "anchor_t"),
+            ];
+            let mut group_by = Vec::new();
+            if strict {
+                on.push(eq(
+                    col("e", "seq"),
+                    Expr::binary(BinOp::Plus, col("p", "seq"), num(1)),
+                ));
+                proj.push(item(col("e", "seq"), "seq"));
+                proj.push(item(col("e", "t"), "t"));
+            } else {
+                on.push(Expr::binary(BinOp::Gt, col("e", "seq"), col("p", "seq")));
+                // The stream is ordered by time first, so the earliest
+                // following event has both the smallest seq and time.
+                proj.push(item(agg(Aggregation::Min, col("e", "seq")), "seq"));
+                proj.push(item(agg(Aggregation::Min, col("e", "t")), "t"));
+                group_by = vec![1, 2];
+            }
+            on.push(within_window(col("e", "t"), col("p", "anchor_t")));
+            let mut s = select(proj, named(&prev, "p"));
+            s.joins.push(Join {
+                kind: JoinKind::Inner,
+                table: named("funnel_seq", "e"),
+                on: Expr::and_all(on),
+            });
+            s.group_by = group_by;
+            ctes.push(cte(&format!("funnel_step_{}", k + 1), Query::select(s)));
+        }
+        // Paths: one row per anchored subject with each step's time.
+        let mut proj = vec![item(col("f1", "subject"), "subject")];
+        proj.extend(bd("f1"));
+        for k in 0..n {
+            proj.push(item(col(&format!("f{}", k + 1), "t"), &t_col(k)));
+        }
+        let mut s = select(proj, named("funnel_step_1", "f1"));
+        for k in 1..n {
+            let alias = format!("f{}", k + 1);
+            s.joins.push(Join {
+                kind: JoinKind::Left,
+                table: named(&format!("funnel_step_{}", k + 1), &alias),
+                on: Some(eq(col(&alias, "subject"), col("f1", "subject"))),
+            });
+        }
+        let mut excluded = Vec::new();
+        for (j, x) in f.exclusions.iter().enumerate() {
+            let scan = cx.event_scan(&[&x.event], &f.subject, |_, _, _| {
+                Ok(EventColumns {
+                    key: false,
+                    breakdown: None,
+                    extra: Vec::new(),
+                })
+            })?;
+            let mut xs = scan.select;
+            if let Some(Some(filter)) = scan.filters.into_iter().next() {
+                push_condition(&mut xs, nest(filter));
+            }
+            let name = format!("funnel_exclusion_{}", j + 1);
+            ctes.push(cte(&name, Query::select(xs)));
+            let a = format!("f{}", x.after + 1);
+            let b = format!("f{}", x.before + 1);
+            let mut sub = select(vec![item(num(1), "one")], named(&name, "x"));
+            sub.selection = Expr::and_all([
+                eq(col("x", "subject"), col("f1", "subject")),
+                Expr::binary(BinOp::Gt, col("x", "t"), col(&a, "t")),
+                Expr::binary(BinOp::Lt, col("x", "t"), col(&b, "t")),
+            ]);
+            excluded.push(Expr::Exists {
+                query: Box::new(Query::select(sub)),
+                negated: true,
+            });
+        }
+        s.selection = Expr::and_all(excluded);
+        ctes.push(cte("funnel_paths", Query::select(s)));
+    }
+
+    // Counts per step: entities reaching it, the previous and the first.
+    let counts: Vec<Select> = (0..n)
+        .map(|k| {
+            let mut proj = bd("p");
+            proj.push(item(num(k as i64 + 1), "step"));
+            let name = if unordered {
+                format!("{} of {n}", k + 1)
+            } else {
+                f.steps[k].name.clone()
+            };
+            proj.push(item(Expr::string(name), "step_name"));
+            let count = |i: usize| agg(Aggregation::Count, col("p", &t_col(i)));
+            proj.push(item(count(k), "entities"));
+            proj.push(item(count(k.saturating_sub(1)), "previous"));
+            proj.push(item(count(0), "first"));
+            let mut s = select(proj, named("funnel_paths", "p"));
+            if has_bd {
+                s.group_by = vec![1];
+            }
+            s
+        })
+        .collect();
+    ctes.push(cte(
+        "funnel_counts",
+        Query {
+            ctes: Vec::new(),
+            body: SetExpr::UnionAll(counts),
+            order_by: Vec::new(),
+            limit: None,
+            offset: None,
+        },
+    ));
+    // Time from the previous step, per subject who reached a step.
+    let durations: Vec<Select> = (1..n)
+        .map(|k| {
+            let mut proj = bd("p");
+            proj.push(item(num(k as i64 + 1), "step"));
+            proj.push(item(
+                Expr::binary(BinOp::Minus, col("p", &t_col(k)), col("p", &t_col(k - 1))),
+                "d",
+            ));
+            let mut s = select(proj, named("funnel_paths", "p"));
+            s.selection = Some(Expr::IsNull {
+                expr: Box::new(col("p", &t_col(k))),
+                negated: true,
+            });
+            s
+        })
+        .collect();
+    ctes.push(cte(
+        "funnel_durations",
+        Query {
+            ctes: Vec::new(),
+            body: if durations.len() == 1 {
+                SetExpr::Select(Box::new(durations.into_iter().next().expect("one")))
+            } else {
+                SetExpr::UnionAll(durations)
+            },
+            order_by: Vec::new(),
+            limit: None,
+            offset: None,
+        },
+    ));
+    // Exact median: the mean of the middle one or two values.
+    let mut part = if has_bd { vec![col("d", "bd")] } else { vec![] };
+    part.push(col("d", "step"));
+    let mut proj = bd("d");
+    proj.push(item(col("d", "step"), "step"));
+    proj.push(item(col("d", "d"), "d"));
+    proj.push(item(row_number(part.clone(), vec![col("d", "d")]), "rn"));
+    proj.push(item(
+        Expr::Window {
+            name: "COUNT".into(),
+            args: vec![Expr::Star],
+            partition_by: part,
+            order_by: Vec::new(),
+            frame: None,
+        },
+        "n",
+    ));
+    ctes.push(cte(
+        "funnel_ranked",
+        Query::select(select(proj, named("funnel_durations", "d"))),
+    ));
+    let mut proj = bd("r");
+    proj.push(item(col("r", "step"), "step"));
+    proj.push(item(
+        agg(Aggregation::Avg, to_double(col("r", "d"))),
+        "median",
+    ));
+    let mut s = select(proj, named("funnel_ranked", "r"));
+    let twice = Expr::binary(BinOp::Multiply, col("r", "rn"), num(2));
+    s.selection = Expr::and_all([
+        Expr::binary(BinOp::GtEq, twice.clone(), col("r", "n")),
+        Expr::binary(
+            BinOp::LtEq,
+            twice,
+            Expr::binary(BinOp::Plus, col("r", "n"), num(2)),
+        ),
+    ]);
+    s.group_by = if has_bd { vec![1, 2] } else { vec![1] };
+    ctes.push(cte("funnel_medians", Query::select(s)));
+
+    // The result.
+    let bd_alias = f
+        .breakdown
+        .as_ref()
+        .map(|b| crate::query::DimensionRef::parse(b).map(|r| r.alias()))
+        .transpose()?;
+    let mut proj = Vec::new();
+    let mut columns = Vec::new();
+    if let (Some(alias), Some(reference)) = (&bd_alias, &f.breakdown) {
+        proj.push(item(col("c", "bd"), alias));
+        columns.push(dimension_column(alias, reference, bd_kind));
+    }
+    proj.push(item(col("c", "step"), "step"));
+    proj.push(item(col("c", "step_name"), "step_name"));
+    proj.push(item(col("c", "entities"), "entities"));
+    let rate = |den: &str| {
+        Expr::binary(
+            BinOp::Divide,
+            to_double(col("c", "entities")),
+            Expr::Func {
+                name: "NULLIF".into(),
+                args: vec![col("c", den), num(0)],
+                distinct: false,
+            },
+        )
+    };
+    proj.push(item(rate("previous"), "conversion_from_previous"));
+    proj.push(item(rate("first"), "conversion_from_first"));
+    proj.push(item(col("m", "median"), "median_seconds_from_previous"));
+    columns.push(dimension_column("step", "step", DimensionKind::Number));
+    columns.push(dimension_column(
+        "step_name",
+        "step_name",
+        DimensionKind::Categorical,
+    ));
+    columns.push(value_column("entities", &f.name, true));
+    columns.push(value_column("conversion_from_previous", &f.name, false));
+    columns.push(value_column("conversion_from_first", &f.name, false));
+    columns.push(value_column("median_seconds_from_previous", &f.name, false));
+    let mut s = select(proj, named("funnel_counts", "c"));
+    let mut on = vec![eq(col("m", "step"), col("c", "step"))];
+    if has_bd {
+        on.push(null_safe_eq(col("m", "bd"), col("c", "bd")));
+    }
+    s.joins.push(Join {
+        kind: JoinKind::Left,
+        table: named("funnel_medians", "m"),
+        on: Expr::and_all(on),
+    });
+    // k-anonymity: a breakdown group shows only if enough subjects
+    // entered it.
+    if let Some(k) = cx.access.min_group_size() {
+        s.selection = Some(Expr::binary(BinOp::GtEq, col("c", "first"), num(k as i64)));
+    }
+    let mut order_by: Vec<&str> = Vec::new();
+    if let Some(alias) = &bd_alias {
+        order_by.push(alias);
+    }
+    order_by.push("step");
+    let mut all = std::mem::take(&mut cx.ctes);
+    all.extend(ctes);
+    let query = ordered_result(all, s, &columns, &order_by, cx.limit, cx.offset);
+    Ok(cx.finish(query, columns))
+}
+
+fn unordered_paths(
+    ctes: &mut Vec<Cte>,
+    n: usize,
+    has_bd: bool,
+    order_keys: &[Expr],
+    bd: &dyn Fn(&str) -> Vec<SelectItem>,
+    within_window: &dyn Fn(Expr, Expr) -> Expr,
+) {
+    // The anchor: the earliest event in range matching any step.
+    let mut inner = vec![
+        item(col("e", "subject"), "subject"),
+        item(col("e", "t"), "t"),
+    ];
+    inner.extend(bd("e"));
+    inner.push(item(
+        row_number(
+            vec![col("e", "subject")],
+            order_keys.iter().map(|k| qualify_bare(k, "e")).collect(),
+        ),
+        "rn",
+    ));
+    let mut inner = select(inner, named("funnel_events", "e"));
+    inner.selection = Some(eq(col("e", "anchor"), num(1)));
+    let mut proj = vec![
+        item(col("a", "subject"), "subject"),
+        item(col("a", "t"), "anchor_t"),
+    ];
+    proj.extend(bd("a"));
+    let mut anchor = select(
+        proj,
+        TableRef::Subquery {
+            query: Box::new(Query::select(inner)),
+            alias: Ident::generated("a"),
+        },
+    );
+    anchor.selection = Some(eq(col("a", "rn"), num(1)));
+    ctes.push(cte("funnel_anchor", Query::select(anchor)));
+    // Each step's first event within the window.
+    let mut proj = vec![item(col("a", "subject"), "subject")];
+    proj.extend(bd("a"));
+    for i in 0..n {
+        proj.push(item(
+            agg(
+                Aggregation::Min,
+                Expr::Case {
+                    operand: None,
+                    whens: vec![(eq(col("e", &s_col(i)), num(1)), col("e", "t"))],
+                    otherwise: None,
+                },
+            ),
+            &format!("f_{}", i + 1),
+        ));
+    }
+    let mut firsts = select(proj, named("funnel_anchor", "a"));
+    firsts.joins.push(Join {
+        kind: JoinKind::Inner,
+        table: named("funnel_events", "e"),
+        on: Expr::and_all([
+            eq(col("e", "subject"), col("a", "subject")),
+            Expr::binary(BinOp::GtEq, col("e", "t"), col("a", "anchor_t")),
+            within_window(col("e", "t"), col("a", "anchor_t")),
+        ]),
+    });
+    firsts.group_by = if has_bd { vec![1, 2] } else { vec![1] };
+    ctes.push(cte("funnel_firsts", Query::select(firsts)));
+    // The steps done, in the order they were done.
+    let done: Vec<Select> = (0..n)
+        .map(|i| {
+            let f = format!("f_{}", i + 1);
+            let mut proj = vec![item(col("x", "subject"), "subject")];
+            proj.extend(bd("x"));
+            proj.push(item(num(i as i64 + 1), "step"));
+            proj.push(item(col("x", &f), "t"));
+            let mut s = select(proj, named("funnel_firsts", "x"));
+            s.selection = Some(Expr::IsNull {
+                expr: Box::new(col("x", &f)),
+                negated: true,
+            });
+            s
+        })
+        .collect();
+    ctes.push(cte(
+        "funnel_done",
+        Query {
+            ctes: Vec::new(),
+            body: SetExpr::UnionAll(done),
+            order_by: Vec::new(),
+            limit: None,
+            offset: None,
+        },
+    ));
+    let mut proj = vec![item(col("d", "subject"), "subject")];
+    proj.extend(bd("d"));
+    proj.push(item(col("d", "t"), "t"));
+    proj.push(item(
+        row_number(
+            vec![col("d", "subject")],
+            vec![col("d", "t"), col("d", "step")],
+        ),
+        "k",
+    ));
+    ctes.push(cte(
+        "funnel_done_ranked",
+        Query::select(select(proj, named("funnel_done", "d"))),
+    ));
+    let mut proj = vec![item(col("r", "subject"), "subject")];
+    proj.extend(bd("r"));
+    for k in 0..n {
+        proj.push(item(
+            agg(
+                Aggregation::Max,
+                Expr::Case {
+                    operand: None,
+                    whens: vec![(eq(col("r", "k"), num(k as i64 + 1)), col("r", "t"))],
+                    otherwise: None,
+                },
+            ),
+            &t_col(k),
+        ));
+    }
+    let mut paths = select(proj, named("funnel_done_ranked", "r"));
+    paths.group_by = if has_bd { vec![1, 2] } else { vec![1] };
+    ctes.push(cte("funnel_paths", Query::select(paths)));
+}
+
+fn agg(agg: Aggregation, e: Expr) -> Expr {
+    Expr::Aggregate {
+        agg,
+        arg: Some(Box::new(e)),
+    }
+}
+
+use crate::catalog::Aggregation;
+
+fn nest(e: Expr) -> Expr {
+    match e {
+        Expr::Binary {
+            op: BinOp::Or | BinOp::And,
+            ..
+        } => Expr::Nested(Box::new(e)),
+        other => other,
+    }
+}
+
+fn push_condition(s: &mut Select, c: Expr) {
+    s.selection = Some(match s.selection.take() {
+        Some(w) => Expr::binary(BinOp::And, w, c),
+        None => c,
+    });
+}
+
+/// `name` → `alias.name` for a bare column.
+fn qualify_bare(e: &Expr, alias: &str) -> Expr {
+    match e {
+        Expr::Column { table: None, name } => Expr::Column {
+            table: Some(Ident::generated(alias)),
+            name: name.clone(),
+        },
+        other => other.clone(),
+    }
+}
