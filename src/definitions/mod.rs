@@ -8,6 +8,9 @@ mod load;
 pub mod raw;
 mod validate;
 mod validate_policy;
+mod validate_time;
+
+pub use validate_time::time_intelligent;
 
 use std::path::Path;
 use std::sync::Arc;

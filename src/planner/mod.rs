@@ -9,9 +9,15 @@
 //!   stitched on the group-by keys when several models are involved.
 
 mod build;
+mod conversion;
 mod filters;
 mod metrics;
 mod resolve;
+pub mod spine;
+mod timeintel;
+pub mod timezone;
+
+pub use timeintel::natural_grain;
 
 use serde::Serialize;
 use thiserror::Error;
@@ -163,6 +169,9 @@ impl Plan {
 /// Plans a query against a catalog for a caller: the caller's policies and
 /// purpose are applied here, and only here, for every interface.
 pub fn plan(catalog: &Catalog, query: &SemanticQuery, caller: &Caller) -> Result<Plan, PlanError> {
+    if timeintel::applies(catalog, query) {
+        return timeintel::plan(catalog, query, caller);
+    }
     build::plan(catalog, query, caller)
 }
 
