@@ -47,8 +47,13 @@ impl TimeSpan {
     /// quarters); `None` when it is not (`1 month` in days, `7 days` in
     /// months).
     pub fn periods_of(self, grain: Grain) -> Option<u64> {
-        let per = units_per(self.unit, grain)?;
-        Some(u64::from(self.amount) * per)
+        let amount = u64::from(self.amount);
+        if let Some(per) = units_per(self.unit, grain) {
+            return Some(amount * per);
+        }
+        // `14 days` is 2 weeks, `48 hours` 2 days.
+        let k = units_per(grain, self.unit)?;
+        (amount % k == 0).then_some(amount / k)
     }
 
     pub fn time_unit(self) -> TimeUnit {
@@ -186,6 +191,11 @@ mod tests {
         assert_eq!(s.periods_of(Grain::Day), Some(7));
         assert_eq!(s.periods_of(Grain::Hour), Some(168));
         assert_eq!(s.periods_of(Grain::Month), None);
+        assert_eq!(s.periods_of(Grain::Week), Some(1));
+        assert_eq!(
+            TimeSpan::parse("10 days").unwrap().periods_of(Grain::Week),
+            None
+        );
         assert_eq!(
             TimeSpan::parse("1 year").unwrap().periods_of(Grain::Month),
             Some(12)

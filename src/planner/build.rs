@@ -21,9 +21,7 @@ use crate::sql::convert::{Origin, parse_expr, parse_timestamp};
 
 use super::filters::{coerce_time_literals, structured};
 use super::metrics::{Expansion, Leaf, MetricTree, leaf_column};
-use super::resolve::{
-    JoinTree, ResolvedDim, qualify, resolve_dimension, source_ref, target_model,
-};
+use super::resolve::{JoinTree, ResolvedDim, qualify, resolve_dimension, source_ref, target_model};
 use super::{ColumnRole, ErrorCode, OutputColumn, Plan, PlanError};
 
 /// Limits that keep one request from planning something enormous.

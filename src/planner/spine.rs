@@ -281,9 +281,13 @@ pub fn ctes(g: Grain, lo: Bound, hi: Bound, facts: Option<Query>) -> Vec<Cte> {
                 BinOp::And,
                 Expr::binary(
                     BinOp::LtEq,
+                    // BIGINT: 99,999 weeks in seconds overflow a 32-bit int.
                     Expr::binary(
                         BinOp::Multiply,
-                        n.clone(),
+                        Expr::Cast {
+                            expr: Box::new(n.clone()),
+                            ty: SqlType::BigInt,
+                        },
                         Expr::Lit(Literal::Number(shortest.to_string())),
                     ),
                     span,

@@ -233,7 +233,8 @@ impl ServeArgs {
             week_start: file.week_start.clone(),
             ..Default::default()
         };
-        crate::planner::timezone::zone(&probe).map_err(|e| format!("time_zone: {}", e.display_full()))?;
+        crate::planner::timezone::zone(&probe)
+            .map_err(|e| format!("time_zone: {}", e.display_full()))?;
         crate::planner::timezone::week_start(&probe)
             .map_err(|e| format!("week_start: {}", e.display_full()))?;
         Ok(ServeConfig {
