@@ -18,7 +18,9 @@ fn q(v: serde_json::Value) -> SemanticQuery {
     serde_json::from_value(v).expect("valid query")
 }
 
-/// (name, semantic query, the SQL an analyst would write by hand)
+/// (name, semantic query, the SQL an analyst would write by hand). The
+/// hand-written SQL applies the demo's suppression list too, so both sides
+/// answer the same question.
 fn cases() -> Vec<(&'static str, SemanticQuery, &'static str)> {
     vec![
         (
@@ -26,7 +28,7 @@ fn cases() -> Vec<(&'static str, SemanticQuery, &'static str)> {
             q(
                 serde_json::json!({"metrics": ["revenue_7d_trailing"], "dimensions": ["metric_time:day"]}),
             ),
-            "WITH d AS (SELECT date_trunc('day', ordered_at) AS day, SUM(amount) AS r FROM orders WHERE status <> 'cancelled' GROUP BY 1), \
+            "WITH d AS (SELECT date_trunc('day', ordered_at) AS day, SUM(amount) AS r FROM orders o WHERE status <> 'cancelled' AND NOT EXISTS (SELECT 1 FROM erasure_requests e WHERE e.customer_id = o.customer_id) GROUP BY 1), \
              s AS (SELECT range AS day FROM range((SELECT MIN(day) FROM d), (SELECT MAX(day) FROM d) + INTERVAL 1 DAY, INTERVAL 1 DAY)) \
              SELECT s.day, COALESCE(SUM(d.r) OVER (ORDER BY s.day ROWS BETWEEN 6 PRECEDING AND CURRENT ROW), 0) FROM s LEFT JOIN d ON d.day = s.day ORDER BY 1",
         ),
@@ -36,7 +38,7 @@ fn cases() -> Vec<(&'static str, SemanticQuery, &'static str)> {
                 serde_json::json!({"metrics": ["revenue_mtd"], "dimensions": ["metric_time:day", "customers.region"], "time_range": {"start": "2025-01-01", "end": "2026-01-01"}}),
             ),
             "WITH d AS (SELECT date_trunc('day', o.ordered_at) AS day, c.region, SUM(o.amount) AS r FROM orders o LEFT JOIN customers c ON c.customer_id = o.customer_id \
-               WHERE o.status <> 'cancelled' AND o.ordered_at >= TIMESTAMP '2025-01-01' AND o.ordered_at < TIMESTAMP '2026-01-01' GROUP BY 1, 2), \
+               WHERE o.status <> 'cancelled' AND NOT EXISTS (SELECT 1 FROM erasure_requests e WHERE e.customer_id = o.customer_id) AND o.ordered_at >= TIMESTAMP '2025-01-01' AND o.ordered_at < TIMESTAMP '2026-01-01' GROUP BY 1, 2), \
              s AS (SELECT range AS day FROM range(TIMESTAMP '2025-01-01', TIMESTAMP '2026-01-01', INTERVAL 1 DAY)), g AS (SELECT DISTINCT region FROM d) \
              SELECT s.day, g.region, SUM(d.r) OVER (PARTITION BY g.region, date_trunc('month', s.day) ORDER BY s.day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) \
              FROM s CROSS JOIN g LEFT JOIN d ON d.day = s.day AND d.region IS NOT DISTINCT FROM g.region ORDER BY 1, 2",
@@ -46,7 +48,7 @@ fn cases() -> Vec<(&'static str, SemanticQuery, &'static str)> {
             q(
                 serde_json::json!({"metrics": ["revenue_mom_growth"], "dimensions": ["metric_time:month"]}),
             ),
-            "WITH m AS (SELECT date_trunc('month', ordered_at) AS m, SUM(amount) AS r FROM orders WHERE status <> 'cancelled' GROUP BY 1) \
+            "WITH m AS (SELECT date_trunc('month', ordered_at) AS m, SUM(amount) AS r FROM orders o WHERE status <> 'cancelled' AND NOT EXISTS (SELECT 1 FROM erasure_requests e WHERE e.customer_id = o.customer_id) GROUP BY 1) \
              SELECT m, (r - LAG(r) OVER (ORDER BY m)) / LAG(r) OVER (ORDER BY m) FROM m ORDER BY 1",
         ),
         (
@@ -55,7 +57,7 @@ fn cases() -> Vec<(&'static str, SemanticQuery, &'static str)> {
                 serde_json::json!({"metrics": ["signup_to_purchase_7d"], "dimensions": ["customers.segment"]}),
             ),
             "SELECT c.segment, CAST(COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id AND o.ordered_at >= c.signed_up_at AND o.ordered_at <= c.signed_up_at + INTERVAL 7 DAY)) AS DOUBLE) / COUNT(*) \
-             FROM customers c WHERE c.is_test = false GROUP BY 1 ORDER BY 1",
+             FROM customers c WHERE c.is_test = false AND NOT EXISTS (SELECT 1 FROM erasure_requests e WHERE e.customer_id = c.customer_id) GROUP BY 1 ORDER BY 1",
         ),
     ]
 }

@@ -11,9 +11,16 @@ use crate::catalog::Grain;
 use crate::catalog::time::grain_unit;
 use crate::sql::ast::*;
 
-/// Most periods a spine with data-derived bounds may span (five digit
-/// rows): 273 years of days. Hour spines must have literal bounds.
-pub const DYNAMIC_DIGITS: u32 = 5;
+/// Digit rows of a spine with data-derived bounds, per grain: at most
+/// 100,000 days (273 years), 10,000 weeks (191 years) or months (833
+/// years), 1,000 quarters or years. Hour spines must have literal bounds.
+pub fn dynamic_digits(g: Grain) -> u32 {
+    match g {
+        Grain::Hour | Grain::Day => 5,
+        Grain::Week | Grain::Month => 4,
+        Grain::Quarter | Grain::Year => 3,
+    }
+}
 
 /// The first day of the week, Monday = 0 .. Sunday = 6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -154,7 +161,7 @@ pub fn ctes(g: Grain, lo: Bound, hi: Bound, facts: Option<Query>) -> Vec<Cte> {
             }
             d
         }
-        None => DYNAMIC_DIGITS,
+        None => dynamic_digits(g),
     };
     let mut out = vec![Cte {
         name: Ident::generated("__digits"),
