@@ -181,6 +181,8 @@ impl<'c> Access<'c> {
                 MetricKind::Derived { inputs, .. } => {
                     inputs.iter().all(|i| self.metric_visible(i.metric))
                 }
+                MetricKind::Cumulative { input, .. } => self.metric_visible(input.metric),
+                MetricKind::Conversion(_) => true,
             }
     }
 

@@ -6,6 +6,7 @@
 pub mod analysis;
 mod graph;
 pub mod policy;
+pub mod time;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -275,6 +276,8 @@ pub struct MetricInput {
     /// Name the input goes by inside a derived expression.
     pub alias: String,
     pub filter: Option<Expr>,
+    /// Read at another period (derived metrics' period-over-period inputs).
+    pub offset: Option<time::TimeOffset>,
 }
 
 #[derive(Debug, Clone)]
@@ -292,6 +295,13 @@ pub enum MetricKind {
         expr: Expr,
         inputs: Vec<MetricInput>,
     },
+    /// An additive metric added up over a window of periods.
+    Cumulative {
+        input: MetricInput,
+        window: time::CumulativeWindow,
+    },
+    /// Base events followed by a conversion event of the same entity.
+    Conversion(Box<time::Conversion>),
 }
 
 impl MetricKind {
@@ -300,6 +310,8 @@ impl MetricKind {
             MetricKind::Simple { .. } => "simple",
             MetricKind::Ratio { .. } => "ratio",
             MetricKind::Derived { .. } => "derived",
+            MetricKind::Cumulative { .. } => "cumulative",
+            MetricKind::Conversion(_) => "conversion",
         }
     }
 }
@@ -326,6 +338,9 @@ pub struct Metric {
     pub deprecated_on: Option<chrono::NaiveDate>,
     pub sunset_on: Option<chrono::NaiveDate>,
     pub replaced_by: Option<MetricRef>,
+    /// What a period without facts reads as in a gap-filled time series
+    /// (a number literal); `None` leaves it NULL.
+    pub fill_nulls_with: Option<String>,
 }
 
 /// A reference to a metric as written (`revenue`, `revenue@3`) and the
@@ -474,6 +489,12 @@ impl Catalog {
                         walk(c, i.metric, out, depth + 1);
                     }
                 }
+                MetricKind::Cumulative { input, .. } => walk(c, input.metric, out, depth + 1),
+                MetricKind::Conversion(conv) => {
+                    if !out.contains(&conv.base_model) {
+                        out.push(conv.base_model);
+                    }
+                }
             }
         }
         let mut out = Vec::new();
@@ -507,6 +528,14 @@ impl Catalog {
                     MetricKind::Derived { inputs, .. } => inputs
                         .iter()
                         .for_each(|i| measures(c, i.metric, ok, depth + 1)),
+                    MetricKind::Cumulative { input, .. } => {
+                        measures(c, input.metric, ok, depth + 1)
+                    }
+                    MetricKind::Conversion(conv) => {
+                        *ok &= c.model(conv.base_model).measures[conv.base_measure]
+                            .time_dimension
+                            .is_some()
+                    }
                 }
             }
             measures(self, id, &mut ok, 0);

@@ -215,6 +215,12 @@ pub struct QueryArgs {
     /// Purpose the data is used for (consent); default from the definitions.
     #[arg(long)]
     pub purpose: Option<String>,
+    /// IANA time zone periods and --start/--end are read in (default UTC).
+    #[arg(long = "time-zone")]
+    pub time_zone: Option<String>,
+    /// First day of week periods, `monday` .. `sunday` (default monday).
+    #[arg(long = "week-start")]
+    pub week_start: Option<String>,
     /// Act as the caller this JWT identifies (verified with ACCORD_JWT_SECRET
     /// or accord.yaml's auth settings) instead of as the operator.
     #[arg(long, env = "ACCORD_TOKEN", hide_env_values = true)]
@@ -315,6 +321,8 @@ impl QueryArgs {
             purpose: self.purpose.clone(),
             funnel: self.funnel.clone(),
             retention: self.retention.clone(),
+            time_zone: self.time_zone.clone(),
+            week_start: self.week_start.clone(),
         })
     }
 }

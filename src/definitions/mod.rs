@@ -9,6 +9,9 @@ pub mod raw;
 mod validate;
 mod validate_analysis;
 mod validate_policy;
+mod validate_time;
+
+pub use validate_time::time_intelligent;
 
 use std::path::Path;
 use std::sync::Arc;

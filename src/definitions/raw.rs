@@ -254,6 +254,12 @@ pub struct RawMetricInputFull {
     pub filter: Option<String>,
     #[serde(default)]
     pub alias: Option<String>,
+    /// Period over period: read the input `N units` earlier (`1 month`).
+    #[serde(default)]
+    pub offset_window: Option<String>,
+    /// Read the input at the first period of the enclosing grain.
+    #[serde(default)]
+    pub offset_to_grain: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -299,4 +305,33 @@ pub struct RawMetric {
     pub sunset_on: Option<S<String>>,
     #[serde(default)]
     pub replaced_by: Option<S<String>>,
+    /// Time intelligence (see `validate_time`): cumulative `metric`,
+    /// `window`, `grain_to_date`; a number for periods without facts.
+    #[serde(default)]
+    pub metric: Option<S<RawMetricInput>>,
+    #[serde(default)]
+    pub window: Option<S<String>>,
+    #[serde(default)]
+    pub grain_to_date: Option<S<String>>,
+    #[serde(default)]
+    pub fill_nulls_with: Option<S<f64>>,
+    /// conversion
+    #[serde(default)]
+    pub base_measure: Option<S<String>>,
+    #[serde(default)]
+    pub conversion_measure: Option<S<String>>,
+    #[serde(default)]
+    pub entity: Option<S<String>>,
+    #[serde(default)]
+    pub calculation: Option<S<String>>,
+    #[serde(default)]
+    pub constant_properties: Vec<S<RawConstantProperty>>,
+}
+
+/// A property that must be equal on the base and the conversion event.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConstantProperty {
+    pub base_property: String,
+    pub conversion_property: String,
 }

@@ -136,6 +136,7 @@ pub fn build(
     let mut catalog = Catalog::new(models, metrics, version);
     catalog.consent = super::validate_policy::consent(&catalog, raw_consent, diags);
     catalog.roles = super::validate_policy::roles(&catalog, raw_roles, diags);
+    super::validate_time::check_catalog(&catalog, diags);
     check_metric_plans(&catalog, diags);
     super::validate_analysis::analyses(&mut catalog, raw_funnels, raw_retention, diags);
     Some(catalog)
@@ -803,10 +804,12 @@ fn build_metrics(
                     );
                     return None;
                 }
+                let offset = super::validate_time::input_offset(cx, input, &field).ok()?;
                 Some(MetricInput {
                     metric: target,
                     alias,
                     filter,
+                    offset,
                 })
             };
         // Fields that belong to another metric type are mistakes (often a
@@ -826,6 +829,7 @@ fn build_metrics(
             "simple" => &["measure"],
             "ratio" => &["numerator", "denominator"],
             "derived" => &["expr", "inputs"],
+            "cumulative" | "conversion" => &[],
             _ => &["measure", "numerator", "denominator", "expr", "inputs"],
         };
         for (field, loc) in present {
@@ -942,6 +946,7 @@ fn build_metrics(
                                             metric: target,
                                             alias: r.clone(),
                                             filter: None,
+                                            offset: None,
                                         });
                                         continue;
                                     }
@@ -969,17 +974,27 @@ fn build_metrics(
                     }
                 }
             }
+            "cumulative" => {
+                let input = raw
+                    .metric
+                    .as_ref()
+                    .map(|i| resolve_input(&mut cx, i, f("metric")));
+                super::validate_time::cumulative(&mut cx, &raw, input)
+            }
+            "conversion" => super::validate_time::conversion(&mut cx, &raw, models),
             other => {
                 cx.suggest(
                     &kind_loc,
                     f("type"),
                     format!("unknown metric type `{other}`"),
                     other,
-                    &["simple", "ratio", "derived"],
+                    &["simple", "ratio", "derived", "cumulative", "conversion"],
                 );
                 None
             }
         };
+        super::validate_time::misplaced_fields(&mut cx, &raw);
+        let fill_nulls_with = super::validate_time::fill_nulls_with(&raw);
         let filter = match &raw.filter {
             Some(s) => match parse_expr(&s.value, Origin::Definition) {
                 Ok(x) if x.contains_aggregate() => {
@@ -1017,6 +1032,7 @@ fn build_metrics(
             deprecated_on,
             sunset_on,
             replaced_by,
+            fill_nulls_with: fill_nulls_with.clone(),
         }));
     }
     if metrics.iter().any(Option::is_none) {
@@ -1204,6 +1220,8 @@ fn check_cycles(metrics: &[Metric], diags: &mut Diagnostics) {
                 denominator,
             } => vec![numerator.metric, denominator.metric],
             MetricKind::Derived { inputs, .. } => inputs.iter().map(|i| i.metric).collect(),
+            MetricKind::Cumulative { input, .. } => vec![input.metric],
+            MetricKind::Conversion(_) => vec![],
         }
     }
     // 0 = unvisited, 1 = on the stack, 2 = done.
@@ -1263,7 +1281,7 @@ fn check_metric_plans(catalog: &Catalog, diags: &mut Diagnostics) {
         if crate::governance::lifecycle::is_sunset(m, today) {
             continue;
         }
-        let q = crate::query::SemanticQuery::for_metric(m);
+        let q = super::validate_time::validation_query(catalog, m);
         if let Err(e) = crate::planner::plan(catalog, &q, &crate::access::Caller::operator()) {
             // Point at the filter when the error names something it says.
             let in_filter = m.filter_text.as_deref().is_some_and(|f| {

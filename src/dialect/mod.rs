@@ -243,7 +243,15 @@ const REQUIRED_AGGREGATES: [&str; 7] = [
     "max",
 ];
 const OPTIONAL_AGGREGATES: [&str; 2] = ["median", "percentile"];
-const TIME_FUNCTIONS: [&str; 4] = ["add_seconds", "add_days", "add_months", "epoch_seconds"];
+const TIME_FUNCTIONS: [&str; 7] = [
+    "add_seconds",
+    "add_days",
+    "add_months",
+    "add_seconds_by",
+    "add_days_by",
+    "add_months_by",
+    "epoch_seconds",
+];
 const REQUIRED_FUNCTIONS: [&str; 4] = ["contains", "starts_with", "ilike", "concat"];
 
 impl Dialect {
@@ -310,7 +318,8 @@ impl Dialect {
         let mut time = BTreeMap::new();
         for (name, t) in &raw.time {
             let vars: &[&str] = match name.as_str() {
-                "add_seconds" | "add_days" | "add_months" => &["expr", "n"],
+                "add_seconds" | "add_days" | "add_months" | "add_seconds_by" | "add_days_by"
+                | "add_months_by" => &["expr", "n"],
                 "epoch_seconds" => &["expr"],
                 other => return Err(format!("time.{other} is not a known time function")),
             };

@@ -224,7 +224,10 @@ struct Signature {
 fn input_sig(c: &Catalog, i: &crate::catalog::MetricInput) -> (String, String, Option<Expr>) {
     (
         c.metric(i.metric).qualified_name(),
-        i.alias.clone(),
+        match i.offset {
+            Some(o) => format!("{} ({})", i.alias, o.describe()),
+            None => i.alias.clone(),
+        },
         i.filter.clone(),
     )
 }
@@ -252,6 +255,30 @@ fn signature(c: &Catalog, m: &Metric) -> Signature {
             inputs.iter().map(|i| input_sig(c, i)).collect(),
             Some(expr.clone()),
         ),
+        MetricKind::Cumulative { input, window } => {
+            let (m, alias, f) = input_sig(c, input);
+            (
+                None,
+                vec![(m, format!("{alias} ({})", window.describe()), f)],
+                None,
+            )
+        }
+        MetricKind::Conversion(conv) => {
+            let name = |md: crate::catalog::ModelId, ms: usize| {
+                format!("{}.{}", c.model(md).name, c.model(md).measures[ms].name)
+            };
+            (
+                Some(format!(
+                    "{} -> {} by {} within {}",
+                    name(conv.base_model, conv.base_measure),
+                    name(conv.conversion_model, conv.conversion_measure),
+                    conv.entity,
+                    conv.window
+                )),
+                vec![],
+                None,
+            )
+        }
     };
     Signature {
         kind: m.kind.name(),
@@ -434,6 +461,8 @@ pub fn filter_dimensions(c: &Catalog, m: &Metric) -> Vec<(String, String)> {
             denominator,
         } => vec![numerator, denominator],
         MetricKind::Derived { inputs, .. } => inputs.iter().collect(),
+        MetricKind::Cumulative { input, .. } => vec![input],
+        MetricKind::Conversion(_) => vec![],
     };
     for i in inputs {
         if let Some(f) = &i.filter {

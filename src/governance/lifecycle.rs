@@ -121,5 +121,7 @@ pub fn inputs(m: &Metric) -> Vec<MetricId> {
             denominator,
         } => vec![numerator.metric, denominator.metric],
         MetricKind::Derived { inputs, .. } => inputs.iter().map(|i| i.metric).collect(),
+        MetricKind::Cumulative { input, .. } => vec![input.metric],
+        MetricKind::Conversion(_) => Vec::new(),
     }
 }

@@ -345,6 +345,17 @@ impl Builder<'_> {
                     out.push(self.input(&me, "input", i, depth));
                 }
             }
+            MetricKind::Cumulative { input, .. } => {
+                out.push(self.input(&me, "input", input, depth));
+            }
+            MetricKind::Conversion(conv) => {
+                // Both sides read whole models' rows (events), not one column.
+                for model in [conv.base_model, conv.conversion_model] {
+                    let c = self.c;
+                    let mid = self.model_node(c.model(model));
+                    self.edge(&me, &mid);
+                }
+            }
         }
         out
     }

@@ -332,6 +332,7 @@ pub fn lint(catalog: &Catalog, index: &SourceIndex, config: &LintConfig) -> Vec<
                     MetricKind::Simple { .. } => "name",
                     MetricKind::Ratio { .. } => "numerator",
                     MetricKind::Derived { .. } => "expr",
+                    MetricKind::Cumulative { .. } | MetricKind::Conversion(_) => "name",
                 };
                 out.push(
                     "deprecated-input",

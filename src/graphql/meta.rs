@@ -92,6 +92,18 @@ pub fn metrics(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
                             .iter()
                             .map(|i| c.metric(i.metric).qualified_name())
                             .collect(),
+                        MetricKind::Cumulative { input, .. } => {
+                            vec![c.metric(input.metric).qualified_name()]
+                        }
+                        MetricKind::Conversion(conv) => [
+                            (conv.base_model, conv.base_measure),
+                            (conv.conversion_model, conv.conversion_measure),
+                        ]
+                        .iter()
+                        .map(|(md, ms)| {
+                            format!("{}.{}", c.model(*md).name, c.model(*md).measures[*ms].name)
+                        })
+                        .collect(),
                     };
                     let dimensions: Vec<String> = access.groupable_dimensions(m.id);
                     let on: Vec<&(String, String, String)> =

@@ -21,9 +21,7 @@ use crate::sql::convert::{Origin, parse_expr, parse_timestamp};
 
 use super::filters::{coerce_time_literals, structured};
 use super::metrics::{Expansion, Leaf, MetricTree, leaf_column};
-use super::resolve::{
-    JoinTree, ResolvedDim, apply_grain, qualify, resolve_dimension, source_ref, target_model,
-};
+use super::resolve::{JoinTree, ResolvedDim, qualify, resolve_dimension, source_ref, target_model};
 use super::{ColumnRole, ErrorCode, OutputColumn, Plan, PlanError};
 
 /// Limits that keep one request from planning something enormous.
@@ -149,7 +147,9 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             )
             .at(&field));
         }
-        let tree = expansion.expand(catalog, metric.id, &[]);
+        let tree = expansion
+            .expand(catalog, metric.id, &[])
+            .map_err(|e| e.at(&field))?;
         requested.push(RequestedMetric {
             alias,
             id: metric.id,
@@ -385,7 +385,10 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             let parse = |s: &Option<String>, field: &str| -> Result<Option<Expr>, PlanError> {
                 match s {
                     None => Ok(None),
+                    // Written in the query's time zone; compared in UTC.
                     Some(t) => parse_timestamp(t)
+                        .map(|ts| super::timezone::range_bound(q, ts))
+                        .transpose()?
                         .map(|ts| Some(Expr::Lit(Literal::Timestamp(ts))))
                         .ok_or_else(|| {
                             PlanError::new(
@@ -441,7 +444,17 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                         "metric_time needs a time dimension",
                     ));
                 };
-                return apply_grain(e.clone(), k, r);
+                let utc = |b: &Option<Expr>| match b {
+                    Some(Expr::Lit(Literal::Timestamp(t))) => Some(*t),
+                    _ => None,
+                };
+                return super::timezone::metric_time(
+                    e.clone(),
+                    k,
+                    r,
+                    q,
+                    (utc(&time_range.0), utc(&time_range.1)),
+                );
             }
             // Metric filters name dimensions the query did not mention.
             let target = match targets.get(&r.raw) {

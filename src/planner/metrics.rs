@@ -3,6 +3,8 @@
 //! Leaves are shared, so `revenue` and `average_order_value` in one query
 //! aggregate `orders.amount` once.
 
+use super::{ErrorCode, PlanError};
+use crate::catalog::time::ConversionCalc;
 use crate::catalog::{Catalog, MetricId, MetricKind, ModelId};
 use crate::sql::ast::{BinOp, Expr, Ident, Literal, SqlType};
 
@@ -111,13 +113,18 @@ pub struct Expansion {
 }
 
 impl Expansion {
-    pub fn expand(&mut self, catalog: &Catalog, id: MetricId, inherited: &[Expr]) -> MetricTree {
+    pub fn expand(
+        &mut self,
+        catalog: &Catalog,
+        id: MetricId,
+        inherited: &[Expr],
+    ) -> Result<MetricTree, PlanError> {
         let metric = catalog.metric(id);
         let mut filters: Vec<Expr> = inherited.to_vec();
         if let Some(f) = &metric.filter {
             filters.push(f.clone());
         }
-        match &metric.kind {
+        Ok(match &metric.kind {
             MetricKind::Simple { model, measure } => {
                 MetricTree::Leaf(self.leaf(*model, *measure, filters, &metric.name))
             }
@@ -130,22 +137,59 @@ impl Expansion {
                     f.extend(extra.clone());
                     f
                 };
-                let n = self.expand(catalog, numerator.metric, &with(&numerator.filter));
-                let d = self.expand(catalog, denominator.metric, &with(&denominator.filter));
+                let n = self.expand(catalog, numerator.metric, &with(&numerator.filter))?;
+                let d = self.expand(catalog, denominator.metric, &with(&denominator.filter))?;
                 MetricTree::Ratio(Box::new(n), Box::new(d))
             }
             MetricKind::Derived { expr, inputs } => {
-                let trees = inputs
-                    .iter()
-                    .map(|i| {
-                        let mut f = filters.clone();
-                        f.extend(i.filter.clone());
-                        (i.alias.clone(), self.expand(catalog, i.metric, &f))
-                    })
-                    .collect();
+                let mut trees = Vec::new();
+                for i in inputs {
+                    if i.offset.is_some() {
+                        return Err(time_intelligence_here(&metric.name));
+                    }
+                    let mut f = filters.clone();
+                    f.extend(i.filter.clone());
+                    trees.push((i.alias.clone(), self.expand(catalog, i.metric, &f)?));
+                }
                 MetricTree::Derived(expr.clone(), trees)
             }
-        }
+            MetricKind::Cumulative { .. } => return Err(time_intelligence_here(&metric.name)),
+            // Converted base events are the base measure's rows for which a
+            // conversion exists: a leaf with one more filter, so conversions
+            // group and filter by the base event's dimensions like any count.
+            MetricKind::Conversion(conv) => {
+                let base = self.leaf(
+                    conv.base_model,
+                    conv.base_measure,
+                    filters.clone(),
+                    &format!("{}_base", metric.name),
+                );
+                let mut converted = filters;
+                converted.push(super::conversion::exists(catalog, conv));
+                let hit = self.leaf(conv.base_model, conv.base_measure, converted, &metric.name);
+                // A filtered count reads NULL for a group without matching
+                // rows; a group of base events none of which converted has
+                // 0 conversions.
+                let alias = "converted".to_string();
+                let hit = MetricTree::Derived(
+                    Expr::Func {
+                        name: "COALESCE".into(),
+                        args: vec![
+                            Expr::Ref(vec![Ident::new(alias.clone())]),
+                            Expr::Lit(Literal::Number("0".into())),
+                        ],
+                        distinct: false,
+                    },
+                    vec![(alias, MetricTree::Leaf(hit))],
+                );
+                match conv.calculation {
+                    ConversionCalc::Count => hit,
+                    ConversionCalc::Rate => {
+                        MetricTree::Ratio(Box::new(hit), Box::new(MetricTree::Leaf(base)))
+                    }
+                }
+            }
+        })
     }
 
     fn leaf(
@@ -188,4 +232,14 @@ pub fn leaf_column(alias: &str) -> Expr {
         table: None,
         name: Ident::generated(alias),
     }
+}
+
+/// Cumulative metrics and offset inputs are planned by
+/// [`super::timeintel`]; reaching the plain expansion with one is a bug in
+/// the dispatch, reported rather than computed wrongly.
+fn time_intelligence_here(name: &str) -> PlanError {
+    PlanError::new(
+        ErrorCode::Unsupported,
+        format!("internal: time-intelligent metric `{name}` reached the plain planner"),
+    )
 }

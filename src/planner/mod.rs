@@ -10,11 +10,17 @@
 
 mod analysis;
 mod build;
+mod conversion;
 mod filters;
 mod funnel;
 mod metrics;
 mod resolve;
 mod retention;
+pub mod spine;
+mod timeintel;
+pub mod timezone;
+
+pub use timeintel::natural_grain;
 
 pub use analysis::catalog_entries as analysis_catalog;
 use serde::Serialize;
@@ -170,6 +176,9 @@ pub fn plan(catalog: &Catalog, query: &SemanticQuery, caller: &Caller) -> Result
     // Funnels and retention analyses (planner::funnel, planner::retention).
     if query.funnel.is_some() || query.retention.is_some() {
         return analysis::plan(catalog, query, caller);
+    }
+    if timeintel::applies(catalog, query) {
+        return timeintel::plan(catalog, query, caller);
     }
     build::plan(catalog, query, caller)
 }

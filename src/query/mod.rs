@@ -40,6 +40,14 @@ pub struct SemanticQuery {
     /// `purpose` claim, then the configured default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
+    /// IANA time zone (`Europe/Berlin`) periods and `time_range` are read
+    /// in; facts are stored in UTC. Default: the server's `time_zone`, UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// First day of a `week` period (`monday` .. `sunday`); default: the
+    /// server's `week_start`, Monday (ISO).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub week_start: Option<String>,
 }
 
 impl SemanticQuery {

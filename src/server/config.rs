@@ -31,6 +31,10 @@ pub struct FileConfig {
     /// Identity: how bearer tokens are verified.
     #[serde(default)]
     pub auth: Option<crate::auth::AuthConfig>,
+    /// Default time zone of queries (IANA name; default UTC).
+    pub time_zone: Option<String>,
+    /// Default first day of week periods (default monday).
+    pub week_start: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -139,9 +143,28 @@ pub struct ServeConfig {
     pub log_format: LogFormat,
     pub log_filter: String,
     pub auth: Option<crate::auth::AuthConfig>,
+    /// Defaults for queries that name no `time_zone` / `week_start`.
+    pub time_zone: Option<String>,
+    pub week_start: Option<String>,
 }
 
 impl ServeConfig {
+    /// The query with the configured time zone and week start where it
+    /// names none.
+    pub fn with_time_defaults(
+        &self,
+        q: &crate::query::SemanticQuery,
+    ) -> crate::query::SemanticQuery {
+        let mut q = q.clone();
+        if q.time_zone.is_none() {
+            q.time_zone = self.time_zone.clone();
+        }
+        if q.week_start.is_none() {
+            q.week_start = self.week_start.clone();
+        }
+        q
+    }
+
     /// Defaults for embedding (tests): an ephemeral port, given defs and
     /// warehouse.
     pub fn for_tests(defs: &Path, warehouse: WarehouseUrl) -> ServeConfig {
@@ -161,6 +184,8 @@ impl ServeConfig {
             log_format: LogFormat::Text,
             log_filter: "warn".into(),
             // Tests act as the demo's admin unless they send a token.
+            time_zone: None,
+            week_start: None,
             auth: Some(crate::auth::AuthConfig {
                 hs256_secret: Some(crate::auth::DEV_SECRET.into()),
                 anonymous_roles: Some(vec!["admin".into()]),
@@ -218,7 +243,19 @@ impl ServeArgs {
             Some("json") => LogFormat::Json,
             Some(other) => return Err(format!("log format `{other}`: use text or json")),
         };
+        // Checked now, so a typo stops the server instead of every query.
+        let probe = crate::query::SemanticQuery {
+            time_zone: file.time_zone.clone(),
+            week_start: file.week_start.clone(),
+            ..Default::default()
+        };
+        crate::planner::timezone::zone(&probe)
+            .map_err(|e| format!("time_zone: {}", e.display_full()))?;
+        crate::planner::timezone::week_start(&probe)
+            .map_err(|e| format!("week_start: {}", e.display_full()))?;
         Ok(ServeConfig {
+            time_zone: file.time_zone,
+            week_start: file.week_start,
             http_addr,
             pg_addr,
             pg,

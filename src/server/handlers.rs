@@ -159,6 +159,7 @@ pub async fn run_query(
     caller: &Caller,
 ) -> Result<(Arc<Executed>, bool, Arc<Catalog>), ApiError> {
     let catalog = state.catalog();
+    let query = &state.config.with_time_defaults(query);
     let caller = caller.for_query(query);
     // Planning depends on the date too: a deprecated metric is refused
     // after its sunset (crate::governance::lifecycle).
@@ -379,6 +380,14 @@ fn metric_json(c: &Catalog, m: &Metric, access: &Access) -> serde_json::Value {
             .iter()
             .map(|i| c.metric(i.metric).qualified_name())
             .collect(),
+        MetricKind::Cumulative { input, .. } => vec![c.metric(input.metric).qualified_name()],
+        MetricKind::Conversion(conv) => [
+            (conv.base_model, conv.base_measure),
+            (conv.conversion_model, conv.conversion_measure),
+        ]
+        .iter()
+        .map(|(md, ms)| format!("{}.{}", c.model(*md).name, c.model(*md).measures[*ms].name))
+        .collect(),
     };
     let is_default = c.default_metric(&m.name).is_some_and(|d| d.id == m.id);
     let dimensions: Vec<String> = access.groupable_dimensions(m.id);

@@ -252,6 +252,13 @@ pub enum Expr {
         amount: i64,
         unit: TimeUnit,
     },
+    /// `expr` shifted by `amount` (an integer SQL expression, e.g. a row
+    /// number of a generated series) times `unit` (`time.add_*_by`).
+    AddTimeBy {
+        expr: Box<Expr>,
+        amount: Box<Expr>,
+        unit: TimeUnit,
+    },
     /// Whole seconds since 1970-01-01 00:00:00 of a (naive, UTC) timestamp,
     /// as an integer: differences of two are exact durations on every engine.
     EpochSeconds(Box<Expr>),
@@ -418,6 +425,11 @@ impl Expr {
                 amount,
                 unit,
             },
+            Expr::AddTimeBy { expr, amount, unit } => Expr::AddTimeBy {
+                expr: boxed(expr, f)?,
+                amount: boxed(amount, f)?,
+                unit,
+            },
             Expr::EpochSeconds(e) => Expr::EpochSeconds(boxed(e, f)?),
             Expr::Mask { mask, expr } => Expr::Mask {
                 mask,
@@ -488,6 +500,10 @@ impl Expr {
             Expr::Like { expr, pattern, .. } => {
                 expr.walk(f);
                 pattern.walk(f);
+            }
+            Expr::AddTimeBy { expr, amount, .. } => {
+                expr.walk(f);
+                amount.walk(f);
             }
             Expr::Contains {
                 expr,

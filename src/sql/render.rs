@@ -377,6 +377,17 @@ impl<'d> Renderer<'d> {
                     .time_function(prim)
                     .render(&[("expr", &self.template_arg(expr)?), ("n", &n.to_string())])
             }
+            Expr::AddTimeBy { expr, amount, unit } => {
+                let (prim, factor) = unit.primitive();
+                let n = if factor == 1 {
+                    self.operand(amount, 7, false)?
+                } else {
+                    format!("{} * {factor}", self.operand(amount, 7, false)?)
+                };
+                self.d
+                    .time_function(&format!("{prim}_by"))
+                    .render(&[("expr", &self.template_arg(expr)?), ("n", &n)])
+            }
             Expr::EpochSeconds(expr) => self
                 .d
                 .time_function("epoch_seconds")
