@@ -354,6 +354,8 @@ pub struct Catalog {
     /// Access roles; none means access is not restricted.
     pub roles: Vec<policy::Role>,
     pub consent: Option<policy::Consent>,
+    /// Data quality checks (src/checks), versioned with the definitions.
+    pub checks: Vec<crate::checks::Check>,
     /// Content hash of the definition files: a result computed under one
     /// version is never served under another.
     pub version: String,
@@ -381,6 +383,7 @@ impl Catalog {
             graph,
             roles: Vec::new(),
             consent: None,
+            checks: Vec::new(),
             version,
         }
     }

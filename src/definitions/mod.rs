@@ -7,6 +7,7 @@
 mod load;
 pub mod raw;
 mod validate;
+mod validate_checks;
 mod validate_policy;
 
 use std::path::Path;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 pub use load::{SourceFile, read_dir};
 pub use validate::is_identifier;
+pub use validate_checks::{RawCheck, RawScalar};
 
 use crate::catalog::Catalog;
 use crate::diagnostics::Diagnostics;

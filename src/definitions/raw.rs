@@ -19,6 +19,9 @@ pub struct RawFile {
     pub roles: Vec<S<RawRole>>,
     #[serde(default)]
     pub consent: Option<S<RawConsent>>,
+    /// Data quality checks (src/checks, docs/checks.md).
+    #[serde(default)]
+    pub checks: Vec<S<super::validate_checks::RawCheck>>,
 }
 
 /// An access role: which members it sees, which rows, masked how.

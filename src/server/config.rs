@@ -29,6 +29,9 @@ pub struct FileConfig {
     /// Identity: how bearer tokens are verified.
     #[serde(default)]
     pub auth: Option<crate::auth::AuthConfig>,
+    /// Data quality checks on a schedule (src/checks).
+    #[serde(default)]
+    pub checks: crate::checks::monitor::FileChecks,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -129,6 +132,7 @@ pub struct ServeConfig {
     pub log_format: LogFormat,
     pub log_filter: String,
     pub auth: Option<crate::auth::AuthConfig>,
+    pub checks: crate::checks::monitor::ChecksConfig,
 }
 
 impl ServeConfig {
@@ -155,6 +159,7 @@ impl ServeConfig {
                 anonymous_roles: Some(vec!["admin".into()]),
                 ..Default::default()
             }),
+            checks: Default::default(),
         }
     }
 }
@@ -247,6 +252,7 @@ impl ServeArgs {
                 }),
                 (a, None) => a,
             },
+            checks: file.checks.resolve()?,
         })
     }
 }
