@@ -54,7 +54,11 @@ fn bench(c: &mut Criterion) {
     .expect("defs");
     let now = accord::checks::parse_now(DEMO_NOW).expect("now");
     let run = rt.block_on(accord::checks::run_checks(&catalog, &wh, now));
-    assert_eq!(run.checks.len(), PER_CHECK.len(), "one baseline query per check");
+    assert_eq!(
+        run.checks.len(),
+        PER_CHECK.len(),
+        "one baseline query per check"
+    );
     assert!(!run.failed_blocking(), "the clean demo passes");
     for sql in PER_CHECK {
         rt.block_on(wh.query(sql, usize::MAX))

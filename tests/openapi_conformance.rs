@@ -538,7 +538,9 @@ async fn check_main(c: &Contract, base: &str) {
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["version"], json!(version));
-    let r = c.call("get", "/v1/checks", http.get(url("/v1/checks"))).await;
+    let r = c
+        .call("get", "/v1/checks", http.get(url("/v1/checks")))
+        .await;
     assert_eq!(r.status, 200);
 
     // Queries: JSON, the cache, headers against the body.

@@ -23,8 +23,13 @@ const BASE: &str = "m";
 #[derive(Debug, Clone)]
 pub enum Slots {
     /// Epoch seconds of the newest row dated before `now`.
-    Freshness { newest: usize },
-    Completeness { rows: usize, nulls: usize },
+    Freshness {
+        newest: usize,
+    },
+    Completeness {
+        rows: usize,
+        nulls: usize,
+    },
     /// `first`: epoch seconds of the oldest dated row (days before it are
     /// not history); `days`: one row count per day, oldest first, the last
     /// being the day checked.
@@ -32,8 +37,12 @@ pub enum Slots {
         first: usize,
         days: Vec<(NaiveDate, usize)>,
     },
-    ReferentialIntegrity { orphans: usize },
-    AcceptedValues { invalid: usize },
+    ReferentialIntegrity {
+        orphans: usize,
+    },
+    AcceptedValues {
+        invalid: usize,
+    },
 }
 
 /// One model's checks as one query.
@@ -160,9 +169,7 @@ pub fn model_query(catalog: &Catalog, model: ModelId, now: NaiveDateTime) -> Opt
         if check.target != CheckTarget::Model(model) {
             continue;
         }
-        let time = check
-            .time
-            .map(|i| qualify(&m.dimensions[i].expr, BASE));
+        let time = check.time.map(|i| qualify(&m.dimensions[i].expr, BASE));
         // Rows dated before `now`, and rows with no date at all.
         let as_of = time.as_ref().map(|t| {
             Expr::Nested(Box::new(Expr::binary(
@@ -346,13 +353,20 @@ pub fn model_queries(catalog: &Catalog, now: NaiveDateTime) -> Vec<ModelQuery> {
 
 /// The semantic query behind an anomaly check: the metric by period over
 /// the checked period and its history.
-pub fn anomaly_query(catalog: &Catalog, check: &Check, now: NaiveDateTime) -> Option<SemanticQuery> {
-    let (CheckTarget::Metric(id), CheckKind::Anomaly {
-        period,
-        trailing,
-        weekday_seasonality,
-        ..
-    }) = (check.target, &check.kind)
+pub fn anomaly_query(
+    catalog: &Catalog,
+    check: &Check,
+    now: NaiveDateTime,
+) -> Option<SemanticQuery> {
+    let (
+        CheckTarget::Metric(id),
+        CheckKind::Anomaly {
+            period,
+            trailing,
+            weekday_seasonality,
+            ..
+        },
+    ) = (check.target, &check.kind)
     else {
         return None;
     };

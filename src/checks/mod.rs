@@ -195,7 +195,9 @@ pub fn utc_now() -> NaiveDateTime {
 /// Parses a duration such as `90s`, `30m`, `6h`, `2d` or `1h30m`.
 pub fn parse_duration(text: &str) -> Result<i64, String> {
     let bad = || {
-        format!("`{text}` is not a duration: write a number with a unit s, m, h or d (e.g. 6h, 1h30m, 2d)")
+        format!(
+            "`{text}` is not a duration: write a number with a unit s, m, h or d (e.g. 6h, 1h30m, 2d)"
+        )
     };
     let t = text.trim();
     if t.is_empty() {
@@ -274,7 +276,10 @@ mod tests {
     fn now_forms() {
         let t = parse_now("2026-01-01").unwrap();
         assert_eq!(t.to_string(), "2026-01-01 00:00:00");
-        assert_eq!(parse_now("2026-01-01T06:30:00Z").unwrap().to_string(), "2026-01-01 06:30:00");
+        assert_eq!(
+            parse_now("2026-01-01T06:30:00Z").unwrap().to_string(),
+            "2026-01-01 06:30:00"
+        );
         assert!(parse_now("tomorrow").is_err());
     }
 }

@@ -125,7 +125,11 @@ impl CheckGauges {
             "Latest observed value of a data quality check",
             g.observed.clone(),
         );
-        registry.register("check_runs", "Runs of all data quality checks", g.runs.clone());
+        registry.register(
+            "check_runs",
+            "Runs of all data quality checks",
+            g.runs.clone(),
+        );
         registry.register(
             "check_last_run_timestamp_seconds",
             "When the checks last ran (Unix time)",
@@ -256,7 +260,10 @@ struct RunSummary {
 
 /// `GET /v1/checks`: the latest run with every check's evidence, and a
 /// summary of the runs kept.
-pub async fn handler(State(state): State<Arc<AppState>>, Authed(_): Authed) -> Result<Response, ApiError> {
+pub async fn handler(
+    State(state): State<Arc<AppState>>,
+    Authed(_): Authed,
+) -> Result<Response, ApiError> {
     let latest = state.checks.latest();
     let history: Vec<RunSummary> = state
         .checks

@@ -105,7 +105,9 @@ pub fn junit(run: &CheckRun) -> String {
             "{} ({} severity): observed {}; expected {}: {}",
             c.kind,
             c.severity,
-            c.observed.map(|o| o.to_string()).unwrap_or_else(|| "none".into()),
+            c.observed
+                .map(|o| o.to_string())
+                .unwrap_or_else(|| "none".into()),
             c.threshold,
             c.message
         );

@@ -178,6 +178,16 @@ pub fn band_verdict(
     min_history: u32,
 ) -> Verdict {
     let Some(x) = latest else {
+        if history.len() < (min_history as usize).max(1) {
+            // No value and no history: the data has not started yet.
+            return Verdict {
+                status: Status::Skipped,
+                observed: None,
+                threshold: String::new(),
+                message: format!("no value for the {label} and too little history"),
+                details: serde_json::json!({"history": history}),
+            };
+        }
         return Verdict {
             status: Status::Fail,
             observed: None,
@@ -354,19 +364,15 @@ fn judge_model(
                 (CheckKind::Freshness { max_lag_seconds }, Slots::Freshness { newest }) => {
                     freshness_verdict(now, get(*newest).map(|x| x as i64), *max_lag_seconds)
                 }
-                (CheckKind::Completeness { max_null_rate, .. }, Slots::Completeness { rows, nulls }) => {
-                    completeness_verdict(
-                        get(*rows).unwrap_or(0.0),
-                        get(*nulls).unwrap_or(0.0),
-                        *max_null_rate,
-                    )
-                }
                 (
-                    CheckKind::Volume {
-                        k, min_history, ..
-                    },
-                    Slots::Volume { first, days },
-                ) => {
+                    CheckKind::Completeness { max_null_rate, .. },
+                    Slots::Completeness { rows, nulls },
+                ) => completeness_verdict(
+                    get(*rows).unwrap_or(0.0),
+                    get(*nulls).unwrap_or(0.0),
+                    *max_null_rate,
+                ),
+                (CheckKind::Volume { k, min_history, .. }, Slots::Volume { first, days }) => {
                     let first = get(*first).and_then(|s| {
                         chrono::DateTime::from_timestamp(s as i64, 0).map(|d| d.date_naive())
                     });
@@ -375,15 +381,20 @@ fn judge_model(
                         .map(|(d, i)| (*d, get(*i).unwrap_or(0.0)))
                         .collect();
                     let (history, latest) = volume_history(&counts, first);
-                    let label = format!("rows on {}", counts.last().map(|d| d.0.to_string()).unwrap_or_default());
+                    let label = format!(
+                        "rows on {}",
+                        counts.last().map(|d| d.0.to_string()).unwrap_or_default()
+                    );
                     band_verdict(&label, &history, Some(latest), *k, *min_history)
                 }
-                (CheckKind::ReferentialIntegrity { max_orphans, .. }, Slots::ReferentialIntegrity { orphans }) => {
-                    count_verdict("orphans", get(*orphans).unwrap_or(0.0), *max_orphans)
-                }
-                (CheckKind::AcceptedValues { max_invalid, .. }, Slots::AcceptedValues { invalid }) => {
-                    count_verdict("invalid", get(*invalid).unwrap_or(0.0), *max_invalid)
-                }
+                (
+                    CheckKind::ReferentialIntegrity { max_orphans, .. },
+                    Slots::ReferentialIntegrity { orphans },
+                ) => count_verdict("orphans", get(*orphans).unwrap_or(0.0), *max_orphans),
+                (
+                    CheckKind::AcceptedValues { max_invalid, .. },
+                    Slots::AcceptedValues { invalid },
+                ) => count_verdict("invalid", get(*invalid).unwrap_or(0.0), *max_invalid),
                 _ => error_verdict("internal: check and query layout disagree".into()),
             };
             outcome(catalog, check, v, sql)
@@ -409,13 +420,27 @@ pub async fn run_checks(catalog: &Catalog, warehouse: &Warehouse, now: NaiveDate
                 Err(e) => mq
                     .checks
                     .iter()
-                    .map(|(ci, _)| outcome(catalog, &catalog.checks[*ci], error_verdict(e.to_string()), &sql))
+                    .map(|(ci, _)| {
+                        outcome(
+                            catalog,
+                            &catalog.checks[*ci],
+                            error_verdict(e.to_string()),
+                            &sql,
+                        )
+                    })
                     .collect(),
             },
             Err(e) => mq
                 .checks
                 .iter()
-                .map(|(ci, _)| outcome(catalog, &catalog.checks[*ci], error_verdict(e.to_string()), ""))
+                .map(|(ci, _)| {
+                    outcome(
+                        catalog,
+                        &catalog.checks[*ci],
+                        error_verdict(e.to_string()),
+                        "",
+                    )
+                })
                 .collect(),
         };
         for (o, (ci, _)) in outcomes.into_iter().zip(&mq.checks) {
@@ -446,20 +471,29 @@ async fn run_anomaly(
     q: &crate::query::SemanticQuery,
     now: NaiveDateTime,
 ) -> CheckOutcome {
-    let (CheckTarget::Metric(id), CheckKind::Anomaly {
-        period,
-        trailing,
-        k,
-        weekday_seasonality,
-        min_history,
-    }) = (check.target, &check.kind)
+    let (
+        CheckTarget::Metric(id),
+        CheckKind::Anomaly {
+            period,
+            trailing,
+            k,
+            weekday_seasonality,
+            min_history,
+        },
+    ) = (check.target, &check.kind)
     else {
-        return outcome(catalog, check, error_verdict("internal: not an anomaly check".into()), "");
+        return outcome(
+            catalog,
+            check,
+            error_verdict("internal: not an anomaly check".into()),
+            "",
+        );
     };
-    let executed = match crate::execute::run(catalog, warehouse, q, &Caller::operator(), 100_000).await {
-        Ok(x) => x,
-        Err(e) => return outcome(catalog, check, error_verdict(e.to_string()), ""),
-    };
+    let executed =
+        match crate::execute::run(catalog, warehouse, q, &Caller::operator(), 100_000).await {
+            Ok(x) => x,
+            Err(e) => return outcome(catalog, check, error_verdict(e.to_string()), ""),
+        };
     let time_col = executed
         .columns
         .iter()

@@ -223,20 +223,22 @@ pub(super) fn checks(
                     continue;
                 }
             },
-            (None, Some(m), true) => match crate::governance::lineage::find_metric(catalog, &m.value) {
-                Some(metric) => CheckTarget::Metric(metric.id),
-                None => {
-                    let names: Vec<&str> = catalog.metric_names().collect();
-                    cx.suggest(
-                        &m.referenced,
-                        field("metric"),
-                        format!("unknown metric `{}`", m.value),
-                        m.value.split('@').next().unwrap_or(""),
-                        &names,
-                    );
-                    continue;
+            (None, Some(m), true) => {
+                match crate::governance::lineage::find_metric(catalog, &m.value) {
+                    Some(metric) => CheckTarget::Metric(metric.id),
+                    None => {
+                        let names: Vec<&str> = catalog.metric_names().collect();
+                        cx.suggest(
+                            &m.referenced,
+                            field("metric"),
+                            format!("unknown metric `{}`", m.value),
+                            m.value.split('@').next().unwrap_or(""),
+                            &names,
+                        );
+                        continue;
+                    }
                 }
-            },
+            }
             (_, Some(m), false) => {
                 cx.error(
                     &m.referenced,
@@ -318,7 +320,10 @@ fn time_dimension(
                 cx.error(
                     &t.referenced,
                     format!("checks.{name}.time"),
-                    format!("`{}` is not a time dimension of model `{}`", t.value, m.name),
+                    format!(
+                        "`{}` is not a time dimension of model `{}`",
+                        t.value, m.name
+                    ),
                 );
                 *ok = false;
                 None
@@ -349,7 +354,10 @@ fn time_dimension(
             loc,
             format!("checks.{name}.time"),
             if time_dims.is_empty() {
-                format!("a {kind} check needs a time dimension, and model `{}` has none", m.name)
+                format!(
+                    "a {kind} check needs a time dimension, and model `{}` has none",
+                    m.name
+                )
             } else {
                 format!(
                     "a {kind} check needs `time`: model `{}` has several time dimensions ({})",
@@ -385,7 +393,10 @@ fn column(cx: &mut Ctx, m: &Model, s: &S<String>, field: String) -> Option<Check
     cx.suggest(
         &s.referenced,
         field,
-        format!("`{}` is not a dimension or entity of model `{}`", s.value, m.name),
+        format!(
+            "`{}` is not a dimension or entity of model `{}`",
+            s.value, m.name
+        ),
         &s.value,
         &names,
     );
@@ -418,7 +429,10 @@ fn positive_k(cx: &mut Ctx, r: &RawCheck, name: &str, default: f64) -> Option<f6
             cx.error(
                 &k.referenced,
                 format!("checks.{name}.k"),
-                format!("k must be a positive number of robust standard deviations, got {}", k.value),
+                format!(
+                    "k must be a positive number of robust standard deviations, got {}",
+                    k.value
+                ),
             );
             None
         }
@@ -441,7 +455,10 @@ fn history(
         );
         return None;
     }
-    let min = r.min_history.as_ref().map_or(trailing.div_ceil(2), |t| t.value);
+    let min = r
+        .min_history
+        .as_ref()
+        .map_or(trailing.div_ceil(2), |t| t.value);
     if min == 0 || min > trailing {
         let at = r.min_history.as_ref().map_or(*loc, |t| t.referenced);
         cx.error(
@@ -470,7 +487,11 @@ fn model_kind(
             match crate::checks::parse_duration(&lag.value) {
                 Ok(s) if s > 0 => Some(CheckKind::Freshness { max_lag_seconds: s }),
                 Ok(_) => {
-                    cx.error(&lag.referenced, field("max_lag"), "max_lag must be positive");
+                    cx.error(
+                        &lag.referenced,
+                        field("max_lag"),
+                        "max_lag must be positive",
+                    );
                     None
                 }
                 Err(e) => {
@@ -486,7 +507,11 @@ fn model_kind(
                 None => None,
                 Some(f) => match model_expr(&f.value) {
                     Ok(x) if x.contains_aggregate() => {
-                        cx.error(&f.referenced, field("filter"), "a check filter cannot aggregate");
+                        cx.error(
+                            &f.referenced,
+                            field("filter"),
+                            "a check filter cannot aggregate",
+                        );
                         return None;
                     }
                     Ok(x) => Some(x),
@@ -498,7 +523,11 @@ fn model_kind(
             };
             let rate = r.max_null_rate.as_ref().map_or(0.0, |x| x.value);
             if !(0.0..=1.0).contains(&rate) {
-                let at = r.max_null_rate.as_ref().map(|x| x.referenced).unwrap_or(*loc);
+                let at = r
+                    .max_null_rate
+                    .as_ref()
+                    .map(|x| x.referenced)
+                    .unwrap_or(*loc);
                 cx.error(
                     &at,
                     field("max_null_rate"),
@@ -533,7 +562,10 @@ fn model_kind(
                 cx.suggest(
                     &e.referenced,
                     field("entity"),
-                    format!("`{}` is not a foreign entity of model `{}`", e.value, m.name),
+                    format!(
+                        "`{}` is not a foreign entity of model `{}`",
+                        e.value, m.name
+                    ),
                     &e.value,
                     &foreign,
                 );
@@ -545,8 +577,9 @@ fn model_kind(
                 .iter()
                 .filter(|o| {
                     o.id != m.id
-                        && o.entity(&entity.name)
-                            .is_some_and(|x| x.kind.is_unique() && x.keys.len() == entity.keys.len())
+                        && o.entity(&entity.name).is_some_and(|x| {
+                            x.kind.is_unique() && x.keys.len() == entity.keys.len()
+                        })
                 })
                 .collect();
             let target = match &r.references {
@@ -571,13 +604,17 @@ fn model_kind(
                     // Prefer the model where the entity is primary.
                     let primary: Vec<&&Model> = targets
                         .iter()
-                        .filter(|t| t.entity(&entity.name).is_some_and(|x| x.kind == EntityKind::Primary))
+                        .filter(|t| {
+                            t.entity(&entity.name)
+                                .is_some_and(|x| x.kind == EntityKind::Primary)
+                        })
                         .collect();
                     match (primary.as_slice(), targets.as_slice()) {
                         ([one], _) => **one,
                         ([], [one]) => *one,
                         _ => {
-                            let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+                            let names: Vec<&str> =
+                                targets.iter().map(|t| t.name.as_str()).collect();
                             cx.error(
                                 &e.referenced,
                                 field("references"),
@@ -611,13 +648,20 @@ fn model_kind(
                 cx.error(
                     &col.referenced,
                     field("column"),
-                    format!("`{}` has a composite key; accepted values need one column", column.name),
+                    format!(
+                        "`{}` has a composite key; accepted values need one column",
+                        column.name
+                    ),
                 );
                 return None;
             }
             let values = required(cx, &r.values, loc, name, "values", kind)?;
             if values.value.is_empty() {
-                cx.error(&values.referenced, field("values"), "list at least one accepted value");
+                cx.error(
+                    &values.referenced,
+                    field("values"),
+                    "list at least one accepted value",
+                );
                 return None;
             }
             Some(CheckKind::AcceptedValues {

@@ -12,8 +12,8 @@ use super::model::{DemoData, Order, OrderItem};
 /// generated day (what `checks.now` in the demo accord.yaml says).
 pub const DEMO_NOW: &str = "2026-01-01T00:00:00";
 
-/// How many times the faulty day's orders a spike adds up to.
-pub const SPIKE_FACTOR: i64 = 10;
+/// A spike re-loads this many days of orders onto the fault day.
+pub const SPIKE_DAYS: i64 = 14;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Fault {
@@ -21,7 +21,8 @@ pub enum Fault {
     /// not arrived.
     #[value(name = "late_day")]
     LateDay,
-    /// The last day's orders (and their items) are loaded ten times over.
+    /// The two weeks of orders before the last day are loaded again, dated
+    /// on the last day (a backfill into the wrong partition).
     #[value(name = "spike")]
     Spike,
     /// The last day's web and app orders lost their session key.
@@ -33,7 +34,12 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 4] = [Fault::LateDay, Fault::Spike, Fault::NullKeys, Fault::Orphans];
+    pub const ALL: [Fault; 4] = [
+        Fault::LateDay,
+        Fault::Spike,
+        Fault::NullKeys,
+        Fault::Orphans,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -85,12 +91,27 @@ pub fn inject(data: &mut DemoData, fault: Fault) -> String {
             )
         }
         Fault::Spike => {
+            // A backfill loaded into the wrong day: the orders (and items)
+            // of the SPIKE_DAYS days before are copied onto the fault day,
+            // each at its own time of day, with new ids.
+            let from = day - chrono::Duration::days(SPIKE_DAYS);
             let originals: Vec<Order> = data
                 .orders
                 .iter()
-                .filter(|o| on_day(o.ordered_at))
+                .filter(|o| o.ordered_at.date() >= from && o.ordered_at.date() < day)
                 .cloned()
                 .collect();
+            let ids: std::collections::BTreeSet<i64> =
+                originals.iter().map(|o| o.order_id).collect();
+            let mut items_of: std::collections::BTreeMap<i64, Vec<OrderItem>> =
+                std::collections::BTreeMap::new();
+            for i in data
+                .order_items
+                .iter()
+                .filter(|i| ids.contains(&i.order_id))
+            {
+                items_of.entry(i.order_id).or_default().push(i.clone());
+            }
             let mut next_order = data.orders.iter().map(|o| o.order_id).max().unwrap_or(0) + 1;
             let mut next_item = data
                 .order_items
@@ -99,31 +120,24 @@ pub fn inject(data: &mut DemoData, fault: Fault) -> String {
                 .max()
                 .unwrap_or(0)
                 + 1;
-            let ids: std::collections::BTreeSet<i64> =
-                originals.iter().map(|o| o.order_id).collect();
-            let mut items_of: std::collections::BTreeMap<i64, Vec<OrderItem>> =
-                std::collections::BTreeMap::new();
-            for i in data.order_items.iter().filter(|i| ids.contains(&i.order_id)) {
-                items_of.entry(i.order_id).or_default().push(i.clone());
-            }
-            let mut added = 0;
-            for _ in 1..SPIKE_FACTOR {
-                for o in &originals {
-                    let mut copy = o.clone();
-                    copy.order_id = next_order;
-                    for mut item in items_of.get(&o.order_id).cloned().unwrap_or_default() {
-                        item.order_id = next_order;
-                        item.order_item_id = next_item;
-                        next_item += 1;
-                        data.order_items.push(item);
-                    }
-                    next_order += 1;
-                    data.orders.push(copy);
-                    added += 1;
+            for o in &originals {
+                let mut copy = o.clone();
+                copy.order_id = next_order;
+                copy.ordered_at = day.and_time(o.ordered_at.time());
+                if let Some(r) = copy.refunded_at {
+                    copy.refunded_at = Some(r + (copy.ordered_at - o.ordered_at));
                 }
+                for mut item in items_of.get(&o.order_id).cloned().unwrap_or_default() {
+                    item.order_id = next_order;
+                    item.order_item_id = next_item;
+                    next_item += 1;
+                    data.order_items.push(item);
+                }
+                next_order += 1;
+                data.orders.push(copy);
             }
             format!(
-                "fault spike: {day}'s {} orders loaded {SPIKE_FACTOR} times ({added} duplicate orders with new ids)",
+                "fault spike: the {} orders of the {SPIKE_DAYS} days before {day} loaded again on {day}",
                 originals.len()
             )
         }
