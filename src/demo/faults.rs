@@ -112,7 +112,7 @@ pub fn inject(data: &mut DemoData, fault: Fault) -> String {
             {
                 items_of.entry(i.order_id).or_default().push(i.clone());
             }
-            let mut next_order = data.orders.iter().map(|o| o.order_id).max().unwrap_or(0) + 1;
+            let first_order = data.orders.iter().map(|o| o.order_id).max().unwrap_or(0) + 1;
             let mut next_item = data
                 .order_items
                 .iter()
@@ -120,7 +120,7 @@ pub fn inject(data: &mut DemoData, fault: Fault) -> String {
                 .max()
                 .unwrap_or(0)
                 + 1;
-            for o in &originals {
+            for (next_order, o) in (first_order..).zip(&originals) {
                 let mut copy = o.clone();
                 copy.order_id = next_order;
                 copy.ordered_at = day.and_time(o.ordered_at.time());
@@ -133,7 +133,6 @@ pub fn inject(data: &mut DemoData, fault: Fault) -> String {
                     next_item += 1;
                     data.order_items.push(item);
                 }
-                next_order += 1;
                 data.orders.push(copy);
             }
             format!(
@@ -154,7 +153,7 @@ pub fn inject(data: &mut DemoData, fault: Fault) -> String {
             format!("fault null_keys: {n} orders of {day} lost their session_id")
         }
         Fault::Orphans => {
-            let mut next = data
+            let unknown = data
                 .customers
                 .iter()
                 .map(|c| c.customer_id)
@@ -162,9 +161,9 @@ pub fn inject(data: &mut DemoData, fault: Fault) -> String {
                 .unwrap_or(0)
                 + 1_000_000;
             let mut n = 0;
-            for o in data.orders.iter_mut().filter(|o| on_day(o.ordered_at)) {
-                o.customer_id = next;
-                next += 1;
+            for (id, o) in (unknown..).zip(data.orders.iter_mut().filter(|o| on_day(o.ordered_at)))
+            {
+                o.customer_id = id;
                 n += 1;
             }
             format!("fault orphans: {n} orders of {day} point at customers that do not exist")
