@@ -1097,3 +1097,42 @@ async fn server_reports_checks_and_warns_dependent_queries() {
     );
     assert!(metrics.contains("accord_check_runs_total 3"), "{metrics}");
 }
+
+#[test]
+fn demo_config_schedules_checks_as_of_the_end_of_the_demo_year() {
+    let args = accord::server::ServeArgs {
+        config: Some(repo_path("accord.yaml")),
+        ..Default::default()
+    };
+    let c = args.resolve().unwrap();
+    assert_eq!(c.checks.interval, Some(std::time::Duration::from_secs(900)));
+    assert_eq!(c.checks.now, Some(now(DEMO_NOW)));
+    assert_eq!(c.checks.history, 20);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_schedule_runs_checks_without_being_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = generate(&DemoConfig { scale: 1, seed: 42 });
+    let (url, wh) = duck_with(dir.path(), "scheduled", &data).await;
+    drop(wh);
+    let mut config = accord::server::ServeConfig::for_tests(&repo_path("metric_defs"), url);
+    config.reload = false;
+    config.checks.now = Some(now(DEMO_NOW));
+    config.checks.interval = Some(std::time::Duration::from_millis(300));
+    let server = http::Server::start(config, dir).await;
+    let started = std::time::Instant::now();
+    loop {
+        let j = server.client.get("/v1/checks").await.ok_json();
+        if j["history"].as_array().is_some_and(|h| h.len() >= 2) {
+            assert_eq!(j["interval_seconds"], json!(0));
+            assert_eq!(j["latest"]["now"], json!("2026-01-01T00:00:00"));
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no scheduled runs: {j}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
