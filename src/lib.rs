@@ -21,6 +21,7 @@ macro_rules! outln {
 pub mod access;
 pub mod auth;
 pub mod catalog;
+pub mod checks;
 pub mod cli;
 pub mod definitions;
 pub mod demo;

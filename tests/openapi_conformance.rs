@@ -538,6 +538,10 @@ async fn check_main(c: &Contract, base: &str) {
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["version"], json!(version));
+    let r = c
+        .call("get", "/v1/checks", http.get(url("/v1/checks")))
+        .await;
+    assert_eq!(r.status, 200);
 
     // Queries: JSON, the cache, headers against the body.
     let by_month = json!({"metrics": ["revenue"], "dimensions": ["metric_time:month"], "order_by": ["metric_time:month"]});

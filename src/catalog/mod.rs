@@ -372,6 +372,8 @@ pub struct Catalog {
     pub consent: Option<policy::Consent>,
     /// Funnels and retention analyses (`funnels:`, `retention:`).
     pub analyses: analysis::Analyses,
+    /// Data quality checks (src/checks), versioned with the definitions.
+    pub checks: Vec<crate::checks::Check>,
     /// Content hash of the definition files: a result computed under one
     /// version is never served under another.
     pub version: String,
@@ -400,6 +402,7 @@ impl Catalog {
             roles: Vec::new(),
             consent: None,
             analyses: analysis::Analyses::default(),
+            checks: Vec::new(),
             version,
         }
     }

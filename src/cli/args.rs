@@ -41,6 +41,10 @@ pub enum Command {
     Diff(crate::governance::commands::DiffArgs),
     /// Show where a metric comes from: inputs, measures, columns, tables.
     Lineage(crate::governance::commands::LineageArgs),
+    /// Run the data quality checks (freshness, completeness, volume,
+    /// integrity, accepted values, anomalies) and report; non-zero exit when
+    /// an error-severity check fails.
+    Check(crate::checks::cli::CheckArgs),
 }
 
 #[derive(Debug, Args)]
@@ -126,6 +130,10 @@ pub struct DemoInitArgs {
     pub seed: u64,
     #[command(flatten)]
     pub warehouse: WarehouseArgs,
+    /// Corrupt the generated data on purpose (repeatable): late_day, spike,
+    /// null_keys or orphans (src/demo/faults.rs, docs/checks.md).
+    #[arg(long = "inject-fault", value_enum)]
+    pub inject_fault: Vec<crate::demo::faults::Fault>,
 }
 
 /// The demo's default size: about 100,000 events, loaded in seconds.

@@ -76,6 +76,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Diff(a) => block_on(crate::governance::commands::diff(&a)),
         Command::Lineage(a) => crate::governance::commands::lineage(&a),
+        Command::Check(a) => block_on(crate::checks::cli::run(a)),
         Command::Dialects => {
             for k in crate::dialect::DialectKind::ALL {
                 let d = k.dialect();
@@ -284,10 +285,13 @@ async fn query_cmd(a: args::QueryCmdArgs) -> ExitCode {
 
 async fn demo_init(a: args::DemoInitArgs) -> ExitCode {
     let started = std::time::Instant::now();
-    let data = crate::demo::generate(&crate::demo::DemoConfig {
+    let mut data = crate::demo::generate(&crate::demo::DemoConfig {
         scale: a.scale,
         seed: a.seed,
     });
+    for fault in &a.inject_fault {
+        eprintln!("{}", crate::demo::faults::inject(&mut data, *fault));
+    }
     let generated = started.elapsed();
     let wh = match Warehouse::connect(&a.warehouse.warehouse, WarehouseOptions::default()).await {
         Ok(w) => w,

@@ -8,6 +8,7 @@ mod load;
 pub mod raw;
 mod validate;
 mod validate_analysis;
+mod validate_checks;
 mod validate_policy;
 mod validate_time;
 
@@ -18,6 +19,7 @@ use std::sync::Arc;
 
 pub use load::{SourceFile, read_dir};
 pub use validate::is_identifier;
+pub use validate_checks::{RawCheck, RawScalar};
 
 use crate::catalog::Catalog;
 use crate::diagnostics::Diagnostics;

@@ -23,6 +23,9 @@ pub struct RawFile {
     pub funnels: Vec<S<super::validate_analysis::RawFunnel>>,
     #[serde(default)]
     pub retention: Vec<S<super::validate_analysis::RawRetention>>,
+    /// Data quality checks (src/checks, docs/checks.md).
+    #[serde(default)]
+    pub checks: Vec<S<super::validate_checks::RawCheck>>,
 }
 
 /// An access role: which members it sees, which rows, masked how.

@@ -96,6 +96,7 @@ pub fn build(
     let mut raw_roles = Vec::new();
     let mut raw_consent = Vec::new();
     let (mut raw_funnels, mut raw_retention) = (Vec::new(), Vec::new());
+    let mut raw_checks = Vec::new();
 
     for (file, raw) in files {
         let mut cx = Ctx {
@@ -122,6 +123,7 @@ pub fn build(
         raw_consent.extend(raw.consent.map(|c| (file.clone(), c)));
         raw_funnels.extend(raw.funnels.into_iter().map(|f| (file.clone(), f)));
         raw_retention.extend(raw.retention.into_iter().map(|r| (file.clone(), r)));
+        raw_checks.extend(raw.checks.into_iter().map(|c| (file.clone(), c)));
         for m in raw.metrics {
             pending.push(PendingMetric {
                 file: file.clone(),
@@ -139,6 +141,7 @@ pub fn build(
     super::validate_time::check_catalog(&catalog, diags);
     check_metric_plans(&catalog, diags);
     super::validate_analysis::analyses(&mut catalog, raw_funnels, raw_retention, diags);
+    catalog.checks = super::validate_checks::checks(&catalog, raw_checks, diags);
     Some(catalog)
 }
 

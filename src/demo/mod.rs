@@ -10,6 +10,7 @@
 
 mod catalog;
 pub mod ddl;
+pub mod faults;
 pub mod generate;
 pub mod load;
 pub mod model;

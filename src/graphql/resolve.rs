@@ -752,6 +752,12 @@ async fn run_model_field<'a>(
             executed.result.truncated,
             &used.version,
         );
+        // Failing data quality checks this answer depends on (src/checks).
+        data.warn(&crate::checks::monitor::warnings_for(
+            &data.state,
+            &data.catalog,
+            &q.metrics,
+        ));
         // Plan columns are the dimensions then the metrics, in query order.
         let position = |plan_index: usize| -> Option<usize> {
             let name = &executed.columns.get(plan_index)?.name;

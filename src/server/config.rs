@@ -35,6 +35,9 @@ pub struct FileConfig {
     pub time_zone: Option<String>,
     /// Default first day of week periods (default monday).
     pub week_start: Option<String>,
+    /// Data quality checks on a schedule (src/checks).
+    #[serde(default)]
+    pub checks: crate::checks::monitor::FileChecks,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -146,6 +149,7 @@ pub struct ServeConfig {
     /// Defaults for queries that name no `time_zone` / `week_start`.
     pub time_zone: Option<String>,
     pub week_start: Option<String>,
+    pub checks: crate::checks::monitor::ChecksConfig,
 }
 
 impl ServeConfig {
@@ -191,6 +195,7 @@ impl ServeConfig {
                 anonymous_roles: Some(vec!["admin".into()]),
                 ..Default::default()
             }),
+            checks: Default::default(),
         }
     }
 }
@@ -301,6 +306,7 @@ impl ServeArgs {
                 }),
                 (a, None) => a,
             },
+            checks: file.checks.resolve()?,
         })
     }
 }

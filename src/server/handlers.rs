@@ -267,7 +267,14 @@ pub async fn query(
                 },
                 row_count: executed.result.rows.len(),
                 truncated: executed.result.truncated,
-                warnings: executed.warnings.clone(),
+                warnings: executed
+                    .warnings
+                    .iter()
+                    .cloned()
+                    .chain(crate::checks::monitor::warnings_for(
+                        &state, &catalog, &q.metrics,
+                    ))
+                    .collect(),
             };
             Json(QueryResponse {
                 columns: &executed.result.columns,

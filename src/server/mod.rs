@@ -113,6 +113,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/catalog/status", get(handlers::catalog_status))
         .route("/v1/catalog/metrics/{name}", get(handlers::catalog_metric))
         .route("/v1/catalog/lineage/{metric}", get(handlers::catalog_lineage))
+        .route("/v1/checks", get(crate::checks::monitor::handler))
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(handlers::metrics))
@@ -188,6 +189,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, String> {
     if reload {
         reload::spawn_watcher(state.clone())?;
     }
+    crate::checks::monitor::spawn(&state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;

@@ -44,6 +44,8 @@ pub struct AppState {
     /// Compiled plans by (definitions version, query, caller): planning is
     /// pure, so a repeated question skips straight to the result cache.
     pub plans: moka::sync::Cache<String, Arc<(crate::planner::Plan, String)>>,
+    /// Data quality check runs (src/checks/monitor.rs).
+    pub checks: crate::checks::monitor::Monitor,
 }
 
 impl AppState {
@@ -70,6 +72,7 @@ impl AppState {
             reload: Mutex::new(reload),
             verifier,
             plans: moka::sync::Cache::new(10_000),
+            checks: crate::checks::monitor::Monitor::new(config.checks.history),
             config,
         }
     }

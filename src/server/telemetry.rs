@@ -30,6 +30,8 @@ pub struct Telemetry {
     pub reloads: Counter,
     pub reload_failures: Counter,
     pub catalog_metrics: Gauge,
+    /// Data quality check gauges (src/checks/monitor.rs).
+    pub checks: crate::checks::monitor::CheckGauges,
 }
 
 fn latency_histogram() -> Histogram {
@@ -83,7 +85,9 @@ impl Telemetry {
             "Metrics in the served catalog",
             catalog_metrics.clone(),
         );
+        let checks = crate::checks::monitor::CheckGauges::register(&mut registry);
         Telemetry {
+            checks,
             registry,
             requests,
             latency,
