@@ -200,6 +200,9 @@ pub struct Measure {
     /// this measure.
     pub time_dimension: Option<usize>,
     pub description: Option<String>,
+    /// Where `stitched: true` was written: the measure is computed per
+    /// canonical identity (see `planner::stitch`).
+    pub stitched_at: Option<crate::diagnostics::SourcePos>,
 }
 
 #[derive(Debug, Clone)]
@@ -354,6 +357,8 @@ pub struct Catalog {
     /// Access roles; none means access is not restricted.
     pub roles: Vec<policy::Role>,
     pub consent: Option<policy::Consent>,
+    /// Identity resolution rules, if defined.
+    pub identity: Option<crate::identity::Identity>,
     /// Content hash of the definition files: a result computed under one
     /// version is never served under another.
     pub version: String,
@@ -381,6 +386,7 @@ impl Catalog {
             graph,
             roles: Vec::new(),
             consent: None,
+            identity: None,
             version,
         }
     }

@@ -41,6 +41,9 @@ pub enum Command {
     Diff(crate::governance::commands::DiffArgs),
     /// Show where a metric comes from: inputs, measures, columns, tables.
     Lineage(crate::governance::commands::LineageArgs),
+    /// Identity resolution: build, compile, health, exclude (docs/identity.md).
+    #[command(subcommand)]
+    Identity(crate::identity::cli::IdentityCommand),
 }
 
 #[derive(Debug, Args)]

@@ -76,6 +76,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Diff(a) => block_on(crate::governance::commands::diff(&a)),
         Command::Lineage(a) => crate::governance::commands::lineage(&a),
+        Command::Identity(c) => block_on(crate::identity::cli::run(c)),
         Command::Dialects => {
             for k in crate::dialect::DialectKind::ALL {
                 let d = k.dialect();

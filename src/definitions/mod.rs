@@ -7,6 +7,7 @@
 mod load;
 pub mod raw;
 mod validate;
+mod validate_identity;
 mod validate_policy;
 
 use std::path::Path;

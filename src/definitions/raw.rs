@@ -19,6 +19,9 @@ pub struct RawFile {
     pub roles: Vec<S<RawRole>>,
     #[serde(default)]
     pub consent: Option<S<RawConsent>>,
+    /// Identity resolution (stitching); see `identity::raw`.
+    #[serde(default)]
+    pub identity: Option<S<crate::identity::raw::RawIdentity>>,
 }
 
 /// An access role: which members it sees, which rows, masked how.
@@ -202,6 +205,9 @@ pub struct RawMeasure {
     pub agg_time_dimension: Option<S<String>>,
     #[serde(default)]
     pub description: Option<String>,
+    /// Computed per canonical (stitched) identity; see docs/identity.md.
+    #[serde(default)]
+    pub stitched: Option<S<bool>>,
 }
 
 /// A metric's reference to another: `revenue`, `revenue@2`, or a mapping

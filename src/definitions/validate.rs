@@ -95,6 +95,7 @@ pub fn build(
     let mut pending: Vec<PendingMetric> = Vec::new();
     let mut raw_roles = Vec::new();
     let mut raw_consent = Vec::new();
+    let mut raw_identity = Vec::new();
 
     for (file, raw) in files {
         let mut cx = Ctx {
@@ -119,6 +120,7 @@ pub fn build(
         }
         raw_roles.extend(raw.roles.into_iter().map(|r| (file.clone(), r)));
         raw_consent.extend(raw.consent.map(|c| (file.clone(), c)));
+        raw_identity.extend(raw.identity.map(|i| (file.clone(), i)));
         for m in raw.metrics {
             pending.push(PendingMetric {
                 file: file.clone(),
@@ -133,6 +135,9 @@ pub fn build(
     let mut catalog = Catalog::new(models, metrics, version);
     catalog.consent = super::validate_policy::consent(&catalog, raw_consent, diags);
     catalog.roles = super::validate_policy::roles(&catalog, raw_roles, diags);
+    let identity_written = !raw_identity.is_empty();
+    catalog.identity = super::validate_identity::identity(&catalog, raw_identity, diags);
+    super::validate_identity::stitched_measures(&catalog, identity_written, diags);
     check_metric_plans(&catalog, diags);
     Some(catalog)
 }
@@ -521,6 +526,8 @@ fn build_model(cx: &mut Ctx, id: ModelId, raw: RawModel, loc: &Location) -> Opti
                 }
             },
             None if agg == Aggregation::Count => None,
+            // A stitched count_distinct counts canonical identities.
+            None if m.value.stitched.as_ref().is_some_and(|s| s.value) => None,
             None => Some(Expr::Column {
                 table: None,
                 name: Ident::new(mname.clone()),
@@ -530,12 +537,25 @@ fn build_model(cx: &mut Ctx, id: ModelId, raw: RawModel, loc: &Location) -> Opti
             Some(s) => resolve_time(cx, s, format!("{field}.agg_time_dimension")),
             None => default_time,
         };
+        let stitched_at = m
+            .value
+            .stitched
+            .as_ref()
+            .filter(|s| s.value)
+            .map(|s| cx.pos(&s.referenced));
+        if stitched_at.is_some() && agg == Aggregation::CountDistinct && m.value.expr.is_some() {
+            if let Some(s) = &m.value.expr {
+                cx.error(&s.referenced, format!("{field}.expr"), "a stitched count_distinct counts canonical identities; drop `expr`");
+            }
+            continue;
+        }
         measures.push(Measure {
             name: mname,
             agg,
             expr,
             time_dimension,
             description: m.value.description,
+            stitched_at,
         });
     }
 

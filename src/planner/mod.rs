@@ -12,6 +12,7 @@ mod build;
 mod filters;
 mod metrics;
 mod resolve;
+pub mod stitch;
 
 use serde::Serialize;
 use thiserror::Error;

@@ -381,6 +381,10 @@ impl<'d> Renderer<'d> {
                 .d
                 .time_function("epoch_seconds")
                 .render(&[("expr", &self.template_arg(expr)?)]),
+            Expr::BinaryText(expr) => self
+                .d
+                .binary_text
+                .render(&[("expr", &self.template_arg(expr)?)]),
         })
     }
 
