@@ -65,6 +65,8 @@ const RESERVED: &[&str] = &[
     "grant",
     "group",
     "having",
+    // Snowflake reads IDENTIFIER as its IDENTIFIER(...) function.
+    "identifier",
     "in",
     "inner",
     "insert",
