@@ -76,9 +76,16 @@ fn main() {
                 wh.query(BASELINE, 1).await.expect("baseline");
                 baseline.push(t.elapsed());
                 let t = Instant::now();
-                let r = identity::build(&catalog, &wh, &BuildOptions { full: true, now: None })
-                    .await
-                    .expect("full build");
+                let r = identity::build(
+                    &catalog,
+                    &wh,
+                    &BuildOptions {
+                        full: true,
+                        now: None,
+                    },
+                )
+                .await
+                .expect("full build");
                 full.push(t.elapsed());
                 let t = Instant::now();
                 let n = identity::build(&catalog, &wh, &BuildOptions::default())
@@ -88,7 +95,12 @@ fn main() {
                 assert_eq!(n.mode, identity::BuildMode::Incremental);
                 report = Some(r);
             }
-            (median(baseline), median(full), median(noop), report.expect("ran"))
+            (
+                median(baseline),
+                median(full),
+                median(noop),
+                report.expect("ran"),
+            )
         });
         println!(
             "scale {scale}: {events} events (generated in {generated:.1?}); baseline scan {baseline:.2?}; full build {full:.2?} ({:.1}x baseline, {} rounds, {} identifiers, {} clusters, {} edges); no-op incremental build {noop:.2?}",

@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use accord::catalog::Catalog;
-use accord::identity::{self, BuildOptions, BuildMode, Exclusion, IdentityError};
+use accord::identity::{self, BuildMode, BuildOptions, Exclusion, IdentityError};
 use accord::warehouse::{Value, Warehouse};
 use common::warehouses::{mysql_db, open, postgres_db};
 
@@ -126,7 +126,9 @@ fn visits() -> Vec<(String, Option<String>, Option<String>)> {
     v
 }
 
-const USERS: [&str; 9] = ["u01", "u30", "u31", "u40", "u41", "u60", "u61", "u62", "u90"];
+const USERS: [&str; 9] = [
+    "u01", "u30", "u31", "u40", "u41", "u60", "u61", "u62", "u90",
+];
 
 type Map = BTreeMap<(String, String), (String, String)>;
 
@@ -180,7 +182,11 @@ fn lit(v: &Option<String>) -> String {
     }
 }
 
-async fn insert_visits(wh: &Warehouse, rows: &[(String, Option<String>, Option<String>)], first_id: usize) {
+async fn insert_visits(
+    wh: &Warehouse,
+    rows: &[(String, Option<String>, Option<String>)],
+    first_id: usize,
+) {
     for (i, (c, d, u)) in rows.iter().enumerate() {
         let id = first_id + i;
         exec(
@@ -198,7 +204,11 @@ async fn insert_visits(wh: &Warehouse, rows: &[(String, Option<String>, Option<S
 }
 
 async fn setup(engine: &str, wh: &Warehouse) {
-    let ts = if engine == "mysql" { "DATETIME" } else { "TIMESTAMP" };
+    let ts = if engine == "mysql" {
+        "DATETIME"
+    } else {
+        "TIMESTAMP"
+    };
     for t in ["fx_visits", "fx_users", "fx_erasures"] {
         exec(wh, &format!("DROP TABLE IF EXISTS {t}")).await;
     }
@@ -207,7 +217,11 @@ async fn setup(engine: &str, wh: &Warehouse) {
         &format!("CREATE TABLE fx_visits (visit_id INT, cookie TEXT, device TEXT, user_id TEXT, seen_at {ts})"),
     )
     .await;
-    exec(wh, &format!("CREATE TABLE fx_users (user_id TEXT, created_at {ts})")).await;
+    exec(
+        wh,
+        &format!("CREATE TABLE fx_users (user_id TEXT, created_at {ts})"),
+    )
+    .await;
     exec(
         wh,
         &format!("CREATE TABLE fx_erasures (erasure_id INT, user_id TEXT, requested_at {ts})"),
@@ -227,10 +241,16 @@ async fn setup(engine: &str, wh: &Warehouse) {
 async fn engines(name: &str, dir: &std::path::Path) -> Vec<(&'static str, Warehouse)> {
     let name = format!("identity_{name}");
     let mut out = vec![
-        ("duckdb", open(&format!("duckdb://{}", dir.join("fx.duckdb").display())).await),
+        (
+            "duckdb",
+            open(&format!("duckdb://{}", dir.join("fx.duckdb").display())).await,
+        ),
         ("postgres", open(&postgres_db(&name).await).await),
         ("mysql", open(&mysql_db(&name).await).await),
-        ("sqlite", open(&format!("sqlite://{}", dir.join("fx.sqlite").display())).await),
+        (
+            "sqlite",
+            open(&format!("sqlite://{}", dir.join("fx.sqlite").display())).await,
+        ),
     ];
     for (n, w) in &mut out {
         setup(n, w).await;
@@ -287,7 +307,10 @@ async fn build(c: &Catalog, wh: &Warehouse, engine: &str) -> identity::BuildRepo
 }
 
 fn diff(engine: &str, got: &Map, want: &Map) {
-    let missing: Vec<_> = want.iter().filter(|(k, v)| got.get(*k) != Some(*v)).collect();
+    let missing: Vec<_> = want
+        .iter()
+        .filter(|(k, v)| got.get(*k) != Some(*v))
+        .collect();
     let extra: Vec<_> = got.iter().filter(|(k, _)| !want.contains_key(*k)).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
@@ -310,24 +333,49 @@ async fn hand_made_graphs_on_every_engine() {
         // c40 (two users), d60 (three users).
         assert_eq!(r.over_limit, 2, "{engine}");
         // Pointer jumping: more than one round, far fewer than the chain.
-        assert!((2..=8).contains(&r.iterations), "{engine}: {} rounds", r.iterations);
-        assert!(read_ledger(&wh).await.is_empty(), "{engine}: a first build records no merges");
+        assert!(
+            (2..=8).contains(&r.iterations),
+            "{engine}: {} rounds",
+            r.iterations
+        );
+        assert!(
+            read_ledger(&wh).await.is_empty(),
+            "{engine}: a first build records no merges"
+        );
 
         let h = identity::health(&c, &wh, 3).await.expect("health");
         assert_eq!(h.clusters, 15, "{engine}");
         assert_eq!(h.identifiers, 45, "{engine}");
-        assert_eq!(h.largest_clusters[0].canonical_id.as_deref(), Some("u01"), "{engine}");
+        assert_eq!(
+            h.largest_clusters[0].canonical_id.as_deref(),
+            Some("u01"),
+            "{engine}"
+        );
         assert_eq!(h.largest_clusters[0].identifiers, 21, "{engine}");
-        let sizes: Vec<(&str, i64)> = h.size_distribution.iter().map(|b| (b.size, b.clusters)).collect();
+        let sizes: Vec<(&str, i64)> = h
+            .size_distribution
+            .iter()
+            .map(|b| (b.size, b.clusters))
+            .collect();
         // Sizes: 21, 4, 2, 2, 1 (d32), 1 (d33), 1 (c40), 1 (u40), 2 (d40+u41),
         // 2, 2, 2 (c6x+u6x), 1 (d60), 2 (c70+d70), 1 (u90).
         assert_eq!(
             sizes,
-            vec![("1", 6), ("2", 7), ("3-5", 1), ("6-10", 0), ("11-100", 1), ("101+", 0)],
+            vec![
+                ("1", 6),
+                ("2", 7),
+                ("3-5", 1),
+                ("6-10", 0),
+                ("11-100", 1),
+                ("101+", 0)
+            ],
             "{engine}"
         );
         let last = h.last_run.expect("last run");
-        assert_eq!((last.blocked, last.over_limit, last.iterations), (4, 2, r.iterations as i64));
+        assert_eq!(
+            (last.blocked, last.over_limit, last.iterations),
+            (4, 2, r.iterations as i64)
+        );
 
         // Stitched measures: distinct canonical ids over visits whose cookie
         // is in the map (u01, d20, u30, u31, c40, u60, u61, u62, d70), and
@@ -367,10 +415,24 @@ async fn reruns_are_idempotent_and_incremental() {
         // chain (21) + c11, cycle (4) + u90, c80 + d80.
         assert_eq!(inc.active, 29, "{engine}");
         let mut want = expected_map();
-        want.insert(("cookie".into(), "c11".into()), ("user".into(), "u01".into()));
-        want.insert(("cookie".into(), "c80".into()), ("device".into(), "d80".into()));
-        want.insert(("device".into(), "d80".into()), ("device".into(), "d80".into()));
-        for (t, v) in [("cookie", "c20"), ("cookie", "c21"), ("device", "d20"), ("device", "d21")] {
+        want.insert(
+            ("cookie".into(), "c11".into()),
+            ("user".into(), "u01".into()),
+        );
+        want.insert(
+            ("cookie".into(), "c80".into()),
+            ("device".into(), "d80".into()),
+        );
+        want.insert(
+            ("device".into(), "d80".into()),
+            ("device".into(), "d80".into()),
+        );
+        for (t, v) in [
+            ("cookie", "c20"),
+            ("cookie", "c21"),
+            ("device", "d20"),
+            ("device", "d21"),
+        ] {
             want.insert((t.into(), v.into()), ("user".into(), "u90".into()));
         }
         diff(engine, &read_map(&wh).await, &want);
@@ -379,14 +441,31 @@ async fn reruns_are_idempotent_and_incremental() {
         let s = |x: &str| x.to_string();
         assert_eq!(
             ledger,
-            vec![vec![s("merge"), s("u90"), s("d20"), s("u90"), s("c20"), s("u90"), s("visits"), s("NULL"), (first.run_id + 2).to_string()]],
+            vec![vec![
+                s("merge"),
+                s("u90"),
+                s("d20"),
+                s("u90"),
+                s("c20"),
+                s("u90"),
+                s("visits"),
+                s("NULL"),
+                (first.run_id + 2).to_string()
+            ]],
             "{engine}"
         );
 
         // A full rebuild agrees with the incremental one.
-        let full = identity::build(&c, &wh, &BuildOptions { full: true, now: None })
-            .await
-            .expect("full build");
+        let full = identity::build(
+            &c,
+            &wh,
+            &BuildOptions {
+                full: true,
+                now: None,
+            },
+        )
+        .await
+        .expect("full build");
         assert_eq!(full.mode, BuildMode::Full);
         diff(engine, &read_map(&wh).await, &want);
         assert_eq!(read_ledger(&wh).await, ledger, "{engine}: nothing changed");
@@ -406,7 +485,9 @@ async fn exclusions_split_clusters_and_erasure_removes_subjects() {
             linked_identifier: Some("d05".into()),
             reason: "bad_data".into(),
         };
-        identity::exclude(&c, &wh, &edge).await.expect("exclude edge");
+        identity::exclude(&c, &wh, &edge)
+            .await
+            .expect("exclude edge");
         let whole = Exclusion {
             identifier_type: "cookie".into(),
             identifier: "c30".into(),
@@ -414,15 +495,23 @@ async fn exclusions_split_clusters_and_erasure_removes_subjects() {
             linked_identifier: None,
             reason: "privacy_request".into(),
         };
-        identity::exclude(&c, &wh, &whole).await.expect("exclude identifier");
+        identity::exclude(&c, &wh, &whole)
+            .await
+            .expect("exclude identifier");
         let r = build(&c, &wh, engine).await;
         assert_eq!(r.mode, BuildMode::Full, "{engine}: an edge went away");
         assert_eq!((r.excluded, r.splits), (1, 1), "{engine}");
         let mut want = expected_map();
         // c01..c05 and d01..d05 now stand alone under device d01.
         for i in 1..=5 {
-            want.insert(("cookie".into(), format!("c{i:02}")), ("device".into(), "d01".into()));
-            want.insert(("device".into(), format!("d{i:02}")), ("device".into(), "d01".into()));
+            want.insert(
+                ("cookie".into(), format!("c{i:02}")),
+                ("device".into(), "d01".into()),
+            );
+            want.insert(
+                ("device".into(), format!("d{i:02}")),
+                ("device".into(), "d01".into()),
+            );
         }
         want.remove(&("cookie".to_string(), "c30".to_string()));
         diff(engine, &read_map(&wh).await, &want);
@@ -432,16 +521,50 @@ async fn exclusions_split_clusters_and_erasure_removes_subjects() {
         assert_eq!(
             ledger,
             vec![
-                vec![s("remove"), s("NULL"), s("u30"), s("NULL"), s("c30"), s("NULL"), s("excluded"), s("NULL"), run.clone()],
-                vec![s("split"), s("d01"), s("u01"), s("NULL"), s("NULL"), s("NULL"), s("NULL"), s("10"), run.clone()],
-                vec![s("split"), s("u01"), s("u01"), s("NULL"), s("NULL"), s("NULL"), s("NULL"), s("11"), run.clone()],
+                vec![
+                    s("remove"),
+                    s("NULL"),
+                    s("u30"),
+                    s("NULL"),
+                    s("c30"),
+                    s("NULL"),
+                    s("excluded"),
+                    s("NULL"),
+                    run.clone()
+                ],
+                vec![
+                    s("split"),
+                    s("d01"),
+                    s("u01"),
+                    s("NULL"),
+                    s("NULL"),
+                    s("NULL"),
+                    s("NULL"),
+                    s("10"),
+                    run.clone()
+                ],
+                vec![
+                    s("split"),
+                    s("u01"),
+                    s("u01"),
+                    s("NULL"),
+                    s("NULL"),
+                    s("NULL"),
+                    s("NULL"),
+                    s("11"),
+                    run.clone()
+                ],
             ],
             "{engine}"
         );
 
         // Erasure of u31: its cluster (u31, c31) leaves the map, and the
         // ledger keeps only a count.
-        exec(&wh, "INSERT INTO fx_erasures VALUES (1, 'u31', '2025-02-01 00:00:00')").await;
+        exec(
+            &wh,
+            "INSERT INTO fx_erasures VALUES (1, 'u31', '2025-02-01 00:00:00')",
+        )
+        .await;
         let r = build(&c, &wh, engine).await;
         assert_eq!(r.erased, 2, "{engine}");
         want.remove(&("cookie".to_string(), "c31".to_string()));
@@ -449,7 +572,9 @@ async fn exclusions_split_clusters_and_erasure_removes_subjects() {
         diff(engine, &read_map(&wh).await, &want);
         let ledger = read_ledger(&wh).await;
         assert!(
-            ledger.iter().all(|row| !row.iter().any(|v| v == "u31" || v == "c31")),
+            ledger
+                .iter()
+                .all(|row| !row.iter().any(|v| v == "u31" || v == "c31")),
             "{engine}: {ledger:?}"
         );
         assert!(
@@ -466,13 +591,27 @@ async fn exclusions_split_clusters_and_erasure_removes_subjects() {
 #[tokio::test]
 async fn the_iteration_limit_fails_the_build_and_keeps_the_map() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let wh = open(&format!("duckdb://{}", dir.path().join("it.duckdb").display())).await;
+    let wh = open(&format!(
+        "duckdb://{}",
+        dir.path().join("it.duckdb").display()
+    ))
+    .await;
     setup("duckdb", &wh).await;
     build(&catalog(30), &wh, "duckdb").await;
-    let err = identity::build(&catalog(1), &wh, &BuildOptions { full: true, now: None })
-        .await
-        .expect_err("one round cannot settle the chain");
-    assert!(matches!(err, IdentityError::NotConverged { iterations: 1 }), "{err}");
+    let err = identity::build(
+        &catalog(1),
+        &wh,
+        &BuildOptions {
+            full: true,
+            now: None,
+        },
+    )
+    .await
+    .expect_err("one round cannot settle the chain");
+    assert!(
+        matches!(err, IdentityError::NotConverged { iterations: 1 }),
+        "{err}"
+    );
     diff("duckdb", &read_map(&wh).await, &expected_map());
     // No work table is left behind.
     let rs = wh
@@ -491,7 +630,10 @@ fn definition_errors_name_position_and_suggest() {
         .replace("MAXIT", "30")
         .replace("canonical: user", "canonical: usr")
         .replace("normalize: [trim]}", "normalize: [trimm]}")
-        .replace("{identifier: cookie, linked: user, max: 1}", "{identifier: cookie, linked: user, max: 0}")
+        .replace(
+            "{identifier: cookie, linked: user, max: 1}",
+            "{identifier: cookie, linked: user, max: 0}",
+        )
         .replace("time: created_at", "time: created")
         .replace("blocked_values: ['unknown']", "blocked_values: ['UNKNOWN']");
     let err = accord::definitions::load_str("fixture.yml", &bad).expect_err("invalid");
@@ -511,9 +653,12 @@ fn definition_errors_name_position_and_suggest() {
     assert!(!text.contains("needs an `identity:`"), "{text}");
     let no_identity = DEFS.replace("MAXIT", "30");
     let cut = no_identity.find("identity:").expect("identity section");
-    let err = accord::definitions::load_str("fixture.yml", &no_identity[..cut]).expect_err("invalid");
+    let err =
+        accord::definitions::load_str("fixture.yml", &no_identity[..cut]).expect_err("invalid");
     assert!(
-        err.to_string().contains("models.visits.measures.people.stitched: `stitched` needs an `identity:` definition"),
+        err.to_string().contains(
+            "models.visits.measures.people.stitched: `stitched` needs an `identity:` definition"
+        ),
         "{err}"
     );
 }

@@ -1,9 +1,9 @@
 //! `accord identity compile | build | health | exclude` and
 //! `GET /v1/identity/health` on a real server.
 
-mod common;
 #[path = "common/auth.rs"]
 mod auth;
+mod common;
 #[path = "common/http.rs"]
 mod http;
 
@@ -36,7 +36,14 @@ fn json_of(out: &str) -> Value {
 fn compile_prints_the_build_sql_for_any_dialect() {
     let defs = demo_defs();
     let defs = defs.to_str().expect("utf-8 path");
-    let (code, out, err) = run(&["identity", "compile", "--defs", defs, "--dialect", "snowflake"]);
+    let (code, out, err) = run(&[
+        "identity",
+        "compile",
+        "--defs",
+        defs,
+        "--dialect",
+        "snowflake",
+    ]);
     assert_eq!(code, 0, "{err}");
     for want in [
         "CREATE TABLE IF NOT EXISTS accord_identity_map (",
@@ -46,7 +53,14 @@ fn compile_prints_the_build_sql_for_any_dialect() {
     ] {
         assert!(out.contains(want), "missing `{want}`:\n{out}");
     }
-    let (code, _, err) = run(&["identity", "compile", "--defs", defs, "--dialect", "snowflak"]);
+    let (code, _, err) = run(&[
+        "identity",
+        "compile",
+        "--defs",
+        defs,
+        "--dialect",
+        "snowflak",
+    ]);
     assert_eq!(code, 2);
     assert!(err.contains("did you mean `snowflake`"), "{err}");
 }
@@ -95,7 +109,10 @@ fn build_health_and_exclude_from_the_command_line() {
 
     let (code, out, err) = cmd("health", &[]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("cluster sizes:") && out.contains("largest clusters:"), "{out}");
+    assert!(
+        out.contains("cluster sizes:") && out.contains("largest clusters:"),
+        "{out}"
+    );
 
     // Excluding the largest cluster's canonical customer splits it.
     let top = &h["largest_clusters"][0];
@@ -104,7 +121,10 @@ fn build_health_and_exclude_from_the_command_line() {
         top["canonical_type"].as_str().unwrap_or(""),
         top["canonical_id"].as_str().unwrap_or("")
     );
-    let (code, out, err) = cmd("exclude", &["--identifier", &id, "--reason", "privacy_request"]);
+    let (code, out, err) = cmd(
+        "exclude",
+        &["--identifier", &id, "--reason", "privacy_request"],
+    );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("run `accord identity build`"), "{out}");
     let (code, out, err) = cmd("build", &["--json"]);
@@ -114,10 +134,16 @@ fn build_health_and_exclude_from_the_command_line() {
     assert_eq!(after["excluded"], 1);
     assert_eq!(after["splits"], 1, "{after}");
 
-    let (code, _, err) = cmd("exclude", &["--identifier", "cookie:x", "--reason", "bad_data"]);
+    let (code, _, err) = cmd(
+        "exclude",
+        &["--identifier", "cookie:x", "--reason", "bad_data"],
+    );
     assert_eq!(code, 1);
     assert!(err.contains("unknown identifier type `cookie`"), "{err}");
-    let (code, _, err) = cmd("exclude", &["--identifier", "no-colon", "--reason", "bad_data"]);
+    let (code, _, err) = cmd(
+        "exclude",
+        &["--identifier", "no-colon", "--reason", "bad_data"],
+    );
     assert_eq!(code, 1);
     assert!(err.contains("must be TYPE:VALUE"), "{err}");
 }
@@ -139,7 +165,11 @@ async fn health_endpoint_reports_and_hides_ids_from_restricted_roles() {
     config.reload = false;
     let server = Server::start(config, dir).await;
 
-    let h = server.client.get("/v1/identity/health?top=3").await.ok_json();
+    let h = server
+        .client
+        .get("/v1/identity/health?top=3")
+        .await
+        .ok_json();
     assert_eq!(h["clusters"], report.clusters);
     assert_eq!(h["identifiers"], report.identifiers);
     assert_eq!(h["last_run"]["iterations"], report.iterations);

@@ -26,12 +26,19 @@ fn key(t: &str, v: impl ToString) -> Key {
 /// (reached through its sessions) or alone; erased customers' clusters
 /// absent.
 fn truth_map(data: &DemoData) -> Map {
-    let erased: HashSet<i64> = data.erasure_requests.iter().map(|e| e.customer_id).collect();
+    let erased: HashSet<i64> = data
+        .erasure_requests
+        .iter()
+        .map(|e| e.customer_id)
+        .collect();
     let with_session: HashSet<_> = data.sessions.iter().map(|s| s.anonymous_id).collect();
     let mut m = Map::new();
     for c in &data.customers {
         if !erased.contains(&c.customer_id) {
-            m.insert(key("customer_id", c.customer_id), key("customer_id", c.customer_id));
+            m.insert(
+                key("customer_id", c.customer_id),
+                key("customer_id", c.customer_id),
+            );
         }
     }
     for t in &data.truth_anonymous {
@@ -80,13 +87,23 @@ async fn read_map(wh: &Warehouse) -> Map {
 /// puts under a customer, how many truly belong to that customer; of the
 /// identifiers the truth can link to a customer, how many the map finds.
 fn precision_recall(data: &DemoData, got: &Map) -> (f64, f64) {
-    let erased: HashSet<i64> = data.erasure_requests.iter().map(|e| e.customer_id).collect();
+    let erased: HashSet<i64> = data
+        .erasure_requests
+        .iter()
+        .map(|e| e.customer_id)
+        .collect();
     let mut truth: HashMap<Key, Option<i64>> = HashMap::new();
     for t in &data.truth_anonymous {
-        truth.insert(key("anonymous_id", t.anonymous_id), t.customer_id.filter(|_| t.linkable));
+        truth.insert(
+            key("anonymous_id", t.anonymous_id),
+            t.customer_id.filter(|_| t.linkable),
+        );
     }
     for d in &data.truth_devices {
-        truth.insert(key("device_id", d.device_id), d.customer_id.filter(|_| d.linkable));
+        truth.insert(
+            key("device_id", d.device_id),
+            d.customer_id.filter(|_| d.linkable),
+        );
     }
     let (mut tp, mut fp, mut fn_) = (0u64, 0u64, 0u64);
     for (id, want) in &truth {
@@ -126,21 +143,31 @@ fn one_person_per_cluster(data: &DemoData, got: &Map) {
         }
     }
     let mixed: Vec<_> = people.iter().filter(|(_, p)| p.len() > 1).collect();
-    assert!(mixed.is_empty(), "clusters holding several people: {mixed:?}");
+    assert!(
+        mixed.is_empty(),
+        "clusters holding several people: {mixed:?}"
+    );
 }
 
 #[tokio::test]
 async fn demo_stitching_recovers_the_truth_on_every_engine() {
     let data = demo(1);
     let want = truth_map(&data);
-    assert!(want.values().any(|(t, _)| t == "device_id"), "the demo has unlinkable visitors");
+    assert!(
+        want.values().any(|(t, _)| t == "device_id"),
+        "the demo has unlinkable visitors"
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let catalog = demo_catalog();
 
     // Expected stitched metrics, straight from the rows: erased customers'
     // logged-in sessions are suppressed (consent), their anonymous ones have
     // no canonical id (erased from the map).
-    let erased: HashSet<i64> = data.erasure_requests.iter().map(|e| e.customer_id).collect();
+    let erased: HashSet<i64> = data
+        .erasure_requests
+        .iter()
+        .map(|e| e.customer_id)
+        .collect();
     let kept: Vec<_> = data
         .sessions
         .iter()
@@ -154,7 +181,10 @@ async fn demo_stitching_recovers_the_truth_on_every_engine() {
         .count() as i64;
     let logged_in = kept.iter().filter(|s| s.customer_id.is_some()).count() as i64;
     let visitors: HashSet<_> = kept.iter().map(|s| s.anonymous_id).collect();
-    assert!(stitched_visitors.len() < visitors.len(), "stitching merges cookies");
+    assert!(
+        stitched_visitors.len() < visitors.len(),
+        "stitching merges cookies"
+    );
     assert!(credited > logged_in, "anonymous sessions are credited");
     let expected_row = vec![
         stitched_visitors.len().to_string(),
@@ -168,8 +198,16 @@ async fn demo_stitching_recovers_the_truth_on_every_engine() {
             .await
             .unwrap_or_else(|e| panic!("{engine}: {e}"));
         let got = read_map(&wh).await;
-        let missing: Vec<_> = want.iter().filter(|(k, v)| got.get(*k) != Some(*v)).take(5).collect();
-        let extra: Vec<_> = got.keys().filter(|k| !want.contains_key(*k)).take(5).collect();
+        let missing: Vec<_> = want
+            .iter()
+            .filter(|(k, v)| got.get(*k) != Some(*v))
+            .take(5)
+            .collect();
+        let extra: Vec<_> = got
+            .keys()
+            .filter(|k| !want.contains_key(*k))
+            .take(5)
+            .collect();
         assert!(
             missing.is_empty() && extra.is_empty(),
             "{engine}: map differs from the truth; e.g. expected {missing:?}, unexpected {extra:?} (got {} rows, want {})",
@@ -177,16 +215,27 @@ async fn demo_stitching_recovers_the_truth_on_every_engine() {
             want.len()
         );
         let (precision, recall) = precision_recall(&data, &got);
-        println!("{engine}: precision {precision}, recall {recall}, {} identifiers, {} clusters, {} rounds", r.identifiers, r.clusters, r.iterations);
+        println!(
+            "{engine}: precision {precision}, recall {recall}, {} identifiers, {} clusters, {} rounds",
+            r.identifiers, r.clusters, r.iterations
+        );
         assert_eq!((precision, recall), (1.0, 1.0), "{engine}");
         one_person_per_cluster(&data, &got);
         assert_eq!((r.blocked, r.over_limit, r.excluded), (0, 0, 0), "{engine}");
         assert!(r.erased > 0, "{engine}: the demo has erasure requests");
 
-        let query = q(json!({"metrics": ["stitched_visitors", "credited_sessions", "anonymous_sessions_credited", "visitors"]}));
-        let done = accord::execute::run(&catalog, &wh, &query, &accord::access::Caller::operator(), 10)
-            .await
-            .unwrap_or_else(|e| panic!("{engine}: {e}"));
+        let query = q(
+            json!({"metrics": ["stitched_visitors", "credited_sessions", "anonymous_sessions_credited", "visitors"]}),
+        );
+        let done = accord::execute::run(
+            &catalog,
+            &wh,
+            &query,
+            &accord::access::Caller::operator(),
+            10,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{engine}: {e}"));
         let row: Vec<String> = done.result.rows[0].iter().map(text).collect();
         assert_eq!(row, expected_row, "{engine}\n{}", done.sql);
     }

@@ -27,7 +27,11 @@ fn parses(d: DialectKind, sql: &str) {
         "{d}: does not parse: {:?}\n{sql}",
         parsed.err()
     );
-    assert_eq!(parsed.map(|s| s.len()).unwrap_or(0), 1, "{d}: one statement\n{sql}");
+    assert_eq!(
+        parsed.map(|s| s.len()).unwrap_or(0),
+        1,
+        "{d}: one statement\n{sql}"
+    );
 }
 
 #[test]

@@ -545,7 +545,11 @@ fn build_model(cx: &mut Ctx, id: ModelId, raw: RawModel, loc: &Location) -> Opti
             .map(|s| cx.pos(&s.referenced));
         if stitched_at.is_some() && agg == Aggregation::CountDistinct && m.value.expr.is_some() {
             if let Some(s) = &m.value.expr {
-                cx.error(&s.referenced, format!("{field}.expr"), "a stitched count_distinct counts canonical identities; drop `expr`");
+                cx.error(
+                    &s.referenced,
+                    format!("{field}.expr"),
+                    "a stitched count_distinct counts canonical identities; drop `expr`",
+                );
             }
             continue;
         }

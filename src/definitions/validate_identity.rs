@@ -8,7 +8,7 @@ use super::validate::{Ctx, model_expr};
 use crate::catalog::{Catalog, DimensionKind};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::identity::model::{
-    DEFAULT_MAX_ITERATIONS, DEFAULT_TABLE_PREFIX, EdgeSource, Identity, IdentifierType, Limit,
+    DEFAULT_MAX_ITERATIONS, DEFAULT_TABLE_PREFIX, EdgeSource, IdentifierType, Identity, Limit,
     Tables,
 };
 use crate::identity::raw::RawIdentity;
@@ -222,7 +222,10 @@ pub fn identity(
                 cx.suggest(
                     &s.time.referenced,
                     f("time"),
-                    format!("`{}` is not a time dimension of `{}`", s.time.value, model.name),
+                    format!(
+                        "`{}` is not a time dimension of `{}`",
+                        s.time.value, model.name
+                    ),
                     &s.time.value,
                     &names,
                 );
@@ -264,15 +267,14 @@ pub fn identity(
             .map(|(t, _)| types[*t].name.as_str())
             .collect();
         let in_source = |cx: &mut Ctx, name: &S<String>, field: &str| -> Option<usize> {
-            let i = columns.iter().position(|(t, _)| types[*t].name == name.value);
+            let i = columns
+                .iter()
+                .position(|(t, _)| types[*t].name == name.value);
             if i.is_none() {
                 cx.suggest(
                     &name.referenced,
                     field,
-                    format!(
-                        "`{}` is not one of this source's identifiers",
-                        name.value
-                    ),
+                    format!("`{}` is not one of this source's identifiers", name.value),
                     &name.value,
                     &listed,
                 );
@@ -289,9 +291,11 @@ pub fn identity(
                     );
                     match (a, b) {
                         (Some(a), Some(b)) if a != b => pairs.push((a, b)),
-                        (Some(_), Some(_)) => {
-                            cx.error(&p.referenced, f("pairs"), "a pair links two different identifiers")
-                        }
+                        (Some(_), Some(_)) => cx.error(
+                            &p.referenced,
+                            f("pairs"),
+                            "a pair links two different identifiers",
+                        ),
                         _ => {}
                     }
                 }

@@ -125,7 +125,11 @@ impl Runner<'_> {
         Ok(rs.rows.into_iter().next().unwrap_or_default())
     }
 
-    pub(crate) async fn rows(&self, q: Query, max: usize) -> Result<Vec<Vec<Value>>, IdentityError> {
+    pub(crate) async fn rows(
+        &self,
+        q: Query,
+        max: usize,
+    ) -> Result<Vec<Vec<Value>>, IdentityError> {
         let sql = self.render(&Statement::Select(q))?;
         Ok(self.wh.query(&sql, max).await?.rows)
     }
@@ -238,16 +242,18 @@ pub async fn build(
         } else {
             let prev = r
                 .row(query(
-                    vec![count_all(), agg(Min, c("rule_version")), agg(Max, c("rule_version"))],
+                    vec![
+                        count_all(),
+                        agg(Min, c("rule_version")),
+                        agg(Max, c("rule_version")),
+                    ],
                     &n.map,
                     None,
                 ))
                 .await?;
             let rv = identity.rule_version as i64;
-            let same_rules = prev.len() == 3
-                && int(&prev[0]) > 0
-                && int(&prev[1]) == rv
-                && int(&prev[2]) == rv;
+            let same_rules =
+                prev.len() == 3 && int(&prev[0]) > 0 && int(&prev[1]) == rv && int(&prev[2]) == rv;
             let mut gone = Select {
                 projection: vec![SelectItem {
                     expr: count_all(),
@@ -326,12 +332,20 @@ pub async fn build(
             ))
             .await?;
         let over_limit = r.count(query(vec![count_all()], &w("over"), None)).await?;
-        let active = r.count(query(vec![count_all()], &w("active"), None)).await?;
-        let edges = r.count(query(vec![count_all()], &w("graph_next"), None)).await?;
+        let active = r
+            .count(query(vec![count_all()], &w("active"), None))
+            .await?;
+        let edges = r
+            .count(query(vec![count_all()], &w("graph_next"), None))
+            .await?;
 
         r.run(&comp.write(&cur, run_id, run_at)).await?;
-        let erased = r.count(query(vec![count_all()], &w("erased_ids"), None)).await?;
-        let merges = r.count(query(vec![count_all()], &w("merged"), None)).await?;
+        let erased = r
+            .count(query(vec![count_all()], &w("erased_ids"), None))
+            .await?;
+        let merges = r
+            .count(query(vec![count_all()], &w("merged"), None))
+            .await?;
         let splits = r.count(query(vec![count_all()], &w("split"), None)).await?;
         let stats = r
             .row(query(

@@ -262,7 +262,10 @@ impl Mode {
 
 pub fn map_table(name: String) -> TableDef {
     TableDef {
-        indexes: vec![&["identifier_type", "identifier"], &["canonical_type", "canonical_id"]],
+        indexes: vec![
+            &["identifier_type", "identifier"],
+            &["canonical_type", "canonical_id"],
+        ],
         name,
         columns: vec![
             ("identifier", Key),
@@ -496,7 +499,11 @@ impl<'a> Compiler<'a> {
         let def = TableDef {
             indexes: vec![&["identifier_type", "identifier"]],
             name: self.names.work("removed"),
-            columns: vec![("identifier_type", Key), ("identifier", Key), ("reason", Key)],
+            columns: vec![
+                ("identifier_type", Key),
+                ("identifier", Key),
+                ("reason", Key),
+            ],
         };
         let o = "o";
         let mut blocked = Vec::new();
@@ -715,14 +722,16 @@ impl<'a> Compiler<'a> {
             ],
             table(&self.names.work("obs"), o),
         );
-        g.selection = Some(and(vec![
-            Expr::IsNull {
-                expr: Box::new(col(o, "b_value")),
-                negated: false,
-            },
-            self.not_removed(o, A),
-        ])
-        .unwrap_or(Expr::Lit(Literal::Bool(true))));
+        g.selection = Some(
+            and(vec![
+                Expr::IsNull {
+                    expr: Box::new(col(o, "b_value")),
+                    negated: false,
+                },
+                self.not_removed(o, A),
+            ])
+            .unwrap_or(Expr::Lit(Literal::Bool(true))),
+        );
         g.group_by = vec![1, 2];
         let x = "x";
         let rank = Expr::Case {
@@ -812,12 +821,14 @@ impl<'a> Compiler<'a> {
                     t
                 };
                 let touched = subquery(union(vec![touched_side(A), touched_side(B)]), "t");
-                let mut in_touched = select(vec![item(col(nd, "node_id"), "node_id")], table(&nodes, nd));
+                let mut in_touched =
+                    select(vec![item(col(nd, "node_id"), "node_id")], table(&nodes, nd));
                 in_touched.joins = vec![
                     inner(table(&n.map, p), self.node_in(p, nd)),
                     inner(touched, same_id("t", CANON, p, CANON)),
                 ];
-                let mut new_nodes = select(vec![item(col(nd, "node_id"), "node_id")], table(&nodes, nd));
+                let mut new_nodes =
+                    select(vec![item(col(nd, "node_id"), "node_id")], table(&nodes, nd));
                 new_nodes.selection = Some(exists(probe(&n.map, "m", self.node_in("m", nd)), true));
                 let u = "u";
                 let mut g2 = select(
@@ -833,12 +844,13 @@ impl<'a> Compiler<'a> {
         out.extend(fresh(lbl.clone()));
         let a = "a";
         let start = match mode {
-            Mode::Full => {
-                select(
-                    vec![item(col(a, "node_id"), "node_id"), item(col(a, "node_id"), "label")],
-                    table(&active.name, a),
-                )
-            }
+            Mode::Full => select(
+                vec![
+                    item(col(a, "node_id"), "node_id"),
+                    item(col(a, "node_id"), "label"),
+                ],
+                table(&active.name, a),
+            ),
             Mode::Incremental => {
                 let mut q = select(
                     vec![
@@ -855,7 +867,10 @@ impl<'a> Compiler<'a> {
                     table(&active.name, a),
                 );
                 q.joins = vec![
-                    inner(table(&nodes, nd), vec![eq(col(nd, "node_id"), col(a, "node_id"))]),
+                    inner(
+                        table(&nodes, nd),
+                        vec![eq(col(nd, "node_id"), col(a, "node_id"))],
+                    ),
                     left(table(&n.map, "p"), self.node_in("p", nd)),
                     left(table(&nodes, "c"), same_id("c", ID, "p", CANON)),
                 ];
@@ -873,13 +888,19 @@ impl<'a> Compiler<'a> {
         let g = "g";
         let dir = |from: (&str, &str), to: (&str, &str)| {
             let mut d = select(
-                vec![item(col("na", "node_id"), "src"), item(col("nb", "node_id"), "dst")],
+                vec![
+                    item(col("na", "node_id"), "src"),
+                    item(col("nb", "node_id"), "dst"),
+                ],
                 table(&n.work("graph_next"), g),
             );
             d.joins = vec![
                 inner(table(&nodes, "na"), same_id("na", ID, g, from)),
                 inner(table(&nodes, "nb"), same_id("nb", ID, g, to)),
-                inner(table(&active.name, "act"), vec![eq(col("act", "node_id"), col("na", "node_id"))]),
+                inner(
+                    table(&active.name, "act"),
+                    vec![eq(col("act", "node_id"), col("na", "node_id"))],
+                ),
             ];
             d
         };
@@ -908,24 +929,46 @@ impl<'a> Compiler<'a> {
         let mut out = fresh(step.clone());
         let c = "c";
         let own = select(
-            vec![item(col(c, "node_id"), "node_id"), item(col(c, "label"), "label")],
+            vec![
+                item(col(c, "node_id"), "node_id"),
+                item(col(c, "label"), "label"),
+            ],
             table(cur, c),
         );
         let e = "e";
         let mut nb = select(
-            vec![item(col(e, "src"), "node_id"), item(col(c, "label"), "label")],
+            vec![
+                item(col(e, "src"), "node_id"),
+                item(col(c, "label"), "label"),
+            ],
             table(&n.work("edges"), e),
         );
-        nb.joins = vec![inner(table(cur, c), vec![eq(col(c, "node_id"), col(e, "dst"))])];
+        nb.joins = vec![inner(
+            table(cur, c),
+            vec![eq(col(c, "node_id"), col(e, "dst"))],
+        )];
         let mut hook = select(
-            vec![item(col("x", "label"), "node_id"), item(col("y", "label"), "label")],
+            vec![
+                item(col("x", "label"), "node_id"),
+                item(col("y", "label"), "label"),
+            ],
             table(&n.work("edges"), e),
         );
         hook.joins = vec![
-            inner(table(cur, "x"), vec![eq(col("x", "node_id"), col(e, "src"))]),
-            inner(table(cur, "y"), vec![eq(col("y", "node_id"), col(e, "dst"))]),
+            inner(
+                table(cur, "x"),
+                vec![eq(col("x", "node_id"), col(e, "src"))],
+            ),
+            inner(
+                table(cur, "y"),
+                vec![eq(col("y", "node_id"), col(e, "dst"))],
+            ),
         ];
-        hook.selection = Some(Expr::binary(BinOp::Lt, col("y", "label"), col("x", "label")));
+        hook.selection = Some(Expr::binary(
+            BinOp::Lt,
+            col("y", "label"),
+            col("x", "label"),
+        ));
         let u = "u";
         let mut m = select(
             vec![
@@ -939,7 +982,10 @@ impl<'a> Compiler<'a> {
         let nx = label_table(next.to_string());
         out.extend(fresh(nx.clone()));
         let mut jump = select(
-            vec![item(col("s", "node_id"), "node_id"), item(col("j", "label"), "label")],
+            vec![
+                item(col("s", "node_id"), "node_id"),
+                item(col("j", "label"), "label"),
+            ],
             table(&step.name, "s"),
         );
         jump.joins = vec![inner(
@@ -977,11 +1023,17 @@ impl<'a> Compiler<'a> {
         let fin = label_table(n.work("final"));
         out.extend(fresh(fin.clone()));
         let computed = select(
-            vec![item(col("l", "node_id"), "node_id"), item(col("l", "label"), "label")],
+            vec![
+                item(col("l", "node_id"), "node_id"),
+                item(col("l", "label"), "label"),
+            ],
             table(labels, "l"),
         );
         let mut kept = select(
-            vec![item(col(nd, "node_id"), "node_id"), item(col("c", "node_id"), "label")],
+            vec![
+                item(col(nd, "node_id"), "node_id"),
+                item(col("c", "node_id"), "label"),
+            ],
             table(&nodes, nd),
         );
         kept.joins = vec![
@@ -1031,9 +1083,15 @@ impl<'a> Compiler<'a> {
             columns: vec![("label", BigInt)],
         };
         out.extend(fresh(erased.clone()));
-        let mut el = select(vec![item(col("f", "label"), "label")], table(&fin.name, "f"));
+        let mut el = select(
+            vec![item(col("f", "label"), "label")],
+            table(&fin.name, "f"),
+        );
         el.joins = vec![
-            inner(table(&nodes, nd), vec![eq(col(nd, "node_id"), col("f", "node_id"))]),
+            inner(
+                table(&nodes, nd),
+                vec![eq(col(nd, "node_id"), col("f", "node_id"))],
+            ),
             inner(
                 table(&keys.name, "k"),
                 vec![eq(col("k", "identifier"), col(nd, "identifier"))],
@@ -1059,8 +1117,14 @@ impl<'a> Compiler<'a> {
             table(&fin.name, "f"),
         );
         ei.joins = vec![
-            inner(table(&nodes, nd), vec![eq(col(nd, "node_id"), col("f", "node_id"))]),
-            inner(table(&erased.name, "x"), vec![eq(col("x", "label"), col("f", "label"))]),
+            inner(
+                table(&nodes, nd),
+                vec![eq(col(nd, "node_id"), col("f", "node_id"))],
+            ),
+            inner(
+                table(&erased.name, "x"),
+                vec![eq(col("x", "label"), col("f", "label"))],
+            ),
         ];
         out.push(insert(&erased_ids, Query::select(ei)));
 
@@ -1080,11 +1144,21 @@ impl<'a> Compiler<'a> {
             table(&nodes, nd),
         );
         m.joins = vec![
-            inner(table(&fin.name, "f"), vec![eq(col("f", "node_id"), col(nd, "node_id"))]),
-            inner(table(&nodes, "c"), vec![eq(col("c", "node_id"), col("f", "label"))]),
+            inner(
+                table(&fin.name, "f"),
+                vec![eq(col("f", "node_id"), col(nd, "node_id"))],
+            ),
+            inner(
+                table(&nodes, "c"),
+                vec![eq(col("c", "node_id"), col("f", "label"))],
+            ),
         ];
         m.selection = Some(exists(
-            probe(&erased.name, "x", vec![eq(col("x", "label"), col("f", "label"))]),
+            probe(
+                &erased.name,
+                "x",
+                vec![eq(col("x", "label"), col("f", "label"))],
+            ),
             true,
         ));
         out.push(insert(&next, Query::select(m)));
@@ -1097,7 +1171,10 @@ impl<'a> Compiler<'a> {
         out.push(insert(
             &map,
             Query::select(select(
-                map.columns.iter().map(|(c, _)| item(col("x", c), c)).collect(),
+                map.columns
+                    .iter()
+                    .map(|(c, _)| item(col("x", c), c))
+                    .collect(),
                 table(&next.name, "x"),
             )),
         ));
@@ -1105,11 +1182,18 @@ impl<'a> Compiler<'a> {
         out.extend(fresh(graph.clone()));
         let g = "g";
         let mut keep = select(
-            graph.columns.iter().map(|(c, _)| item(col(g, c), c)).collect(),
+            graph
+                .columns
+                .iter()
+                .map(|(c, _)| item(col(g, c), c))
+                .collect(),
             table(&n.work("graph_next"), g),
         );
         let not_erased = |side: (&str, &str)| {
-            exists(probe(&erased_ids.name, "x", same_id("x", ID, g, side)), true)
+            exists(
+                probe(&erased_ids.name, "x", same_id("x", ID, g, side)),
+                true,
+            )
         };
         keep.selection = and(vec![not_erased(A), not_erased(B)]);
         out.push(insert(&graph, Query::select(keep)));
@@ -1224,7 +1308,10 @@ impl<'a> Compiler<'a> {
             item(count_star(), "identifiers"),
         ]);
         split.joins = vec![
-            inner(table(&n.work("split"), "sp"), same_id("sp", CANON, "p", CANON)),
+            inner(
+                table(&n.work("split"), "sp"),
+                same_id("sp", CANON, "p", CANON),
+            ),
             inner(table(&next, "t"), same_id("t", ID, "p", ID)),
         ];
         split.group_by = vec![5, 6, 7];
@@ -1241,11 +1328,14 @@ impl<'a> Compiler<'a> {
             item(col("p", "identifier"), "evidence_a"),
             item(null_text(), "evidence_b_type"),
             item(null_text(), "evidence_b"),
-            item(Expr::Func {
-                name: "COALESCE".into(),
-                args: vec![col("r", "reason"), s("unseen")],
-                distinct: false,
-            }, "evidence_source"),
+            item(
+                Expr::Func {
+                    name: "COALESCE".into(),
+                    args: vec![col("r", "reason"), s("unseen")],
+                    distinct: false,
+                },
+                "evidence_source",
+            ),
             item(null_ts(), "evidence_at"),
             item(null_int(), "identifiers"),
         ]);
@@ -1353,7 +1443,10 @@ pub fn script(
     render_all(&all, dialect)
 }
 
-fn render_all(all: &[Statement], dialect: crate::dialect::DialectKind) -> Result<Vec<String>, String> {
+fn render_all(
+    all: &[Statement],
+    dialect: crate::dialect::DialectKind,
+) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     for s in all {
         let sql = s.render(dialect.dialect()).map_err(|e| e.to_string())?;

@@ -138,16 +138,28 @@ pub async fn health(
         let (size, n) = (int(&row[0]), int(&row[1]));
         clusters += n;
         identifiers += size * n;
-        if let Some(i) = BUCKETS.iter().position(|(_, lo, hi)| size >= *lo && size <= *hi) {
+        if let Some(i) = BUCKETS
+            .iter()
+            .position(|(_, lo, hi)| size >= *lo && size <= *hi)
+        {
             size_distribution[i].clusters += n;
         }
     }
 
     let mut largest = Query::select(sizes);
     largest.order_by = vec![
-        OrderItem { expr: Expr::bare("size"), desc: true },
-        OrderItem { expr: Expr::bare("canonical_type"), desc: false },
-        OrderItem { expr: Expr::bare("canonical_id"), desc: false },
+        OrderItem {
+            expr: Expr::bare("size"),
+            desc: true,
+        },
+        OrderItem {
+            expr: Expr::bare("canonical_type"),
+            desc: false,
+        },
+        OrderItem {
+            expr: Expr::bare("canonical_id"),
+            desc: false,
+        },
     ];
     largest.limit = Some(top as u64);
     let largest_clusters = r
@@ -165,7 +177,10 @@ pub async fn health(
     if let SetExpr::Select(s) = &mut by_type.body {
         s.group_by = vec![1];
     }
-    by_type.order_by = vec![OrderItem { expr: Expr::bare("c0"), desc: false }];
+    by_type.order_by = vec![OrderItem {
+        expr: Expr::bare("c0"),
+        desc: false,
+    }];
     let identifiers_by_type = r
         .rows(by_type, usize::MAX)
         .await?
@@ -177,26 +192,48 @@ pub async fn health(
         .collect();
 
     let cols = [
-        "run_id", "run_at", "mode", "iterations", "edges", "blocked", "excluded", "over_limit",
-        "erased", "merges", "splits", "duration_ms",
+        "run_id",
+        "run_at",
+        "mode",
+        "iterations",
+        "edges",
+        "blocked",
+        "excluded",
+        "over_limit",
+        "erased",
+        "merges",
+        "splits",
+        "duration_ms",
     ];
-    let mut last = query(cols.iter().map(|x| c(x)).collect(), &identity.tables.runs(), None);
-    last.order_by = vec![OrderItem { expr: Expr::bare("c0"), desc: true }];
+    let mut last = query(
+        cols.iter().map(|x| c(x)).collect(),
+        &identity.tables.runs(),
+        None,
+    );
+    last.order_by = vec![OrderItem {
+        expr: Expr::bare("c0"),
+        desc: true,
+    }];
     last.limit = Some(1);
-    let last_run = r.rows(last, 1).await?.into_iter().next().map(|row| RunSummary {
-        run_id: int(&row[0]),
-        run_at: timestamp(&row[1]),
-        mode: text(&row[2]).unwrap_or_default(),
-        iterations: int(&row[3]),
-        edges: int(&row[4]),
-        blocked: int(&row[5]),
-        excluded: int(&row[6]),
-        over_limit: int(&row[7]),
-        erased: int(&row[8]),
-        merges: int(&row[9]),
-        splits: int(&row[10]),
-        duration_ms: int(&row[11]),
-    });
+    let last_run = r
+        .rows(last, 1)
+        .await?
+        .into_iter()
+        .next()
+        .map(|row| RunSummary {
+            run_id: int(&row[0]),
+            run_at: timestamp(&row[1]),
+            mode: text(&row[2]).unwrap_or_default(),
+            iterations: int(&row[3]),
+            edges: int(&row[4]),
+            blocked: int(&row[5]),
+            excluded: int(&row[6]),
+            over_limit: int(&row[7]),
+            erased: int(&row[8]),
+            merges: int(&row[9]),
+            splits: int(&row[10]),
+            duration_ms: int(&row[11]),
+        });
     Ok(HealthReport {
         rule_version: identity.rule_version,
         map_table: map,

@@ -29,7 +29,7 @@ pub mod sql;
 
 pub use build::{BuildMode, BuildOptions, BuildReport, Exclusion, IdentityError, build, exclude};
 pub use health::{HealthReport, health};
-pub use model::{EdgeSource, Identity, IdentifierType, Limit, Tables};
+pub use model::{EdgeSource, IdentifierType, Identity, Limit, Tables};
 
 use crate::sql::ast::Expr;
 

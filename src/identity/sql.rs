@@ -34,12 +34,26 @@ impl TableDef {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
     DropTable(String),
-    Create { table: TableDef, if_not_exists: bool },
+    Create {
+        table: TableDef,
+        if_not_exists: bool,
+    },
     /// Rendered empty where the dialect has no `tables.index` template.
-    CreateIndex { table: String, number: usize, columns: &'static [&'static str] },
-    Insert { table: String, columns: Vec<&'static str>, query: Query },
+    CreateIndex {
+        table: String,
+        number: usize,
+        columns: &'static [&'static str],
+    },
+    Insert {
+        table: String,
+        columns: Vec<&'static str>,
+        query: Query,
+    },
     /// `DELETE FROM table WHERE selection` (columns unqualified).
-    Delete { table: String, selection: Expr },
+    Delete {
+        table: String,
+        selection: Expr,
+    },
     /// A query whose rows the build reads (counts, checks).
     Select(Query),
 }

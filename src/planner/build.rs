@@ -713,7 +713,9 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                 &base_alias,
                 scan.leaves.iter().any(|li| {
                     let l = &leaves[*li];
-                    catalog.model(l.model).measures[l.measure].stitched_at.is_some()
+                    catalog.model(l.model).measures[l.measure]
+                        .stitched_at
+                        .is_some()
                 }),
                 joins.joins(catalog),
             ),
