@@ -31,6 +31,7 @@ pub mod encode;
 pub mod execute;
 pub mod governance;
 pub mod graphql;
+pub mod identity;
 pub mod pgwire;
 pub mod planner;
 pub mod query;

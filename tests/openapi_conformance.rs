@@ -345,6 +345,11 @@ async fn demo_warehouse(dir: &std::path::Path) -> WarehouseUrl {
     }))
     .await
     .expect("the demo data loads");
+    // The identity map, for GET /v1/identity/health.
+    let catalog = accord::definitions::load_dir(&repo("metric_defs")).expect("demo definitions");
+    accord::identity::build(&catalog, &wh, &Default::default())
+        .await
+        .expect("the identity map builds");
     drop(wh);
     url
 }
@@ -421,7 +426,12 @@ async fn every_response_conforms_to_openapi() {
     // trigger: 500 (a server defect) and a 502 from `SELECT 1`.
     let missing: Vec<_> = documented_responses(&contract.doc)
         .difference(&contract.covered())
-        .filter(|(m, p, s)| !(s == "500" || (m == "get" && p == "/readyz" && s == "502")))
+        .filter(|(m, p, s)| {
+            !(s == "500"
+                || (m == "get" && p == "/readyz" && s == "502")
+                // The demo definitions always have an identity section.
+                || (m == "get" && p == "/v1/identity/health" && s == "404"))
+        })
         .cloned()
         .collect();
     assert!(
@@ -455,6 +465,14 @@ async fn check_main(c: &Contract, base: &str) {
         "a request id is generated"
     );
     let r = c.call("get", "/readyz", http.get(url("/readyz"))).await;
+    assert_eq!(r.status, 200);
+    let r = c
+        .call(
+            "get",
+            "/v1/identity/health",
+            http.get(url("/v1/identity/health?top=3")),
+        )
+        .await;
     assert_eq!(r.status, 200);
 
     // GraphQL and lineage.
@@ -896,6 +914,7 @@ async fn check_identity(c: &Contract, base: &str) {
         for (template, path) in [
             ("/v1/catalog", "/v1/catalog"),
             ("/v1/catalog/metrics/{name}", "/v1/catalog/metrics/revenue"),
+            ("/v1/identity/health", "/v1/identity/health"),
         ] {
             let r = c
                 .call(
@@ -1048,6 +1067,14 @@ async fn check_empty(c: &Contract, base: &str) {
         )
         .await;
     assert_eq!((r.status, r.code().as_str()), (502, "warehouse_error"));
+    let r = c
+        .call(
+            "get",
+            "/v1/identity/health",
+            http.get(format!("{base}/v1/identity/health")),
+        )
+        .await;
+    assert_eq!((r.status, r.code().as_str()), (503, "identity_unavailable"));
 }
 
 /// A warehouse that never answers: 504 once the query timeout passes.
@@ -1063,6 +1090,14 @@ async fn check_hung(c: &Contract, base: &str) {
             "/v1/query",
             http.post(format!("{base}/v1/query"))
                 .json(&json!({"metrics": ["revenue"]})),
+        )
+        .await;
+    assert_eq!((r.status, r.code().as_str()), (504, "warehouse_timeout"));
+    let r = c
+        .call(
+            "get",
+            "/v1/identity/health",
+            http.get(format!("{base}/v1/identity/health")),
         )
         .await;
     assert_eq!((r.status, r.code().as_str()), (504, "warehouse_timeout"));

@@ -202,6 +202,9 @@ pub struct Measure {
     /// this measure.
     pub time_dimension: Option<usize>,
     pub description: Option<String>,
+    /// Where `stitched: true` was written: the measure is computed per
+    /// canonical identity (see `planner::stitch`).
+    pub stitched_at: Option<crate::diagnostics::SourcePos>,
 }
 
 #[derive(Debug, Clone)]
@@ -374,6 +377,8 @@ pub struct Catalog {
     pub analyses: analysis::Analyses,
     /// Data quality checks (src/checks), versioned with the definitions.
     pub checks: Vec<crate::checks::Check>,
+    /// Identity resolution rules, if defined.
+    pub identity: Option<crate::identity::Identity>,
     /// Content hash of the definition files: a result computed under one
     /// version is never served under another.
     pub version: String,
@@ -403,6 +408,7 @@ impl Catalog {
             consent: None,
             analyses: analysis::Analyses::default(),
             checks: Vec::new(),
+            identity: None,
             version,
         }
     }

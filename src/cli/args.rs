@@ -45,6 +45,9 @@ pub enum Command {
     /// integrity, accepted values, anomalies) and report; non-zero exit when
     /// an error-severity check fails.
     Check(crate::checks::cli::CheckArgs),
+    /// Identity resolution: build, compile, health, exclude (docs/identity.md).
+    #[command(subcommand)]
+    Identity(crate::identity::cli::IdentityCommand),
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ pub mod raw;
 mod validate;
 mod validate_analysis;
 mod validate_checks;
+mod validate_identity;
 mod validate_policy;
 mod validate_time;
 

@@ -26,6 +26,9 @@ pub struct RawFile {
     /// Data quality checks (src/checks, docs/checks.md).
     #[serde(default)]
     pub checks: Vec<S<super::validate_checks::RawCheck>>,
+    /// Identity resolution (stitching); see `identity::raw`.
+    #[serde(default)]
+    pub identity: Option<S<crate::identity::raw::RawIdentity>>,
 }
 
 /// An access role: which members it sees, which rows, masked how.
@@ -209,6 +212,9 @@ pub struct RawMeasure {
     pub agg_time_dimension: Option<S<String>>,
     #[serde(default)]
     pub description: Option<String>,
+    /// Computed per canonical (stitched) identity; see docs/identity.md.
+    #[serde(default)]
+    pub stitched: Option<S<bool>>,
 }
 
 /// A metric's reference to another: `revenue`, `revenue@2`, or a mapping

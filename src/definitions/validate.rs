@@ -97,6 +97,7 @@ pub fn build(
     let mut raw_consent = Vec::new();
     let (mut raw_funnels, mut raw_retention) = (Vec::new(), Vec::new());
     let mut raw_checks = Vec::new();
+    let mut raw_identity = Vec::new();
 
     for (file, raw) in files {
         let mut cx = Ctx {
@@ -124,6 +125,7 @@ pub fn build(
         raw_funnels.extend(raw.funnels.into_iter().map(|f| (file.clone(), f)));
         raw_retention.extend(raw.retention.into_iter().map(|r| (file.clone(), r)));
         raw_checks.extend(raw.checks.into_iter().map(|c| (file.clone(), c)));
+        raw_identity.extend(raw.identity.map(|i| (file.clone(), i)));
         for m in raw.metrics {
             pending.push(PendingMetric {
                 file: file.clone(),
@@ -139,6 +141,9 @@ pub fn build(
     catalog.consent = super::validate_policy::consent(&catalog, raw_consent, diags);
     catalog.roles = super::validate_policy::roles(&catalog, raw_roles, diags);
     super::validate_time::check_catalog(&catalog, diags);
+    let identity_written = !raw_identity.is_empty();
+    catalog.identity = super::validate_identity::identity(&catalog, raw_identity, diags);
+    super::validate_identity::stitched_measures(&catalog, identity_written, diags);
     check_metric_plans(&catalog, diags);
     super::validate_analysis::analyses(&mut catalog, raw_funnels, raw_retention, diags);
     catalog.checks = super::validate_checks::checks(&catalog, raw_checks, diags);
@@ -529,6 +534,8 @@ fn build_model(cx: &mut Ctx, id: ModelId, raw: RawModel, loc: &Location) -> Opti
                 }
             },
             None if agg == Aggregation::Count => None,
+            // A stitched count_distinct counts canonical identities.
+            None if m.value.stitched.as_ref().is_some_and(|s| s.value) => None,
             None => Some(Expr::Column {
                 table: None,
                 name: Ident::new(mname.clone()),
@@ -538,12 +545,29 @@ fn build_model(cx: &mut Ctx, id: ModelId, raw: RawModel, loc: &Location) -> Opti
             Some(s) => resolve_time(cx, s, format!("{field}.agg_time_dimension")),
             None => default_time,
         };
+        let stitched_at = m
+            .value
+            .stitched
+            .as_ref()
+            .filter(|s| s.value)
+            .map(|s| cx.pos(&s.referenced));
+        if stitched_at.is_some() && agg == Aggregation::CountDistinct && m.value.expr.is_some() {
+            if let Some(s) = &m.value.expr {
+                cx.error(
+                    &s.referenced,
+                    format!("{field}.expr"),
+                    "a stitched count_distinct counts canonical identities; drop `expr`",
+                );
+            }
+            continue;
+        }
         measures.push(Measure {
             name: mname,
             agg,
             expr,
             time_dimension,
             description: m.value.description,
+            stitched_at,
         });
     }
 

@@ -184,6 +184,28 @@ struct RawDialect {
     /// Caveats a user of this dialect should know; shown by `accord dialects`.
     #[serde(default)]
     notes: Vec<String>,
+    /// Column types of tables accord writes (identity resolution).
+    tables: TableTypes,
+}
+
+/// Column types for the tables accord creates itself (identity map, ledger,
+/// work tables), and what a CREATE TABLE needs after its column list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableTypes {
+    /// Text compared and ordered bytewise (binary collation), so identifiers
+    /// group and sort the same on every engine.
+    pub key_text: String,
+    pub bigint: String,
+    pub timestamp: String,
+    #[serde(default)]
+    pub create_suffix: Option<String>,
+    /// Template (`{expr}`) making text compare, group and sort bytewise.
+    pub binary_text: String,
+    /// `CREATE INDEX {name} ON {table} ({columns})` for engines that join
+    /// unindexed tables by nested loops (MySQL/MariaDB); absent elsewhere.
+    #[serde(default)]
+    pub index: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -221,6 +243,8 @@ pub struct Dialect {
     pub unbounded_limit: Option<String>,
     pub typed_union_nulls: bool,
     pub notes: Vec<String>,
+    pub tables: TableTypes,
+    pub binary_text: Template,
 }
 
 const REQUIRED_TYPES: [SqlType; 7] = [
@@ -351,6 +375,8 @@ impl Dialect {
             unbounded_limit: raw.unbounded_limit,
             typed_union_nulls: raw.typed_union_nulls,
             notes: raw.notes,
+            binary_text: Template::parse(&raw.tables.binary_text, &["expr"])?,
+            tables: raw.tables,
         })
     }
 

@@ -628,7 +628,18 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         scan_selects.push(Select {
             projection,
             from: Some(source_ref(catalog, scan.model, &base_alias)),
-            joins: joins.joins(catalog),
+            joins: super::stitch::scan_joins(
+                catalog,
+                scan.model,
+                &base_alias,
+                scan.leaves.iter().any(|li| {
+                    let l = &leaves[*li];
+                    catalog.model(l.model).measures[l.measure]
+                        .stitched_at
+                        .is_some()
+                }),
+                joins.joins(catalog),
+            ),
             selection: Expr::and_all(conditions.into_iter().map(parenthesize_or)),
             group_by: (1..=dims.len()).collect(),
             having: None,
@@ -871,7 +882,7 @@ fn one() -> Expr {
 /// scan and the group were absent), not 0.
 fn leaf_aggregate(catalog: &Catalog, leaf: &Leaf, base_alias: &str, filter: Option<Expr>) -> Expr {
     let measure = &catalog.model(leaf.model).measures[leaf.measure];
-    let value = measure.expr.as_ref().map(|e| qualify(e, base_alias));
+    let value = super::stitch::measure_value(catalog, leaf.model, measure, base_alias);
     let (agg, value) = match (measure.agg, value) {
         (Aggregation::SumBoolean, Some(v)) => (
             Aggregation::Sum,

@@ -19,6 +19,7 @@ mod retention;
 pub mod spine;
 mod timeintel;
 pub mod timezone;
+pub mod stitch;
 
 pub use timeintel::natural_grain;
 

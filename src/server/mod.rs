@@ -114,6 +114,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/catalog/metrics/{name}", get(handlers::catalog_metric))
         .route("/v1/catalog/lineage/{metric}", get(handlers::catalog_lineage))
         .route("/v1/checks", get(crate::checks::monitor::handler))
+        .route("/v1/identity/health", get(crate::identity::http::health))
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(handlers::metrics))

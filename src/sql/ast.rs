@@ -262,6 +262,10 @@ pub enum Expr {
     /// Whole seconds since 1970-01-01 00:00:00 of a (naive, UTC) timestamp,
     /// as an integer: differences of two are exact durations on every engine.
     EpochSeconds(Box<Expr>),
+    /// Text that compares, groups and sorts bytewise whatever the column's
+    /// collation (`tables.binary_text` in the dialect file): identifiers
+    /// must match exactly on every engine.
+    BinaryText(Box<Expr>),
     /// A policy mask over a dimension, rendered per dialect.
     Mask {
         mask: crate::catalog::policy::Mask,
@@ -431,6 +435,7 @@ impl Expr {
                 unit,
             },
             Expr::EpochSeconds(e) => Expr::EpochSeconds(boxed(e, f)?),
+            Expr::BinaryText(e) => Expr::BinaryText(boxed(e, f)?),
             Expr::Mask { mask, expr } => Expr::Mask {
                 mask,
                 expr: boxed(expr, f)?,
@@ -463,6 +468,7 @@ impl Expr {
             | Expr::Mask { expr, .. }
             | Expr::AddTime { expr, .. }
             | Expr::EpochSeconds(expr)
+            | Expr::BinaryText(expr)
             | Expr::Nested(expr) => expr.walk(f),
             Expr::Func { args, .. } => args.iter().for_each(|a| a.walk(f)),
             Expr::Aggregate { arg, .. } => {

@@ -65,6 +65,8 @@ const RESERVED: &[&str] = &[
     "grant",
     "group",
     "having",
+    // Snowflake reads IDENTIFIER as its IDENTIFIER(...) function.
+    "identifier",
     "in",
     "inner",
     "insert",
@@ -391,6 +393,10 @@ impl<'d> Renderer<'d> {
             Expr::EpochSeconds(expr) => self
                 .d
                 .time_function("epoch_seconds")
+                .render(&[("expr", &self.template_arg(expr)?)]),
+            Expr::BinaryText(expr) => self
+                .d
+                .binary_text
                 .render(&[("expr", &self.template_arg(expr)?)]),
         })
     }

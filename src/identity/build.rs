@@ -1,0 +1,532 @@
+//! Runs an identity build on a warehouse: prepare, seed, propagate until no
+//! label changes (or the iteration limit, which fails the build and leaves
+//! the previous map in place), write the map and ledger, record the run.
+//!
+//! Incremental: when the previous map was built under the same rule version
+//! and every edge of the previous graph snapshot is still present (nothing
+//! was excluded, blocked, limited or deleted since), only the components
+//! touched by new edges, and identifiers seen for the first time, are
+//! recomputed; every other identifier keeps its canonical id. Otherwise, or
+//! with `full`, every component is recomputed. Both give the same map.
+
+use std::time::Instant;
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use thiserror::Error;
+
+use super::compile::{Compiler, Mode, RUN_COLUMNS, exclusions_table};
+use super::model::Identity;
+use super::normalized;
+use super::sql::Statement;
+use crate::catalog::Catalog;
+use crate::dialect::DialectKind;
+use crate::sql::ast::*;
+use crate::warehouse::{Value, Warehouse, WarehouseError};
+
+pub type BuildMode = Mode;
+
+#[derive(Debug, Error)]
+pub enum IdentityError {
+    #[error("the definitions have no `identity:` section")]
+    NoDefinition,
+    #[error("{0}")]
+    Warehouse(#[from] WarehouseError),
+    #[error("cannot render identity SQL for {dialect}: {message}")]
+    Render {
+        dialect: DialectKind,
+        message: String,
+    },
+    #[error(
+        "labels were still changing after {iterations} rounds (identity.max_iterations); the previous map is unchanged"
+    )]
+    NotConverged { iterations: u32 },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Recompute every component even when an incremental run is possible.
+    pub full: bool,
+    /// The run's timestamp (default: now, UTC, whole seconds).
+    pub now: Option<NaiveDateTime>,
+}
+
+/// What a build did; also stored as one row of `<prefix>_runs`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BuildReport {
+    pub run_id: i64,
+    pub run_at: NaiveDateTime,
+    pub rule_version: u32,
+    pub mode: Mode,
+    /// Propagation rounds until no label changed.
+    pub iterations: u32,
+    /// Identifiers in the map.
+    pub identifiers: i64,
+    /// Effective edges (after blocking, exclusions and limits).
+    pub edges: i64,
+    pub clusters: i64,
+    /// Distinct identifiers dropped as blocked values or patterns.
+    pub blocked: i64,
+    /// Identifiers on the exclusion list.
+    pub excluded: i64,
+    /// Identifiers whose edges were dropped for exceeding a merge limit.
+    pub over_limit: i64,
+    /// Identifiers removed for erasure requests.
+    pub erased: i64,
+    /// Identifiers whose components were recomputed.
+    pub active: i64,
+    /// Clusters formed from several previous ones / previous clusters split.
+    pub merges: i64,
+    pub splits: i64,
+    pub duration_ms: i64,
+}
+
+pub(crate) fn identity_of(catalog: &Catalog) -> Result<&Identity, IdentityError> {
+    catalog.identity.as_ref().ok_or(IdentityError::NoDefinition)
+}
+
+pub(crate) struct Runner<'a> {
+    wh: &'a Warehouse,
+    dialect: DialectKind,
+}
+
+impl Runner<'_> {
+    pub(crate) fn new(wh: &Warehouse) -> Runner<'_> {
+        Runner {
+            wh,
+            dialect: wh.dialect(),
+        }
+    }
+
+    fn render(&self, s: &Statement) -> Result<String, IdentityError> {
+        s.render(self.dialect.dialect())
+            .map_err(|e| IdentityError::Render {
+                dialect: self.dialect,
+                message: e.to_string(),
+            })
+    }
+
+    pub(crate) async fn run(&self, statements: &[Statement]) -> Result<(), IdentityError> {
+        for s in statements {
+            let sql = self.render(s)?;
+            if !sql.is_empty() {
+                self.wh.query(&sql, 1).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The first row of a query's result.
+    pub(crate) async fn row(&self, q: Query) -> Result<Vec<Value>, IdentityError> {
+        let sql = self.render(&Statement::Select(q))?;
+        let rs = self.wh.query(&sql, 1).await?;
+        Ok(rs.rows.into_iter().next().unwrap_or_default())
+    }
+
+    pub(crate) async fn rows(
+        &self,
+        q: Query,
+        max: usize,
+    ) -> Result<Vec<Vec<Value>>, IdentityError> {
+        let sql = self.render(&Statement::Select(q))?;
+        Ok(self.wh.query(&sql, max).await?.rows)
+    }
+
+    pub(crate) async fn count(&self, q: Query) -> Result<i64, IdentityError> {
+        Ok(self.row(q).await?.first().map(int).unwrap_or(0))
+    }
+}
+
+/// An integer from whatever numeric type an engine returns.
+pub(crate) fn int(v: &Value) -> i64 {
+    match v {
+        Value::Int(i) => *i,
+        Value::Decimal(d) => d.trunc().try_into().unwrap_or(0),
+        Value::Float(f) => *f as i64,
+        Value::Text(t) => t.trim().parse().unwrap_or(0),
+        Value::Bool(b) => *b as i64,
+        _ => 0,
+    }
+}
+
+pub(crate) fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::Text(t) => Some(t.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        other => Some(format!("{other:?}")),
+    }
+}
+
+fn table(name: &str, alias: &str) -> TableRef {
+    TableRef::Table {
+        name: vec![Ident::new(name)],
+        alias: Ident::generated(alias),
+    }
+}
+
+/// `SELECT <items> FROM <table> [WHERE cond]`.
+pub(crate) fn query(items: Vec<Expr>, from: &str, selection: Option<Expr>) -> Query {
+    Query::select(Select {
+        projection: items
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| SelectItem {
+                expr: e,
+                alias: Some(Ident::generated(format!("c{i}"))),
+            })
+            .collect(),
+        from: Some(table(from, "t")),
+        joins: Vec::new(),
+        selection,
+        group_by: Vec::new(),
+        having: None,
+    })
+}
+
+pub(crate) fn c(name: &str) -> Expr {
+    Expr::Column {
+        table: Some(Ident::generated("t")),
+        name: Ident::new(name),
+    }
+}
+
+pub(crate) fn count_all() -> Expr {
+    Expr::Aggregate {
+        agg: crate::catalog::Aggregation::Count,
+        arg: None,
+    }
+}
+
+pub(crate) fn agg(a: crate::catalog::Aggregation, e: Expr) -> Expr {
+    Expr::Aggregate {
+        agg: a,
+        arg: Some(Box::new(e)),
+    }
+}
+
+pub(crate) fn string(v: &str) -> Expr {
+    Expr::Lit(Literal::String(v.to_string()))
+}
+
+pub fn now_utc() -> NaiveDateTime {
+    let n = chrono::Utc::now().naive_utc();
+    n - chrono::Duration::nanoseconds(n.and_utc().timestamp_subsec_nanos() as i64)
+}
+
+pub async fn build(
+    catalog: &Catalog,
+    wh: &Warehouse,
+    opts: &BuildOptions,
+) -> Result<BuildReport, IdentityError> {
+    use crate::catalog::Aggregation::{CountDistinct, Max, Min};
+    let started = Instant::now();
+    let identity = identity_of(catalog)?;
+    let comp = Compiler::new(catalog, identity);
+    let n = &comp.names;
+    let r = Runner::new(wh);
+    let run_at = opts.now.unwrap_or_else(now_utc);
+
+    let result = async {
+        r.run(&comp.prepare()).await?;
+        let run_id = r
+            .count(query(vec![agg(Max, c("run_id"))], &n.runs, None))
+            .await?
+            + 1;
+
+        // Incremental only under the same rules and when no edge went away.
+        let mode = if opts.full {
+            Mode::Full
+        } else {
+            let prev = r
+                .row(query(
+                    vec![
+                        count_all(),
+                        agg(Min, c("rule_version")),
+                        agg(Max, c("rule_version")),
+                    ],
+                    &n.map,
+                    None,
+                ))
+                .await?;
+            let rv = identity.rule_version as i64;
+            let same_rules =
+                prev.len() == 3 && int(&prev[0]) > 0 && int(&prev[1]) == rv && int(&prev[2]) == rv;
+            let mut gone = Select {
+                projection: vec![SelectItem {
+                    expr: count_all(),
+                    alias: Some(Ident::new("gone")),
+                }],
+                from: Some(table(&n.graph, "o")),
+                joins: Vec::new(),
+                selection: None,
+                group_by: Vec::new(),
+                having: None,
+            };
+            let col = |t: &str, x: &str| Expr::Column {
+                table: Some(Ident::generated(t)),
+                name: Ident::new(x),
+            };
+            let same = ["a_type", "a_value", "b_type", "b_value"]
+                .iter()
+                .map(|x| Expr::binary(BinOp::Eq, col("g", x), col("o", x)));
+            gone.selection = Some(Expr::Exists {
+                query: Box::new(Query::select(Select {
+                    projection: vec![SelectItem {
+                        expr: Expr::Lit(Literal::Number("1".into())),
+                        alias: None,
+                    }],
+                    from: Some(table(&n.work("graph_next"), "g")),
+                    joins: Vec::new(),
+                    selection: Expr::and_all(same),
+                    group_by: Vec::new(),
+                    having: None,
+                })),
+                negated: true,
+            });
+            let removed_edges = r.count(Query::select(gone)).await?;
+            if same_rules && removed_edges == 0 {
+                Mode::Incremental
+            } else {
+                Mode::Full
+            }
+        };
+        r.run(&comp.seed(mode)).await?;
+
+        let (a, b) = (n.work("lbl_a"), n.work("lbl_b"));
+        let mut cur = a.clone();
+        let mut iterations = 0u32;
+        loop {
+            if iterations >= identity.max_iterations {
+                return Err(IdentityError::NotConverged { iterations });
+            }
+            let next = if cur == a { b.clone() } else { a.clone() };
+            r.run(&comp.round(&cur, &next)).await?;
+            iterations += 1;
+            let Statement::Select(q) = comp.changed(&cur, &next) else {
+                unreachable!("changed() is a query")
+            };
+            let changed = r.count(q).await?;
+            cur = next;
+            if changed == 0 {
+                break;
+            }
+        }
+
+        // Statistics of this run, read before the work tables go.
+        let w = |s: &str| n.work(s);
+        let blocked = r
+            .count(query(
+                vec![count_all()],
+                &w("removed"),
+                Some(Expr::binary(BinOp::Eq, c("reason"), string("blocked"))),
+            ))
+            .await?;
+        let excluded = r
+            .count(query(
+                vec![count_all()],
+                &w("removed"),
+                Some(Expr::binary(BinOp::Eq, c("reason"), string("excluded"))),
+            ))
+            .await?;
+        let over_limit = r.count(query(vec![count_all()], &w("over"), None)).await?;
+        let active = r
+            .count(query(vec![count_all()], &w("active"), None))
+            .await?;
+        let edges = r
+            .count(query(vec![count_all()], &w("graph_next"), None))
+            .await?;
+
+        r.run(&comp.write(&cur, run_id, run_at)).await?;
+        let erased = r
+            .count(query(vec![count_all()], &w("erased_ids"), None))
+            .await?;
+        let merges = r
+            .count(query(vec![count_all()], &w("merged"), None))
+            .await?;
+        let splits = r.count(query(vec![count_all()], &w("split"), None)).await?;
+        let stats = r
+            .row(query(
+                vec![count_all(), agg(CountDistinct, c("canonical_id"))],
+                &n.map,
+                None,
+            ))
+            .await?;
+        let identifiers = stats.first().map(int).unwrap_or(0);
+        // Canonical ids are unique across types in practice; count pairs
+        // exactly anyway.
+        let clusters = r
+            .count(query(
+                vec![count_all()],
+                &n.map,
+                Some(Expr::binary(
+                    BinOp::And,
+                    Expr::binary(BinOp::Eq, c("identifier"), c("canonical_id")),
+                    Expr::binary(BinOp::Eq, c("identifier_type"), c("canonical_type")),
+                )),
+            ))
+            .await?;
+        let report = BuildReport {
+            run_id,
+            run_at,
+            rule_version: identity.rule_version,
+            mode,
+            iterations,
+            identifiers,
+            edges,
+            clusters,
+            blocked,
+            excluded,
+            over_limit,
+            erased,
+            active,
+            merges,
+            splits,
+            duration_ms: started.elapsed().as_millis() as i64,
+        };
+        r.run(&[record(identity, &report)]).await?;
+        Ok(report)
+    }
+    .await;
+    // Work tables go whatever happened (the map is replaced only at the end
+    // of a successful write).
+    let cleanup = r.run(&comp.cleanup()).await;
+    let report = result?;
+    cleanup?;
+    Ok(report)
+}
+
+fn record(identity: &Identity, rep: &BuildReport) -> Statement {
+    let num = |v: i64| Expr::Lit(Literal::Number(v.to_string()));
+    let values: Vec<Expr> = vec![
+        num(rep.run_id),
+        Expr::Lit(Literal::Timestamp(rep.run_at)),
+        num(rep.rule_version as i64),
+        string(rep.mode.name()),
+        num(rep.iterations as i64),
+        num(1),
+        num(rep.identifiers),
+        num(rep.edges),
+        num(rep.clusters),
+        num(rep.blocked),
+        num(rep.excluded),
+        num(rep.over_limit),
+        num(rep.erased),
+        num(rep.active),
+        num(rep.merges),
+        num(rep.splits),
+        num(rep.duration_ms),
+    ];
+    Statement::Insert {
+        table: identity.tables.runs(),
+        columns: RUN_COLUMNS.to_vec(),
+        query: Query::select(Select {
+            projection: values
+                .into_iter()
+                .zip(RUN_COLUMNS)
+                .map(|(e, name)| SelectItem {
+                    expr: e,
+                    alias: Some(Ident::new(name)),
+                })
+                .collect(),
+            from: None,
+            joins: Vec::new(),
+            selection: None,
+            group_by: Vec::new(),
+            having: None,
+        }),
+    }
+}
+
+/// One entry of the exclusion list: an identifier (all its edges) or one
+/// edge (with `linked`). Values are normalised like the build does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Exclusion {
+    pub identifier_type: String,
+    pub identifier: String,
+    #[serde(default)]
+    pub linked_type: Option<String>,
+    #[serde(default)]
+    pub linked_identifier: Option<String>,
+    pub reason: String,
+}
+
+/// Adds an exclusion; the next build (always a full one, since edges go)
+/// applies it.
+pub async fn exclude(
+    catalog: &Catalog,
+    wh: &Warehouse,
+    ex: &Exclusion,
+) -> Result<(), IdentityError> {
+    let identity = identity_of(catalog)?;
+    let ty = |name: &str| {
+        identity
+            .types
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = identity.types.iter().map(|t| t.name.as_str()).collect();
+                let hint = crate::diagnostics::closest(name, names.iter().copied());
+                IdentityError::Invalid(format!(
+                    "unknown identifier type `{name}`{}",
+                    hint.first()
+                        .map(|h| format!("; did you mean `{h}`?"))
+                        .unwrap_or_default()
+                ))
+            })
+    };
+    let a = ty(&ex.identifier_type)?;
+    let linked = match (&ex.linked_type, &ex.linked_identifier) {
+        (Some(t), Some(v)) => Some((ty(t)?, v)),
+        (None, None) => None,
+        _ => {
+            return Err(IdentityError::Invalid(
+                "an edge exclusion needs both linked_type and linked_identifier".into(),
+            ));
+        }
+    };
+    let def = exclusions_table(identity.tables.exclusions());
+    let null = Expr::TypedNull(SqlType::Text);
+    let item = |e: Expr, name: &str| SelectItem {
+        expr: e,
+        alias: Some(Ident::new(name)),
+    };
+    let projection = vec![
+        item(string(&a.name), "identifier_type"),
+        item(normalized(a, string(&ex.identifier)), "identifier"),
+        item(
+            linked.map(|(t, _)| string(&t.name)).unwrap_or(null.clone()),
+            "linked_type",
+        ),
+        item(
+            linked
+                .map(|(t, v)| normalized(t, string(v)))
+                .unwrap_or(null),
+            "linked_identifier",
+        ),
+        item(string(&ex.reason), "reason"),
+        item(Expr::Lit(Literal::Timestamp(now_utc())), "excluded_at"),
+    ];
+    let r = Runner::new(wh);
+    r.run(&[
+        Statement::Create {
+            table: def.clone(),
+            if_not_exists: true,
+        },
+        Statement::Insert {
+            table: def.name.clone(),
+            columns: def.column_names(),
+            query: Query::select(Select {
+                projection,
+                from: None,
+                joins: Vec::new(),
+                selection: None,
+                group_by: Vec::new(),
+                having: None,
+            }),
+        },
+    ])
+    .await
+}

@@ -1,0 +1,61 @@
+//! `GET /v1/identity/health`: the health report of the identity map.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::IdentityError;
+use crate::access::Access;
+use crate::server::error::ApiError;
+use crate::server::handlers::Authed;
+use crate::server::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct HealthParams {
+    /// How many of the largest clusters to list (default 10, at most 100).
+    #[serde(default)]
+    pub top: Option<usize>,
+}
+
+/// Canonical ids are keys of the stitched entity (customer ids): a caller
+/// who may not see that entity on every model carrying it gets cluster sizes
+/// without ids.
+pub async fn health(
+    State(state): State<Arc<AppState>>,
+    Authed(caller): Authed,
+    Query(p): Query<HealthParams>,
+) -> Result<Response, ApiError> {
+    let catalog = state.catalog();
+    let access = Access::resolve(&catalog, &caller)?;
+    let ids_visible = catalog.identity.as_ref().is_some_and(|i| {
+        catalog
+            .models
+            .iter()
+            .filter(|m| m.entity(&i.entity).is_some())
+            .all(|m| access.dimension_visible(m.id, &i.entity))
+    });
+    let top = p.top.unwrap_or(10).min(100);
+    let mut report = super::health(&catalog, &state.warehouse, top)
+        .await
+        .map_err(|e| match e {
+            IdentityError::NoDefinition => {
+                ApiError::new(StatusCode::NOT_FOUND, "no_identity", e.to_string())
+            }
+            IdentityError::Warehouse(w) => ApiError::from(w),
+            other => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "identity_unavailable",
+                other.to_string(),
+            ),
+        })?;
+    if !ids_visible {
+        for c in &mut report.largest_clusters {
+            c.canonical_id = None;
+        }
+    }
+    Ok(Json(report).into_response())
+}
