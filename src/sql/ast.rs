@@ -255,6 +255,12 @@ pub enum Expr {
     /// Whole seconds since 1970-01-01 00:00:00 of a (naive, UTC) timestamp,
     /// as an integer: differences of two are exact durations on every engine.
     EpochSeconds(Box<Expr>),
+    /// `base` raised to `exponent`, both as doubles, with the dialect's
+    /// optional `power` function; refused where the engine has none.
+    Power {
+        base: Box<Expr>,
+        exponent: Box<Expr>,
+    },
     /// A policy mask over a dimension, rendered per dialect.
     Mask {
         mask: crate::catalog::policy::Mask,
@@ -419,6 +425,10 @@ impl Expr {
                 unit,
             },
             Expr::EpochSeconds(e) => Expr::EpochSeconds(boxed(e, f)?),
+            Expr::Power { base, exponent } => Expr::Power {
+                base: boxed(base, f)?,
+                exponent: boxed(exponent, f)?,
+            },
             Expr::Mask { mask, expr } => Expr::Mask {
                 mask,
                 expr: boxed(expr, f)?,
@@ -488,6 +498,10 @@ impl Expr {
             Expr::Like { expr, pattern, .. } => {
                 expr.walk(f);
                 pattern.walk(f);
+            }
+            Expr::Power { base, exponent } => {
+                base.walk(f);
+                exponent.walk(f);
             }
             Expr::Contains {
                 expr,
