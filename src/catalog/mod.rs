@@ -354,6 +354,8 @@ pub struct Catalog {
     /// Access roles; none means access is not restricted.
     pub roles: Vec<policy::Role>,
     pub consent: Option<policy::Consent>,
+    /// Named attribution instances (`attribution:` definitions).
+    pub attributions: Vec<crate::attribution::Attribution>,
     /// Content hash of the definition files: a result computed under one
     /// version is never served under another.
     pub version: String,
@@ -381,6 +383,7 @@ impl Catalog {
             graph,
             roles: Vec::new(),
             consent: None,
+            attributions: Vec::new(),
             version,
         }
     }

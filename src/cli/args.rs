@@ -209,6 +209,10 @@ pub struct QueryArgs {
     /// Purpose the data is used for (consent); default from the definitions.
     #[arg(long)]
     pub purpose: Option<String>,
+    /// Attribution instances, comma-separated (`linear_30d,first_touch_30d`):
+    /// credit the metrics to touches, one column per metric and instance.
+    #[arg(long, value_delimiter = ',')]
+    pub attribution: Vec<String>,
     /// Act as the caller this JWT identifies (verified with ACCORD_JWT_SECRET
     /// or accord.yaml's auth settings) instead of as the operator.
     #[arg(long, env = "ACCORD_TOKEN", hide_env_values = true)]
@@ -307,6 +311,7 @@ impl QueryArgs {
             limit: self.limit,
             offset: self.offset,
             purpose: self.purpose.clone(),
+            attribution: self.attribution.clone(),
         })
     }
 }

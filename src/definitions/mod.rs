@@ -7,6 +7,7 @@
 mod load;
 pub mod raw;
 mod validate;
+pub mod validate_attribution;
 mod validate_policy;
 
 use std::path::Path;

@@ -19,6 +19,8 @@ pub struct RawFile {
     pub roles: Vec<S<RawRole>>,
     #[serde(default)]
     pub consent: Option<S<RawConsent>>,
+    #[serde(default)]
+    pub attribution: Vec<S<super::validate_attribution::RawAttribution>>,
 }
 
 /// An access role: which members it sees, which rows, masked how.

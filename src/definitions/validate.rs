@@ -95,6 +95,7 @@ pub fn build(
     let mut pending: Vec<PendingMetric> = Vec::new();
     let mut raw_roles = Vec::new();
     let mut raw_consent = Vec::new();
+    let mut raw_attribution = Vec::new();
 
     for (file, raw) in files {
         let mut cx = Ctx {
@@ -119,6 +120,7 @@ pub fn build(
         }
         raw_roles.extend(raw.roles.into_iter().map(|r| (file.clone(), r)));
         raw_consent.extend(raw.consent.map(|c| (file.clone(), c)));
+        raw_attribution.extend(raw.attribution.into_iter().map(|a| (file.clone(), a)));
         for m in raw.metrics {
             pending.push(PendingMetric {
                 file: file.clone(),
@@ -134,6 +136,8 @@ pub fn build(
     catalog.consent = super::validate_policy::consent(&catalog, raw_consent, diags);
     catalog.roles = super::validate_policy::roles(&catalog, raw_roles, diags);
     check_metric_plans(&catalog, diags);
+    catalog.attributions =
+        super::validate_attribution::attributions(&catalog, raw_attribution, diags);
     Some(catalog)
 }
 

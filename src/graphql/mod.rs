@@ -17,6 +17,7 @@
 //! version, while a request in flight keeps the catalog and schema it
 //! started with. See docs/graphql.md.
 
+mod attribution;
 mod errors;
 mod meta;
 pub mod names;

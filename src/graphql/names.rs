@@ -30,7 +30,7 @@
 use std::collections::HashSet;
 
 /// Root fields that are not models.
-pub const ROOT_RESERVED: &[&str] = &["metrics", "dimensions", "models", "compile"];
+pub const ROOT_RESERVED: &[&str] = &["metrics", "dimensions", "models", "compile", "attributed"];
 
 /// Names a metric or dimension field cannot take on a row type (they are
 /// fixed fields there, or in its `where` input, or cannot be enum values).

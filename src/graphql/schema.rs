@@ -479,7 +479,11 @@ fn input_types() -> Vec<InputObject> {
             ))
             .field(InputValue::new("limit", TypeRef::named(TypeRef::INT)))
             .field(InputValue::new("offset", TypeRef::named(TypeRef::INT)))
-            .field(InputValue::new("purpose", s())),
+            .field(InputValue::new("purpose", s()))
+            .field(InputValue::new(
+                "attribution",
+                TypeRef::named_nn_list(TypeRef::STRING),
+            )),
         scalar_filter("StringFilter", TypeRef::STRING, true, true),
         scalar_filter("TimeFilter", TypeRef::STRING, false, true),
         scalar_filter("IntFilter", TypeRef::INT, false, true),
@@ -709,6 +713,20 @@ pub fn build(
                 TypeRef::named_nn("SemanticQueryInput"),
             ))
             .argument(InputValue::new("dialect", TypeRef::named(TypeRef::STRING))),
+        )
+        .field(
+            Field::new(
+                "attributed",
+                TypeRef::named("JSON"),
+                super::attribution::attributed,
+            )
+            .description(
+                "Metrics credited to marketing touches by attribution instances                  (`query.attribution`): `{columns, rows, definitionsVersion}`, one column per                  metric and instance (`revenue__linear_30d`), like POST /v1/query.",
+            )
+            .argument(InputValue::new(
+                "query",
+                TypeRef::named_nn("SemanticQueryInput"),
+            )),
         );
     let schema = builder.register(query).finish()?;
     Ok(Built {

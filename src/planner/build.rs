@@ -12,7 +12,6 @@
 use std::collections::BTreeMap;
 
 use crate::access::{Access, Caller};
-use crate::catalog::policy::{Consent, ConsentMode};
 use crate::catalog::{Aggregation, Catalog, DimensionKind, ModelId};
 use crate::diagnostics::closest;
 use crate::query::{DimensionRef, Filter, SemanticQuery, parse_metric_ref};
@@ -534,93 +533,22 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                 conditions.push(Expr::binary(BinOp::Lt, t.clone(), end.clone()));
             }
         }
-        // Row policies: any model this scan can reach through the join
-        // graph is restricted for this scan's facts (joining it if needed).
-        for (policy_model, filter) in &row_policies {
-            if *policy_model != scan.model && !catalog.graph.reachable(scan.model, *policy_model) {
-                continue;
-            }
-            let f = coerce_time_literals(filter.clone(), &is_time)?;
-            let bound = resolve_row_expr(f, &mut |r| resolve(r, &mut joins).map(untruncated))
-                .map_err(|e| {
-                    PlanError::new(
-                        ErrorCode::Forbidden,
-                        format!(
-                            "the row policy on `{}` cannot be enforced for `{}`: {}",
-                            catalog.model(*policy_model).name,
-                            model.name,
-                            e.message
-                        ),
-                    )
-                })?;
-            conditions.push(bound);
-        }
-        // Consent: facts about a person count only under a purpose that
-        // person granted (at the fact's time), and never for suppressed
-        // subjects.
-        if let (Some(consent), Some(subject)) = (&catalog.consent, &model.subject) {
-            let subject_expr = model
-                .entity(subject)
-                .map(|e| qualify(&e.keys[0], &base_alias));
-            if let Some(subject_expr) = subject_expr {
-                if let Some(purpose) = access.purpose.filter(|p| p.requires_consent) {
-                    let cte_name = format!("consent_{}", purpose.name);
-                    if !consent_ctes.iter().any(|c| c.name.value == cte_name) {
-                        consent_ctes.push(consent_cte(catalog, consent, &purpose.name, &cte_name));
-                    }
-                    let fact_time = scan
-                        .leaves
-                        .iter()
-                        .find_map(|li| model.measures[leaves[*li].measure].time_dimension)
-                        .map(|t| qualify(&model.dimensions[t].expr, &base_alias));
-                    conditions.push(consent_exists(
-                        &cte_name,
-                        subject_expr.clone(),
-                        fact_time,
-                        consent,
-                    ));
-                    if !policies
-                        .iter()
-                        .any(|p| p.starts_with(&format!("consent purpose {}", purpose.name)))
-                    {
-                        policies.push(format!(
-                            "consent purpose {} ({})",
-                            purpose.name,
-                            match consent.mode {
-                                ConsentMode::AsOfFact => "as of each fact's time",
-                                ConsentMode::AsOfNow => "as of now",
-                            }
-                        ));
-                    }
-                }
-                if let Some((supp_model, key)) = &consent.suppression {
-                    let alias = "suppressed";
-                    let sub = Select {
-                        projection: vec![SelectItem {
-                            expr: Expr::Lit(Literal::Number("1".into())),
-                            alias: None,
-                        }],
-                        from: Some(source_ref(catalog, *supp_model, alias)),
-                        joins: Vec::new(),
-                        selection: Some(Expr::binary(
-                            BinOp::Eq,
-                            qualify(key, alias),
-                            subject_expr.clone(),
-                        )),
-                        group_by: Vec::new(),
-                        having: None,
-                    };
-                    conditions.push(Expr::Exists {
-                        query: Box::new(Query::select(sub)),
-                        negated: true,
-                    });
-                    let desc = format!("suppression list {}", catalog.model(*supp_model).name);
-                    if !policies.contains(&desc) {
-                        policies.push(desc);
-                    }
-                }
-            }
-        }
+        // Row policies, consent and suppression for this scan's facts.
+        let fact_time = scan
+            .leaves
+            .iter()
+            .find_map(|li| model.measures[leaves[*li].measure].time_dimension)
+            .map(|t| qualify(&model.dimensions[t].expr, &base_alias));
+        conditions.extend(super::fact_policy::fact_conditions(
+            catalog,
+            &access,
+            &row_policies,
+            scan.model,
+            &mut joins,
+            fact_time,
+            &mut consent_ctes,
+            &mut policies,
+        )?);
         subject_counts.push(min_group_size.map(|_| {
             let key = model
                 .subject
@@ -886,7 +814,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
 }
 
 /// A time dimension in a filter compares on its raw value, not its bucket.
-fn untruncated(d: ResolvedDim) -> ResolvedDim {
+pub(super) fn untruncated(d: ResolvedDim) -> ResolvedDim {
     match d.expr {
         Expr::DateTrunc { expr, .. } => ResolvedDim {
             expr: *expr,
@@ -908,7 +836,7 @@ fn parenthesize_or(e: Expr) -> Expr {
 }
 
 /// Replaces every dimension reference in a row-level expression.
-fn resolve_row_expr(
+pub(super) fn resolve_row_expr(
     expr: Expr,
     resolve: &mut dyn FnMut(&DimensionRef) -> Result<ResolvedDim, PlanError>,
 ) -> Result<Expr, PlanError> {
@@ -1202,102 +1130,6 @@ fn stitch(
         limit: q.limit,
         offset: q.offset,
     })
-}
-
-/// `consent_<purpose>`: each subject's consent history for one purpose as
-/// intervals [valid_from, valid_to) with the status that held in them.
-fn consent_cte(catalog: &Catalog, consent: &Consent, purpose: &str, name: &str) -> Cte {
-    let l = &consent.ledger;
-    let alias = catalog.model(l.model).name.clone();
-    let q = |e: &Expr| qualify(e, &alias);
-    let mut order = vec![q(&l.time)];
-    order.extend(l.order_key.as_ref().map(q));
-    let select = Select {
-        projection: vec![
-            SelectItem {
-                expr: q(&l.subject_key),
-                alias: Some(Ident::generated("subject")),
-            },
-            SelectItem {
-                expr: q(&l.time),
-                alias: Some(Ident::generated("valid_from")),
-            },
-            SelectItem {
-                expr: Expr::Window {
-                    name: "LEAD".into(),
-                    args: vec![q(&l.time)],
-                    partition_by: vec![q(&l.subject_key)],
-                    order_by: order,
-                    frame: None,
-                },
-                alias: Some(Ident::generated("valid_to")),
-            },
-            SelectItem {
-                expr: q(&l.status),
-                alias: Some(Ident::generated("status")),
-            },
-        ],
-        from: Some(source_ref(catalog, l.model, &alias)),
-        joins: Vec::new(),
-        selection: Some(Expr::binary(
-            BinOp::Eq,
-            q(&l.purpose),
-            Expr::string(purpose),
-        )),
-        group_by: Vec::new(),
-        having: None,
-    };
-    Cte {
-        name: Ident::generated(name),
-        query: Query::select(select),
-    }
-}
-
-/// EXISTS a granted interval of the subject covering the fact's time (or,
-/// as of now, the subject's latest status is granted).
-fn consent_exists(cte: &str, subject: Expr, fact_time: Option<Expr>, consent: &Consent) -> Expr {
-    let c = |col: &str| Expr::col("c", col);
-    let mut conds = vec![
-        Expr::binary(BinOp::Eq, c("subject"), subject),
-        Expr::binary(
-            BinOp::Eq,
-            c("status"),
-            Expr::string(consent.ledger.granted_value.clone()),
-        ),
-    ];
-    let open = Expr::IsNull {
-        expr: Box::new(c("valid_to")),
-        negated: false,
-    };
-    match (consent.mode, fact_time) {
-        (ConsentMode::AsOfFact, Some(t)) => {
-            conds.push(Expr::binary(BinOp::LtEq, c("valid_from"), t.clone()));
-            conds.push(Expr::Nested(Box::new(Expr::binary(
-                BinOp::Or,
-                open,
-                Expr::binary(BinOp::Lt, t, c("valid_to")),
-            ))));
-        }
-        _ => conds.push(open),
-    }
-    let sub = Select {
-        projection: vec![SelectItem {
-            expr: Expr::Lit(Literal::Number("1".into())),
-            alias: None,
-        }],
-        from: Some(TableRef::Named {
-            name: Ident::generated(cte),
-            alias: Some(Ident::generated("c")),
-        }),
-        joins: Vec::new(),
-        selection: Expr::and_all(conds),
-        group_by: Vec::new(),
-        having: None,
-    };
-    Expr::Exists {
-        query: Box::new(Query::select(sub)),
-        negated: false,
-    }
 }
 
 /// Drops suggestions naming members the caller may not see.

@@ -8,7 +8,9 @@
 //! - [`build`] lays out the SQL: one scan per (model, time dimension),
 //!   stitched on the group-by keys when several models are involved.
 
+mod attribution;
 mod build;
+mod fact_policy;
 mod filters;
 mod metrics;
 mod resolve;
@@ -163,6 +165,9 @@ impl Plan {
 /// Plans a query against a catalog for a caller: the caller's policies and
 /// purpose are applied here, and only here, for every interface.
 pub fn plan(catalog: &Catalog, query: &SemanticQuery, caller: &Caller) -> Result<Plan, PlanError> {
+    if !query.attribution.is_empty() {
+        return attribution::plan(catalog, query, caller);
+    }
     build::plan(catalog, query, caller)
 }
 

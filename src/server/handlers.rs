@@ -441,7 +441,8 @@ pub async fn catalog(
         .filter(|m| access.metric_visible(m.id))
         .map(|m| metric_json(&c, m, &access))
         .collect();
-    Ok(Json(json!({"version": c.version, "models": models, "metrics": metrics})).into_response())
+    let attributions = crate::attribution::listing(&c, &access);
+    Ok(Json(json!({"version": c.version, "models": models, "metrics": metrics, "attributions": attributions})).into_response())
 }
 
 pub async fn catalog_metric(
