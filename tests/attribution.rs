@@ -662,7 +662,8 @@ async fn hand_fixtures_on_every_engine() {
             Decimal::from_str("0.0666").unwrap(),
             "{engine}"
         );
-        assert_eq!(got[UNATTRIBUTED], Decimal::from(4), "{engine}");
+        // Customer 6, the subject-less purchase, customer 1's early one.
+        assert_eq!(got[UNATTRIBUTED], Decimal::from(3), "{engine}");
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -701,7 +702,14 @@ async fn several_instances_side_by_side_and_by_time() {
             "{engine}"
         );
         for col in 1..names.len() {
-            let total: Decimal = done.result.rows.iter().map(|r| dec(&r[col])).sum();
+            // A channel one instance never credits reads NULL there.
+            let total: Decimal = done
+                .result
+                .rows
+                .iter()
+                .filter(|r| r[col] != Value::Null)
+                .map(|r| dec(&r[col]))
+                .sum();
             let want = if names[col].starts_with("revenue") {
                 Decimal::from_str("472.25").unwrap()
             } else {
@@ -739,8 +747,8 @@ async fn several_instances_side_by_side_and_by_time() {
         assert_eq!(
             rows,
             vec![(
-                "2025-03-01 00:00:00".to_string(),
-                "2025-03-30 00:00:00".to_string(),
+                "2025-03-01T00:00:00".to_string(),
+                "2025-03-30T00:00:00".to_string(),
                 Decimal::from(30)
             )],
             "{engine}"

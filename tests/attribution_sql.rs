@@ -126,7 +126,7 @@ fn the_join_is_on_subject_and_window_never_a_cross_join() {
         planner::compile(&catalog, &query, &Caller::operator(), DialectKind::Duckdb).unwrap();
     assert!(!sql.contains("CROSS JOIN"), "{sql}");
     assert!(
-        sql.contains(r#"LEFT JOIN "touches" AS "t""#)
+        sql.contains(r#"LEFT JOIN "attr_touches" AS "t""#)
             && sql.contains(r#""t"."subject" = "c"."subject""#)
             && sql.contains(r#""t"."touched_at" <= "c"."converted_at""#),
         "{sql}"

@@ -627,9 +627,9 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                 continue;
             }
             let name = if several {
-                format!("conversions_{}", conversion_ctes.len() + 1)
+                format!("attr_conversions_{}", conversion_ctes.len() + 1)
             } else {
-                "conversions".to_string()
+                "attr_conversions".to_string()
             };
             let s = conversion_scan(
                 catalog,
@@ -652,9 +652,9 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             continue;
         }
         let name = if touch_ctes.is_empty() {
-            "touches".to_string()
+            "attr_touches".to_string()
         } else {
-            format!("touches_{}", touch_ctes.len() + 1)
+            format!("attr_touches_{}", touch_ctes.len() + 1)
         };
         let s = touch_scan(
             catalog,
@@ -865,7 +865,7 @@ fn stitch(
     let names: Vec<String> = pairs.iter().map(|(c, _)| c.clone()).collect();
     let mut branches = Vec::new();
     for (pi, (_, s)) in pairs.into_iter().enumerate() {
-        let cte_name = format!("attributed_{}", pi + 1);
+        let cte_name = format!("attr_result_{}", pi + 1);
         ctes.push(cte(&cte_name, s));
         let mut projection: Vec<SelectItem> = dim_aliases.iter().map(|a| item(col(a), a)).collect();
         for (pj, n) in names.iter().enumerate() {
@@ -1205,7 +1205,8 @@ fn credit_ctes(
     suffix: &str,
     ctes: &mut Vec<Cte>,
 ) -> String {
-    let name = |stem: &str| format!("{stem}{suffix}");
+    // Prefixed: a CTE must not shadow a warehouse table the scans read.
+    let name = |stem: &str| format!("attr_{stem}{suffix}");
     let dim_cols: Vec<String> = touch_dims.iter().map(|n| touch_column(n)).collect();
     let carried = |extra: &[&str]| -> Vec<SelectItem> {
         let mut v: Vec<SelectItem> = [
