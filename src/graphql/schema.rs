@@ -713,8 +713,10 @@ pub fn build(
                 TypeRef::named_nn("SemanticQueryInput"),
             ))
             .argument(InputValue::new("dialect", TypeRef::named(TypeRef::STRING))),
-        )
-        .field(
+        );
+    // Only for callers who may use some attribution instance.
+    if !crate::attribution::listing(catalog, access).is_empty() {
+        query = query.field(
             Field::new(
                 "attributed",
                 TypeRef::named("JSON"),
@@ -728,6 +730,7 @@ pub fn build(
                 TypeRef::named_nn("SemanticQueryInput"),
             )),
         );
+    }
     let schema = builder.register(query).finish()?;
     Ok(Built {
         schema,
