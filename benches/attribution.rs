@@ -59,11 +59,13 @@ fn hand(instance: &str) -> String {
         ),
         "time_decay_30d" => format!(
             "{PATHS}, r AS (
-  SELECT *, pos - GREATEST(n - 10, 0) AS pos10, LEAST(n, 10) AS n10 FROM k WHERE pos > n - 10
+  SELECT *, pos - GREATEST(n - 10, 0) AS pos10 FROM k WHERE pos > n - 10
 ), w AS (
   SELECT *, POWER(2, -(MAX(epoch(touched_at)) OVER (PARTITION BY order_id) - epoch(touched_at)) / (7 * 86400.0)) AS weight FROM r
+), s AS (
+  SELECT *, weight / SUM(weight) OVER (PARTITION BY order_id) AS share FROM w
 )
-SELECT {label}, SUM(CASE WHEN n = 0 THEN amount ELSE amount * weight / SUM(weight) OVER (PARTITION BY order_id) END) FROM w GROUP BY 1 ORDER BY 1"
+SELECT {label}, SUM(CASE WHEN n = 0 THEN amount ELSE amount * share END) FROM s GROUP BY 1 ORDER BY 1"
         ),
         other => panic!("no hand-written query for {other}"),
     }
