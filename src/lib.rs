@@ -19,6 +19,7 @@ macro_rules! outln {
 }
 
 pub mod access;
+pub mod attribution;
 pub mod auth;
 pub mod catalog;
 pub mod checks;

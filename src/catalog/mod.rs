@@ -379,6 +379,8 @@ pub struct Catalog {
     pub checks: Vec<crate::checks::Check>,
     /// Identity resolution rules, if defined.
     pub identity: Option<crate::identity::Identity>,
+    /// Named attribution instances (`attribution:` definitions).
+    pub attributions: Vec<crate::attribution::Attribution>,
     /// Content hash of the definition files: a result computed under one
     /// version is never served under another.
     pub version: String,
@@ -409,6 +411,7 @@ impl Catalog {
             analyses: analysis::Analyses::default(),
             checks: Vec::new(),
             identity: None,
+            attributions: Vec::new(),
             version,
         }
     }

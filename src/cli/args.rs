@@ -232,6 +232,10 @@ pub struct QueryArgs {
     /// First day of week periods, `monday` .. `sunday` (default monday).
     #[arg(long = "week-start")]
     pub week_start: Option<String>,
+    /// Attribution instances, comma-separated (`linear_30d,first_touch_30d`):
+    /// credit the metrics to touches, one column per metric and instance.
+    #[arg(long, value_delimiter = ',')]
+    pub attribution: Vec<String>,
     /// Act as the caller this JWT identifies (verified with ACCORD_JWT_SECRET
     /// or accord.yaml's auth settings) instead of as the operator.
     #[arg(long, env = "ACCORD_TOKEN", hide_env_values = true)]
@@ -334,6 +338,7 @@ impl QueryArgs {
             retention: self.retention.clone(),
             time_zone: self.time_zone.clone(),
             week_start: self.week_start.clone(),
+            attribution: self.attribution.clone(),
         })
     }
 }

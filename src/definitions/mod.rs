@@ -8,6 +8,7 @@ mod load;
 pub mod raw;
 mod validate;
 mod validate_analysis;
+pub mod validate_attribution;
 mod validate_checks;
 mod validate_identity;
 mod validate_policy;

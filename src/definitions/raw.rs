@@ -29,6 +29,7 @@ pub struct RawFile {
     /// Identity resolution (stitching); see `identity::raw`.
     #[serde(default)]
     pub identity: Option<S<crate::identity::raw::RawIdentity>>,
+    pub attribution: Vec<S<super::validate_attribution::RawAttribution>>,
 }
 
 /// An access role: which members it sees, which rows, masked how.

@@ -98,6 +98,7 @@ pub fn build(
     let (mut raw_funnels, mut raw_retention) = (Vec::new(), Vec::new());
     let mut raw_checks = Vec::new();
     let mut raw_identity = Vec::new();
+    let mut raw_attribution = Vec::new();
 
     for (file, raw) in files {
         let mut cx = Ctx {
@@ -126,6 +127,7 @@ pub fn build(
         raw_retention.extend(raw.retention.into_iter().map(|r| (file.clone(), r)));
         raw_checks.extend(raw.checks.into_iter().map(|c| (file.clone(), c)));
         raw_identity.extend(raw.identity.map(|i| (file.clone(), i)));
+        raw_attribution.extend(raw.attribution.into_iter().map(|a| (file.clone(), a)));
         for m in raw.metrics {
             pending.push(PendingMetric {
                 file: file.clone(),
@@ -147,6 +149,8 @@ pub fn build(
     check_metric_plans(&catalog, diags);
     super::validate_analysis::analyses(&mut catalog, raw_funnels, raw_retention, diags);
     catalog.checks = super::validate_checks::checks(&catalog, raw_checks, diags);
+    catalog.attributions =
+        super::validate_attribution::attributions(&catalog, raw_attribution, diags);
     Some(catalog)
 }
 

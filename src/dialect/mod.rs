@@ -330,6 +330,7 @@ impl Dialect {
                 "concat" => &["left", "right"],
                 "hash" => &["expr"],
                 "right" => &["expr", "n"],
+                "power" => &["base", "exponent"],
                 other => return Err(format!("functions.{other} is not a known function")),
             };
             functions.insert(name.clone(), Template::parse(t, vars)?);
@@ -409,7 +410,7 @@ impl Dialect {
         }
     }
 
-    /// A function only some dialects have (`hash`, `right`).
+    /// A function only some dialects have (`hash`, `right`, `power`).
     pub fn optional_function(&self, name: &str) -> Option<&Template> {
         self.functions.get(name)
     }

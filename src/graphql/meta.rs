@@ -241,7 +241,7 @@ pub fn models(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
 }
 
 /// `SemanticQueryInput` (camelCase) as the REST body (snake_case).
-fn semantic_query(input: Json) -> Result<SemanticQuery, Error> {
+pub(super) fn semantic_query(input: Json) -> Result<SemanticQuery, Error> {
     let mut obj = match input {
         Json::Object(o) => o,
         _ => {

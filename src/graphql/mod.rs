@@ -18,6 +18,7 @@
 //! started with. See docs/graphql.md.
 
 mod analysis;
+mod attribution;
 mod errors;
 mod meta;
 pub mod names;

@@ -38,6 +38,7 @@ pub const ROOT_RESERVED: &[&str] = &[
     "funnel",
     "retention",
     "analyses",
+    "attributed",
 ];
 
 /// Names a metric or dimension field cannot take on a row type (they are

@@ -482,7 +482,11 @@ fn input_types() -> Vec<InputObject> {
             .field(InputValue::new("offset", TypeRef::named(TypeRef::INT)))
             .field(InputValue::new("purpose", s()))
             .field(InputValue::new("funnel", s()))
-            .field(InputValue::new("retention", s())),
+            .field(InputValue::new("retention", s()))
+            .field(InputValue::new(
+                "attribution",
+                TypeRef::named_nn_list(TypeRef::STRING),
+            )),
         scalar_filter("StringFilter", TypeRef::STRING, true, true),
         scalar_filter("TimeFilter", TypeRef::STRING, false, true),
         scalar_filter("IntFilter", TypeRef::INT, false, true),
@@ -722,6 +726,25 @@ pub fn build(
             .field(super::analysis::field("funnel"))
             .field(super::analysis::field("retention"))
             .field(super::analysis::list_field());
+    }
+    // Only for callers who may use some attribution instance.
+    if !crate::attribution::listing(catalog, access).is_empty() {
+        query = query.field(
+            Field::new(
+                "attributed",
+                TypeRef::named("JSON"),
+                super::attribution::attributed,
+            )
+            .description(
+                "Metrics credited to marketing touches by attribution instances \
+                 (`query.attribution`): `{columns, rows, definitionsVersion}`, one column per \
+                 metric and instance (`revenue__linear_30d`), like POST /v1/query.",
+            )
+            .argument(InputValue::new(
+                "query",
+                TypeRef::named_nn("SemanticQueryInput"),
+            )),
+        );
     }
     let schema = builder
         .register(super::analysis::result_type())

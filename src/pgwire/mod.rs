@@ -22,6 +22,7 @@
 //! See docs/bi-tools.md for the SQL surface and the client compatibility
 //! table.
 
+pub mod attribution;
 pub mod auth;
 pub mod catalog_db;
 pub mod config;

@@ -50,6 +50,9 @@ pub struct Table {
     /// Columns the table has that this caller's roles hide: naming one is
     /// `insufficient_privilege`, not `undefined_column`.
     pub hidden: Vec<String>,
+    /// The attribution instance whose credited metrics this table holds
+    /// (see `super::attribution`); `None` for a model's table.
+    pub attribution: Option<String>,
 }
 
 impl Table {
@@ -263,8 +266,10 @@ fn build_visible(catalog: &Catalog, caller: &Caller) -> Exposed {
             description: model.description.clone(),
             columns,
             hidden: Vec::new(),
+            attribution: None,
         });
     }
+    tables.extend(super::attribution::tables(catalog, &access));
     let mut fp = String::new();
     for t in &tables {
         fp.push_str(&t.name);

@@ -688,6 +688,7 @@ fn translate_select(q: &sp::Query, s: &sp::Select, ctx: &Ctx) -> SqlResult<Trans
             order_by,
             limit,
             offset,
+            attribution: ctx.table.attribution.iter().cloned().collect(),
             ..Default::default()
         },
         outputs,

@@ -12,13 +12,14 @@
 use std::collections::BTreeMap;
 
 use crate::access::{Access, Caller};
-use crate::catalog::policy::{Consent, ConsentMode};
+use crate::catalog::policy::ConsentMode;
 use crate::catalog::{Aggregation, Catalog, DimensionKind, ModelId};
 use crate::diagnostics::closest;
 use crate::query::{DimensionRef, Filter, SemanticQuery, parse_metric_ref};
 use crate::sql::ast::*;
 use crate::sql::convert::{Origin, parse_expr, parse_timestamp};
 
+use super::fact_policy::{consent_cte, consent_exists};
 use super::filters::{coerce_time_literals, structured};
 use super::metrics::{Expansion, Leaf, MetricTree, leaf_column};
 use super::resolve::{JoinTree, ResolvedDim, qualify, resolve_dimension, source_ref, target_model};
@@ -1134,102 +1135,6 @@ fn stitch(
         limit: q.limit,
         offset: q.offset,
     })
-}
-
-/// `consent_<purpose>`: each subject's consent history for one purpose as
-/// intervals [valid_from, valid_to) with the status that held in them.
-fn consent_cte(catalog: &Catalog, consent: &Consent, purpose: &str, name: &str) -> Cte {
-    let l = &consent.ledger;
-    let alias = catalog.model(l.model).name.clone();
-    let q = |e: &Expr| qualify(e, &alias);
-    let mut order = vec![q(&l.time)];
-    order.extend(l.order_key.as_ref().map(q));
-    let select = Select {
-        projection: vec![
-            SelectItem {
-                expr: q(&l.subject_key),
-                alias: Some(Ident::generated("subject")),
-            },
-            SelectItem {
-                expr: q(&l.time),
-                alias: Some(Ident::generated("valid_from")),
-            },
-            SelectItem {
-                expr: Expr::Window {
-                    name: "LEAD".into(),
-                    args: vec![q(&l.time)],
-                    partition_by: vec![q(&l.subject_key)],
-                    order_by: order,
-                    frame: None,
-                },
-                alias: Some(Ident::generated("valid_to")),
-            },
-            SelectItem {
-                expr: q(&l.status),
-                alias: Some(Ident::generated("status")),
-            },
-        ],
-        from: Some(source_ref(catalog, l.model, &alias)),
-        joins: Vec::new(),
-        selection: Some(Expr::binary(
-            BinOp::Eq,
-            q(&l.purpose),
-            Expr::string(purpose),
-        )),
-        group_by: Vec::new(),
-        having: None,
-    };
-    Cte {
-        name: Ident::generated(name),
-        query: Query::select(select),
-    }
-}
-
-/// EXISTS a granted interval of the subject covering the fact's time (or,
-/// as of now, the subject's latest status is granted).
-fn consent_exists(cte: &str, subject: Expr, fact_time: Option<Expr>, consent: &Consent) -> Expr {
-    let c = |col: &str| Expr::col("c", col);
-    let mut conds = vec![
-        Expr::binary(BinOp::Eq, c("subject"), subject),
-        Expr::binary(
-            BinOp::Eq,
-            c("status"),
-            Expr::string(consent.ledger.granted_value.clone()),
-        ),
-    ];
-    let open = Expr::IsNull {
-        expr: Box::new(c("valid_to")),
-        negated: false,
-    };
-    match (consent.mode, fact_time) {
-        (ConsentMode::AsOfFact, Some(t)) => {
-            conds.push(Expr::binary(BinOp::LtEq, c("valid_from"), t.clone()));
-            conds.push(Expr::Nested(Box::new(Expr::binary(
-                BinOp::Or,
-                open,
-                Expr::binary(BinOp::Lt, t, c("valid_to")),
-            ))));
-        }
-        _ => conds.push(open),
-    }
-    let sub = Select {
-        projection: vec![SelectItem {
-            expr: Expr::Lit(Literal::Number("1".into())),
-            alias: None,
-        }],
-        from: Some(TableRef::Named {
-            name: Ident::generated(cte),
-            alias: Some(Ident::generated("c")),
-        }),
-        joins: Vec::new(),
-        selection: Expr::and_all(conds),
-        group_by: Vec::new(),
-        having: None,
-    };
-    Expr::Exists {
-        query: Box::new(Query::select(sub)),
-        negated: false,
-    }
 }
 
 /// Drops suggestions naming members the caller may not see.

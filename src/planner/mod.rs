@@ -9,17 +9,19 @@
 //!   stitched on the group-by keys when several models are involved.
 
 mod analysis;
+mod attribution;
 mod build;
 mod conversion;
+mod fact_policy;
 mod filters;
 mod funnel;
 mod metrics;
 mod resolve;
 mod retention;
 pub mod spine;
+pub mod stitch;
 mod timeintel;
 pub mod timezone;
-pub mod stitch;
 
 pub use timeintel::natural_grain;
 
@@ -177,6 +179,9 @@ pub fn plan(catalog: &Catalog, query: &SemanticQuery, caller: &Caller) -> Result
     // Funnels and retention analyses (planner::funnel, planner::retention).
     if query.funnel.is_some() || query.retention.is_some() {
         return analysis::plan(catalog, query, caller);
+    }
+    if !query.attribution.is_empty() {
+        return attribution::plan(catalog, query, caller);
     }
     if timeintel::applies(catalog, query) {
         return timeintel::plan(catalog, query, caller);

@@ -48,6 +48,30 @@ pub struct SemanticQuery {
     /// server's `week_start`, Monday (ISO).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub week_start: Option<String>,
+    /// Attribution instances (`linear_30d`): the metrics are then credited
+    /// to touches, one column per metric and instance (see
+    /// docs/attribution.md). A single name may be given as a string.
+    #[serde(
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub attribution: Vec<String>,
+}
+
+/// `"linear_30d"` or `["linear_30d", "first_touch_30d"]`.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    match Option::<OneOrMany>::deserialize(d)? {
+        None => Ok(Vec::new()),
+        Some(OneOrMany::One(s)) => Ok(vec![s]),
+        Some(OneOrMany::Many(v)) => Ok(v),
+    }
 }
 
 impl SemanticQuery {

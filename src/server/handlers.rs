@@ -458,7 +458,8 @@ pub async fn catalog(
         .map(|m| metric_json(&c, m, &access))
         .collect();
     let analyses = planner::analysis_catalog(&c, &access);
-    Ok(Json(json!({"version": c.version, "models": models, "metrics": metrics, "funnels": analyses["funnels"], "retention": analyses["retention"]})).into_response())
+    let attributions = crate::attribution::listing(&c, &access);
+    Ok(Json(json!({"version": c.version, "models": models, "metrics": metrics, "funnels": analyses["funnels"], "retention": analyses["retention"], "attributions": attributions})).into_response())
 }
 
 pub async fn catalog_metric(

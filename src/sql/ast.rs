@@ -266,6 +266,12 @@ pub enum Expr {
     /// collation (`tables.binary_text` in the dialect file): identifiers
     /// must match exactly on every engine.
     BinaryText(Box<Expr>),
+    /// `base` raised to `exponent`, both as doubles, with the dialect's
+    /// optional `power` function; refused where the engine has none.
+    Power {
+        base: Box<Expr>,
+        exponent: Box<Expr>,
+    },
     /// A policy mask over a dimension, rendered per dialect.
     Mask {
         mask: crate::catalog::policy::Mask,
@@ -436,6 +442,10 @@ impl Expr {
             },
             Expr::EpochSeconds(e) => Expr::EpochSeconds(boxed(e, f)?),
             Expr::BinaryText(e) => Expr::BinaryText(boxed(e, f)?),
+            Expr::Power { base, exponent } => Expr::Power {
+                base: boxed(base, f)?,
+                exponent: boxed(exponent, f)?,
+            },
             Expr::Mask { mask, expr } => Expr::Mask {
                 mask,
                 expr: boxed(expr, f)?,
@@ -510,6 +520,10 @@ impl Expr {
             Expr::AddTimeBy { expr, amount, .. } => {
                 expr.walk(f);
                 amount.walk(f);
+            }
+            Expr::Power { base, exponent } => {
+                base.walk(f);
+                exponent.walk(f);
             }
             Expr::Contains {
                 expr,

@@ -398,6 +398,17 @@ impl<'d> Renderer<'d> {
                 .d
                 .binary_text
                 .render(&[("expr", &self.template_arg(expr)?)]),
+            Expr::Power { base, exponent } => self
+                .d
+                .optional_function("power")
+                .ok_or_else(|| RenderError::Unsupported {
+                    what: "a power function (time-decay weights)".to_string(),
+                    dialect: self.d.kind.name().to_string(),
+                })?
+                .render(&[
+                    ("base", &self.expr(base)?),
+                    ("exponent", &self.expr(exponent)?),
+                ]),
         })
     }
 

@@ -1,0 +1,151 @@
+//! Attribution: each demo instance's compiled SQL against a hand-written
+//! query for the same credit by channel, on the embedded DuckDB demo
+//! warehouse at ~5M events.
+//!
+//! Run: `cargo bench --bench attribution --profile dev` (the DuckDB build the
+//! tests compiled; both sides of each ratio run on the same build, in the
+//! same run). `ACCORD_BENCH_SCALE` (default 500 ≈ 5M events) sizes the data.
+//!
+//! The hand-written twins are what an analyst would write: the same paths
+//! (suppression list, 30-day window, direct handling, the same numbering),
+//! but shares multiplied straight into the amount, without accord's exact
+//! cumulative rounding; the ratio is the price of exactness and generality.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use accord::demo::{DemoConfig, generate};
+use accord::dialect::DialectKind;
+use accord::planner;
+use accord::warehouse::{Warehouse, WarehouseOptions, WarehouseUrl};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+/// The numbered paths every hand-written query starts from.
+const PATHS: &str = "WITH conv AS (
+  SELECT order_id, customer_id, ordered_at, amount FROM orders o
+  WHERE status <> 'cancelled'
+    AND NOT EXISTS (SELECT 1 FROM erasure_requests e WHERE e.customer_id = o.customer_id)
+), t AS (
+  SELECT touch_id, customer_id, touched_at, channel FROM marketing_touches m
+  WHERE customer_id IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM erasure_requests e WHERE e.customer_id = m.customer_id)
+), p AS (
+  SELECT c.order_id, c.amount, t.touch_id, t.touched_at, t.channel,
+    SUM(CASE WHEN t.touch_id IS NOT NULL AND (t.channel IS NULL OR t.channel <> 'direct') THEN 1 ELSE 0 END)
+      OVER (PARTITION BY c.order_id) AS non_direct
+  FROM conv c LEFT JOIN t ON t.customer_id = c.customer_id
+    AND t.touched_at <= c.ordered_at AND t.touched_at >= c.ordered_at - INTERVAL 30 DAY
+), k AS (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY order_id ORDER BY touched_at, touch_id) AS pos,
+    COUNT(touch_id) OVER (PARTITION BY order_id) AS n
+  FROM p WHERE channel IS DISTINCT FROM 'direct' OR non_direct = 0
+)";
+
+fn hand(instance: &str) -> String {
+    let label = "CASE WHEN n = 0 THEN '(unattributed)' ELSE channel END";
+    match instance {
+        "first_touch_30d" => {
+            format!("{PATHS} SELECT {label}, SUM(amount) FROM k WHERE pos = 1 GROUP BY 1 ORDER BY 1")
+        }
+        "last_touch_30d" | "last_non_direct_30d" => format!(
+            "{PATHS} SELECT {label}, SUM(amount) FROM k WHERE n = 0 OR pos = n GROUP BY 1 ORDER BY 1"
+        ),
+        "linear_30d" => format!(
+            "{PATHS} SELECT {label}, SUM(CASE WHEN n = 0 THEN amount ELSE amount / n END) FROM k GROUP BY 1 ORDER BY 1"
+        ),
+        "position_based_30d" => format!(
+            "{PATHS} SELECT {label}, SUM(amount * CASE WHEN n <= 1 THEN 1 WHEN n = 2 THEN 0.5 \
+             WHEN pos = 1 OR pos = n THEN 0.4 ELSE 0.2 / (n - 2) END) FROM k GROUP BY 1 ORDER BY 1"
+        ),
+        "time_decay_30d" => format!(
+            "{PATHS}, r AS (
+  SELECT *, pos - GREATEST(n - 10, 0) AS pos10 FROM k WHERE pos > n - 10
+), w AS (
+  SELECT *, POWER(2, -(MAX(epoch(touched_at)) OVER (PARTITION BY order_id) - epoch(touched_at)) / (7 * 86400.0)) AS weight FROM r
+), s AS (
+  SELECT *, weight / SUM(weight) OVER (PARTITION BY order_id) AS share FROM w
+)
+SELECT {label}, SUM(CASE WHEN n = 0 THEN amount ELSE amount * share END) FROM s GROUP BY 1 ORDER BY 1"
+        ),
+        other => panic!("no hand-written query for {other}"),
+    }
+}
+
+const INSTANCES: [&str; 6] = [
+    "first_touch_30d",
+    "last_touch_30d",
+    "last_non_direct_30d",
+    "linear_30d",
+    "position_based_30d",
+    "time_decay_30d",
+];
+
+fn bench(c: &mut Criterion) {
+    let scale: u32 = std::env::var("ACCORD_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path: PathBuf = dir.path().join("bench.duckdb");
+    let url: WarehouseUrl = format!("duckdb://{}", path.display()).parse().expect("url");
+    let wh: Warehouse = rt
+        .block_on(Warehouse::connect(&url, WarehouseOptions::default()))
+        .expect("open");
+    let started = Instant::now();
+    let data = generate(&DemoConfig { scale, seed: 42 });
+    let stats = rt.block_on(wh.load_demo(&data)).expect("load");
+    eprintln!(
+        "demo scale {scale}: {} events, {} orders, {} touches; generated and loaded in {:.2?}",
+        data.events.len(),
+        data.orders.len(),
+        data.marketing_touches.len(),
+        started.elapsed()
+    );
+    drop(data);
+    let _ = stats;
+
+    let catalog = accord::definitions::load_dir(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("metric_defs"),
+    )
+    .expect("defs");
+    let mut g = c.benchmark_group("attribution_duckdb");
+    g.sample_size(10);
+    for instance in INSTANCES {
+        let query = serde_json::from_value(serde_json::json!({
+            "metrics": ["revenue"],
+            "attribution": instance,
+            "dimensions": ["channel"],
+        }))
+        .expect("query");
+        let (_, sql) = planner::compile(
+            &catalog,
+            &query,
+            &accord::access::Caller::operator(),
+            DialectKind::Duckdb,
+        )
+        .expect("compiles");
+        let hand = hand(instance);
+        // Both must answer the same groups: a mismatch is a bench bug.
+        let a = rt
+            .block_on(wh.query(&sql, usize::MAX))
+            .expect("accord SQL runs");
+        let b = rt
+            .block_on(wh.query(&hand, usize::MAX))
+            .unwrap_or_else(|e| panic!("hand SQL for {instance} runs: {e}"));
+        assert_eq!(a.rows.len(), b.rows.len(), "{instance}: same groups");
+        g.bench_function(format!("{instance}/accord"), |bch| {
+            bch.iter(|| rt.block_on(wh.query(&sql, usize::MAX)).expect("runs"))
+        });
+        g.bench_function(format!("{instance}/hand_written"), |bch| {
+            bch.iter(|| rt.block_on(wh.query(&hand, usize::MAX)).expect("runs"))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
