@@ -29,6 +29,8 @@ pub struct RawFile {
     /// Identity resolution (stitching); see `identity::raw`.
     #[serde(default)]
     pub identity: Option<S<crate::identity::raw::RawIdentity>>,
+    /// Attribution instances (docs/attribution.md).
+    #[serde(default)]
     pub attribution: Vec<S<super::validate_attribution::RawAttribution>>,
 }
 
