@@ -10,8 +10,9 @@ use std::path::PathBuf;
 
 use accord::demo::faults::DEMO_NOW;
 use accord::demo::{DemoConfig, generate};
-use accord::warehouse::{Warehouse, WarehouseOptions, WarehouseUrl};
 use criterion::{Criterion, criterion_group, criterion_main};
+
+mod common;
 
 /// One hand-written query per demo check (metric_defs/checks/quality.yml),
 /// as of 2026-01-01.
@@ -30,20 +31,12 @@ const PER_CHECK: &[&str] = &[
 ];
 
 fn bench(c: &mut Criterion) {
-    let scale: u32 = std::env::var("ACCORD_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(500);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path: PathBuf = dir.path().join("bench.duckdb");
-    let url: WarehouseUrl = format!("duckdb://{}", path.display()).parse().expect("url");
-    let wh: Warehouse = rt
-        .block_on(Warehouse::connect(&url, WarehouseOptions::default()))
-        .expect("open");
+    let common::Bench {
+        rt,
+        wh,
+        scale,
+        _dir,
+    } = common::duckdb();
     let data = generate(&DemoConfig { scale, seed: 42 });
     rt.block_on(wh.load_demo(&data)).expect("load");
     eprintln!("demo scale {scale}: {} events", data.events.len());

@@ -14,8 +14,9 @@ use accord::demo::{DemoConfig, generate};
 use accord::dialect::DialectKind;
 use accord::planner;
 use accord::query::SemanticQuery;
-use accord::warehouse::{Warehouse, WarehouseOptions, WarehouseUrl};
 use criterion::{Criterion, criterion_group, criterion_main};
+
+mod common;
 
 fn q(v: serde_json::Value) -> SemanticQuery {
     serde_json::from_value(v).expect("valid query")
@@ -82,20 +83,12 @@ fn cases() -> Vec<(&'static str, SemanticQuery, &'static str)> {
 }
 
 fn bench(c: &mut Criterion) {
-    let scale: u32 = std::env::var("ACCORD_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(500);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path: PathBuf = dir.path().join("bench.duckdb");
-    let url: WarehouseUrl = format!("duckdb://{}", path.display()).parse().expect("url");
-    let wh: Warehouse = rt
-        .block_on(Warehouse::connect(&url, WarehouseOptions::default()))
-        .expect("open");
+    let common::Bench {
+        rt,
+        wh,
+        scale,
+        _dir,
+    } = common::duckdb();
 
     let started = Instant::now();
     let data = generate(&DemoConfig { scale, seed: 42 });

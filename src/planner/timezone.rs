@@ -86,16 +86,25 @@ fn transitions(tz: Tz, from: NaiveDateTime, to: NaiveDateTime) -> Vec<(NaiveDate
         let next = (t + Duration::days(1)).min(to);
         let o = offset_at(tz, next);
         if o != off {
-            let (mut lo, mut hi) = (t, next);
-            while hi - lo > Duration::seconds(1) {
+            // Bisect on whole seconds: offsets change on second boundaries,
+            // and halving a chrono Duration would leave nanoseconds behind.
+            let secs = |d: NaiveDateTime| d.and_utc().timestamp();
+            let at_secs = |s: i64| {
+                chrono::DateTime::from_timestamp(s, 0)
+                    .expect("within chrono's range")
+                    .naive_utc()
+            };
+            let (mut lo, mut hi) = (secs(t), secs(next));
+            // offset(lo) == off and offset(hi) != off throughout.
+            while hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
-                if offset_at(tz, mid) == off {
+                if offset_at(tz, at_secs(mid)) == off {
                     lo = mid;
                 } else {
                     hi = mid;
                 }
             }
-            let at = if offset_at(tz, lo) == off { hi } else { lo };
+            let at = at_secs(hi);
             out.push((at, offset_at(tz, at)));
             off = o;
         }

@@ -1,0 +1,39 @@
+//! What the DuckDB benches share: an embedded DuckDB warehouse in a
+//! temporary file, sized by `ACCORD_BENCH_SCALE` (default 500 ≈ 5M demo
+//! events), and the runtime that drives it. Each bench loads the demo data
+//! itself, since some time the load and some keep the rows.
+
+use std::path::PathBuf;
+
+use accord::warehouse::{Warehouse, WarehouseOptions, WarehouseUrl};
+
+pub struct Bench {
+    pub rt: tokio::runtime::Runtime,
+    pub wh: Warehouse,
+    pub scale: u32,
+    /// Holds the database file's directory for as long as the bench runs.
+    pub _dir: tempfile::TempDir,
+}
+
+pub fn duckdb() -> Bench {
+    let scale: u32 = std::env::var("ACCORD_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path: PathBuf = dir.path().join("bench.duckdb");
+    let url: WarehouseUrl = format!("duckdb://{}", path.display()).parse().expect("url");
+    let wh: Warehouse = rt
+        .block_on(Warehouse::connect(&url, WarehouseOptions::default()))
+        .expect("open");
+    Bench {
+        rt,
+        wh,
+        scale,
+        _dir: dir,
+    }
+}
