@@ -182,32 +182,21 @@ struct Requested<'c> {
 
 pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Plan, PlanError> {
     let access = Access::resolve(catalog, caller)?;
-    if q.metrics.is_empty() {
-        return Err(
-            PlanError::new(ErrorCode::InvalidQuery, "a query needs at least one metric")
-                .at("metrics"),
-        );
-    }
-    if q.attribution.len() > MAX_INSTANCES
-        || q.metrics.len() > MAX_METRICS
-        || q.dimensions.len() > MAX_DIMENSIONS
-        || q.filters.len() > MAX_FILTERS
-    {
+    super::build::check_request(
+        q,
+        super::build::RequestLimits {
+            metrics: MAX_METRICS,
+            dimensions: MAX_DIMENSIONS,
+            filters: MAX_FILTERS,
+        },
+        "an attributed query",
+    )?;
+    if q.attribution.len() > MAX_INSTANCES {
         return Err(PlanError::new(
             ErrorCode::InvalidQuery,
-            format!(
-                "an attributed query may have at most {MAX_INSTANCES} attribution instances, {MAX_METRICS} metrics, {MAX_DIMENSIONS} dimensions and {MAX_FILTERS} filters"
-            ),
-        ));
-    }
-    for (field, v) in [("limit", q.limit), ("offset", q.offset)] {
-        if v.is_some_and(|n| n > i64::MAX as u64) {
-            return Err(PlanError::new(
-                ErrorCode::InvalidQuery,
-                format!("{field} must be at most {}", i64::MAX),
-            )
-            .at(field));
-        }
+            format!("an attributed query may have at most {MAX_INSTANCES} attribution instances"),
+        )
+        .at("attribution"));
     }
     if q.where_sql.as_deref().is_some_and(|w| !w.trim().is_empty()) {
         return Err(PlanError::new(

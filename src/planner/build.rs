@@ -42,22 +42,36 @@ struct Scan {
     leaves: Vec<usize>,
 }
 
-pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Plan, PlanError> {
-    let access = Access::resolve(catalog, caller)?;
+/// How many members one request may name.
+pub(super) struct RequestLimits {
+    pub metrics: usize,
+    pub dimensions: usize,
+    pub filters: usize,
+}
+
+/// The checks every metric planner makes before reading a request: at
+/// least one metric, bounded sizes (`what` names the request in the error),
+/// and LIMIT/OFFSET within what engines take.
+pub(super) fn check_request(
+    q: &SemanticQuery,
+    limits: RequestLimits,
+    what: &str,
+) -> Result<(), PlanError> {
     if q.metrics.is_empty() {
         return Err(
             PlanError::new(ErrorCode::InvalidQuery, "a query needs at least one metric")
                 .at("metrics"),
         );
     }
-    if q.metrics.len() > MAX_METRICS
-        || q.dimensions.len() > MAX_DIMENSIONS
-        || q.filters.len() > MAX_FILTERS
+    if q.metrics.len() > limits.metrics
+        || q.dimensions.len() > limits.dimensions
+        || q.filters.len() > limits.filters
     {
         return Err(PlanError::new(
             ErrorCode::InvalidQuery,
             format!(
-                "a query may have at most {MAX_METRICS} metrics, {MAX_DIMENSIONS} dimensions and {MAX_FILTERS} filters"
+                "{what} may have at most {} metrics, {} dimensions and {} filters",
+                limits.metrics, limits.dimensions, limits.filters
             ),
         ));
     }
@@ -71,6 +85,20 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             .at(field));
         }
     }
+    Ok(())
+}
+
+pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Plan, PlanError> {
+    let access = Access::resolve(catalog, caller)?;
+    check_request(
+        q,
+        RequestLimits {
+            metrics: MAX_METRICS,
+            dimensions: MAX_DIMENSIONS,
+            filters: MAX_FILTERS,
+        },
+        "a query",
+    )?;
     let mut warnings = Vec::new();
 
     // Metrics → leaves.
