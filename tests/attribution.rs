@@ -25,7 +25,7 @@ use accord::execute;
 use accord::planner::ErrorCode;
 use accord::warehouse::{Value, Warehouse};
 use chrono::{Duration, NaiveDate, NaiveDateTime};
-use common::warehouses::{all_engines, demo, mysql_db, open, postgres_db};
+use common::warehouses::{all_engines, build_identity, demo, mysql_db, open, postgres_db};
 use common::{demo_catalog, q};
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -799,10 +799,14 @@ async fn demo_credit_adds_up_to_the_totals_and_matches_the_reference() {
     ))
     .await;
     wh.load_demo(&data).await.unwrap();
+    build_identity(&wh).await;
     let catalog = demo_catalog();
 
     // What the metrics count: non-cancelled orders of customers not on the
-    // suppression list; touches of those customers.
+    // suppression list; touches of those customers. The demo instances are
+    // stitched: a touch is the customer's when the generator's truth says
+    // its cookie is tied to that customer through the observable identity
+    // graph (`linkable`), whether or not the touch row names them.
     let erased: BTreeSet<i64> = data
         .erasure_requests
         .iter()
@@ -825,17 +829,38 @@ async fn demo_credit_adds_up_to_the_totals_and_matches_the_reference() {
             ..c.clone()
         })
         .collect();
+    let person: BTreeMap<String, i64> = data
+        .truth_anonymous
+        .iter()
+        .filter(|t| t.linkable)
+        .filter_map(|t| Some((t.anonymous_id.to_string(), t.customer_id?)))
+        .collect();
+    let touch = |t: &accord::demo::MarketingTouch, subject: Option<i64>| Touch {
+        key: t.touch_id,
+        subject,
+        at: t.touched_at,
+        channel: t.channel.into(),
+        label: t.channel.into(),
+    };
     let touches: Vec<Touch> = data
         .marketing_touches
         .iter()
-        .filter(|t| !t.customer_id.is_some_and(|c| erased.contains(&c)))
-        .map(|t| Touch {
-            key: t.touch_id,
-            subject: t.customer_id,
-            at: t.touched_at,
-            channel: t.channel.into(),
-            label: t.channel.into(),
+        .filter_map(|t| {
+            let subject = person
+                .get(&t.anonymous_id.to_string())
+                .copied()
+                .or(t.customer_id);
+            // Erased people are suppressed, whichever id names them.
+            (!subject.is_some_and(|c| erased.contains(&c))).then(|| touch(t, subject))
         })
+        .collect();
+    // The same touches credited by the row's own customer column only (an
+    // unstitched instance), for the share the stitching adds.
+    let plain: Vec<Touch> = data
+        .marketing_touches
+        .iter()
+        .filter(|t| !t.customer_id.is_some_and(|c| erased.contains(&c)))
+        .map(|t| touch(t, t.customer_id))
         .collect();
     let total_value: Decimal = convs.iter().map(|c| c.value).sum();
     let total_count = Decimal::from(convs.len() as i64);
@@ -888,6 +913,19 @@ async fn demo_credit_adds_up_to_the_totals_and_matches_the_reference() {
             norm(reference(&counts, &touches, &spec)),
             "{instance} count by channel"
         );
+        // Stitching credits anonymous touches: far less is unattributed
+        // than by the touch rows' own customer column.
+        let plain_unattributed = reference(&convs, &plain, &spec)[UNATTRIBUTED];
+        let share = |x: Decimal| x / total_value;
+        eprintln!(
+            "{instance}: unattributed revenue share stitched {:.3}, by the touch rows' customer_id {:.3}",
+            share(value[UNATTRIBUTED]),
+            share(plain_unattributed)
+        );
+        assert!(
+            value[UNATTRIBUTED] < plain_unattributed,
+            "{instance}: stitching must credit more"
+        );
     }
 }
 
@@ -896,6 +934,9 @@ async fn demo_attribution_is_identical_on_every_engine() {
     let data = demo(1);
     let dir = tempfile::tempdir().unwrap();
     let engines = all_engines("attribution_cross", &data, dir.path()).await;
+    for (_, wh) in &engines {
+        build_identity(wh).await;
+    }
     let catalog = demo_catalog();
     let mut queries = Vec::new();
     for instance in DEMO_INSTANCES {

@@ -374,6 +374,121 @@ async fn demo_funnels_match_the_generator_rows() {
     );
 }
 
+/// `visit_to_purchase` is stitched: its subjects are people. Computed from
+/// the generator's truth: an event belongs to the customer its cookie is
+/// tied to through the observable identity graph (`linkable`), else to the
+/// cookie's device cluster (a cookie with sessions) or the cookie alone;
+/// erased people are suppressed. The same numbers on all four engines.
+#[tokio::test]
+async fn stitched_funnel_counts_people_as_the_generator_truth_says() {
+    use std::collections::HashMap;
+    let catalog = demo_catalog();
+    let data = common::warehouses::demo(1);
+    let erased: BTreeSet<i64> = data
+        .erasure_requests
+        .iter()
+        .map(|e| e.customer_id)
+        .collect();
+    let with_session: BTreeSet<String> = data
+        .sessions
+        .iter()
+        .map(|s| s.anonymous_id.to_string())
+        .collect();
+    // Person of each cookie; None: erased (absent from the map).
+    let person_of: HashMap<String, Option<String>> = data
+        .truth_anonymous
+        .iter()
+        .map(|t| {
+            let anon = t.anonymous_id.to_string();
+            let p = match (t.linkable, t.customer_id) {
+                (true, Some(c)) if erased.contains(&c) => None,
+                (true, Some(c)) => Some(format!("c{c}")),
+                _ if with_session.contains(&anon) => Some(format!("d{}", t.device_id)),
+                _ => Some(format!("a{anon}")),
+            };
+            (anon, p)
+        })
+        .collect();
+    let event_person = |e: &accord::demo::Event| -> Option<String> {
+        match person_of.get(&e.anonymous_id.to_string()) {
+            Some(Some(p)) => Some(p.clone()),
+            // Not in the map: the row's own customer, unless suppressed.
+            _ => e
+                .customer_id
+                .filter(|c| !erased.contains(c))
+                .map(|c| format!("c{c}")),
+        }
+    };
+    // Each step's (person, time) events.
+    let times = |kind: &str| -> Vec<(String, i64)> {
+        data.events
+            .iter()
+            .filter(|e| e.event_type == kind)
+            .filter_map(|e| Some((event_person(e)?, secs(e.occurred_at))))
+            .collect()
+    };
+    let views = times("product_view");
+    let signups = times("signup");
+    let orders: Vec<(String, i64)> = data
+        .orders
+        .iter()
+        .filter(|o| o.status != "cancelled" && !erased.contains(&o.customer_id))
+        .map(|o| (format!("c{}", o.customer_id), secs(o.ordered_at)))
+        .collect();
+    let window = 30 * 86_400;
+    let mut anchor: BTreeMap<&str, i64> = BTreeMap::new();
+    for (p, t) in &views {
+        anchor
+            .entry(p.as_str())
+            .and_modify(|a| *a = (*a).min(*t))
+            .or_insert(*t);
+    }
+    // Step k: the earliest step-k event at or after step k-1's (same second
+    // counts: steps go in step order) and within the window of the anchor.
+    let next = |events: &[(String, i64)], p: &str, after: i64, t0: i64| {
+        events
+            .iter()
+            .filter(|(q, t)| q == p && *t >= after && *t - t0 <= window)
+            .map(|(_, t)| *t)
+            .min()
+    };
+    let (mut d2, mut d3) = (Vec::new(), Vec::new());
+    for (p, t0) in &anchor {
+        if let Some(t1) = next(&signups, p, *t0, *t0) {
+            d2.push(t1 - t0);
+            if let Some(t2) = next(&orders, p, t1, *t0) {
+                d3.push(t2 - t1);
+            }
+        }
+    }
+    let (n1, n2, n3) = (anchor.len() as f64, d2.len() as f64, d3.len() as f64);
+    // Stitching is what makes this funnel: by the event rows' own customer
+    // column, hardly any product view is a known customer's before signup.
+    let known_viewers = anchor.keys().filter(|p| p.starts_with('c')).count();
+    let plain_viewers: BTreeSet<i64> = data
+        .events
+        .iter()
+        .filter(|e| e.event_type == "product_view")
+        .filter_map(|e| e.customer_id)
+        .filter(|c| !erased.contains(c))
+        .collect();
+    assert!(known_viewers > plain_viewers.len(), "{known_viewers} vs {}", plain_viewers.len());
+    assert!(n3 > 0.0 && n2 >= n3 && n1 > n2, "{n1} {n2} {n3}");
+    let want = json!([
+        [1, "product_view", n1, 1.0, 1.0, null],
+        [2, "signup", n2, n2 / n1, n2 / n1, median(d2)],
+        [3, "first_order", n3, n3 / n2, n3 / n1, median(d3)]
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let engines = common::warehouses::all_engines("stitched_funnel", &data, dir.path()).await;
+    let op = Caller::operator();
+    for (name, wh) in &engines {
+        common::warehouses::build_identity(wh).await;
+        let got = fixture::rows(&catalog, wh, json!({"funnel": "visit_to_purchase"}), &op).await;
+        assert!(fixture::same(&got, &want), "{name}: got {got:?}\nwant {want}");
+    }
+}
+
 async fn fixture_open(url: &str) -> accord::warehouse::Warehouse {
     common::warehouses::open(url).await
 }

@@ -67,7 +67,15 @@ fn compile_prints_the_build_sql_for_any_dialect() {
 
 fn demo_file(dir: &Path) -> String {
     let url = format!("duckdb://{}", dir.join("demo.duckdb").display());
-    let (code, _, err) = run(&["demo", "init", "--scale", "1", "--warehouse", &url]);
+    let (code, _, err) = run(&[
+        "demo",
+        "init",
+        "--scale",
+        "1",
+        "--warehouse",
+        &url,
+        "--no-identity",
+    ]);
     assert_eq!(code, 0, "{err}");
     url
 }

@@ -98,6 +98,8 @@ pub struct Attribution {
     pub direct_channels: Vec<String>,
     /// Credit is exact to this many decimal places (see docs/attribution.md).
     pub decimals: u32,
+    /// Conversions and touches are people's through the identity map.
+    pub stitched: bool,
     #[serde(skip)]
     pub pos: SourcePos,
 }
@@ -155,6 +157,7 @@ pub fn listing(
                 "lookback": a.lookback,
                 "direct_channels": a.direct_channels,
                 "decimals": a.decimals,
+                "stitched": a.stitched,
             })
         })
         .collect()

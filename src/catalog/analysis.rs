@@ -81,6 +81,9 @@ pub struct Funnel {
     pub exclusions: Vec<Exclusion>,
     /// A dimension reference resolved from the first step's model.
     pub breakdown: Option<String>,
+    /// Where `stitched: true` was written: subjects are people through the
+    /// identity map (see `planner::stitch`).
+    pub stitched_at: Option<SourcePos>,
     pub pos: SourcePos,
 }
 
@@ -172,6 +175,8 @@ pub struct Retention {
     pub mode: RetentionMode,
     /// A dimension reference resolved from the cohort event's model.
     pub group_by: Option<String>,
+    /// Where `stitched: true` was written (see [`Funnel::stitched_at`]).
+    pub stitched_at: Option<SourcePos>,
     pub pos: SourcePos,
 }
 

@@ -137,6 +137,13 @@ pub struct DemoInitArgs {
     /// null_keys or orphans (src/demo/faults.rs, docs/checks.md).
     #[arg(long = "inject-fault", value_enum)]
     pub inject_fault: Vec<crate::demo::faults::Fault>,
+    /// Definitions whose `identity:` section the identity map is built
+    /// from after loading (stitched metrics and analyses read the map).
+    #[arg(long, default_value = "metric_defs", env = "ACCORD_DEFS")]
+    pub defs: PathBuf,
+    /// Load the data only; leave the identity map unbuilt.
+    #[arg(long)]
+    pub no_identity: bool,
 }
 
 /// The demo's default size: about 100,000 events, loaded in seconds.

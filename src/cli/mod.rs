@@ -157,7 +157,42 @@ pub async fn open_warehouse_with(
             stats.rows, stats.tables, stats.elapsed
         );
     }
+    // Stitched metrics and analyses read the identity map: a demo without
+    // one (new, or from before identity resolution) gets it built.
+    // (Invalid definitions are reported by whoever loads them next.)
+    if is_default_demo
+        && demo_defs
+        && let Ok(catalog) = load_catalog(defs)
+        && let Some(identity) = &catalog.identity
+    {
+        let probe = format!("SELECT COUNT(*) FROM {}", identity.tables.map());
+        if missing || stale || wh.query(&probe, 1).await.is_err() {
+            if let Some(line) = build_demo_identity(&catalog, &wh).await? {
+                eprintln!("{line}");
+            }
+        }
+    }
     Ok(wh)
+}
+
+/// A full identity build on freshly loaded demo data (a map left from
+/// earlier data would be wrong); `None` when the definitions stitch
+/// nothing.
+async fn build_demo_identity(catalog: &Catalog, wh: &Warehouse) -> Result<Option<String>, String> {
+    if catalog.identity.is_none() {
+        return Ok(None);
+    }
+    let opts = crate::identity::BuildOptions {
+        full: true,
+        ..Default::default()
+    };
+    let r = crate::identity::build(catalog, wh, &opts)
+        .await
+        .map_err(|e| format!("identity build: {e}"))?;
+    Ok(Some(format!(
+        "identity map built: {} identifiers in {} clusters ({} iterations, {} blocked, {} over a limit) in {} ms",
+        r.identifiers, r.clusters, r.iterations, r.blocked, r.over_limit, r.duration_ms
+    )))
 }
 
 fn init_tracing(format: crate::server::config::LogFormat, filter: &str) {
@@ -315,7 +350,27 @@ async fn demo_init(a: args::DemoInitArgs) -> ExitCode {
                 stats.elapsed,
                 rate
             );
-            ExitCode::SUCCESS
+            if a.no_identity {
+                return ExitCode::SUCCESS;
+            }
+            let catalog = match load_catalog(&a.defs) {
+                Ok(c) => c,
+                Err(d) => {
+                    eprintln!("{d}");
+                    return ExitCode::from(2);
+                }
+            };
+            match build_demo_identity(&catalog, &wh).await {
+                Ok(Some(line)) => {
+                    crate::outln!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Ok(None) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
         }
         Err(e) => {
             eprintln!("error: {e}");

@@ -11,7 +11,7 @@ use serde_saphyr::Location;
 use super::raw::S;
 use super::validate::Ctx;
 use crate::catalog::analysis::*;
-use crate::catalog::{Catalog, DimensionKind, Model};
+use crate::catalog::{Catalog, DimensionKind, Model, ModelId};
 use crate::diagnostics::{Diagnostic, Diagnostics, SourcePos};
 use crate::sql::convert::{Origin, parse_expr};
 
@@ -53,6 +53,9 @@ pub struct RawFunnel {
     pub exclusions: Vec<S<RawEvent>>,
     #[serde(default)]
     pub breakdown: Option<S<String>>,
+    /// Subjects are people through the identity map (docs/identity.md).
+    #[serde(default)]
+    pub stitched: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,6 +80,9 @@ pub struct RawRetention {
     pub mode: Option<S<String>>,
     #[serde(default)]
     pub group_by: Option<S<String>>,
+    /// Subjects are people through the identity map (docs/identity.md).
+    #[serde(default)]
+    pub stitched: Option<S<bool>>,
 }
 
 /// The most period numbers a retention matrix may have (each is one
@@ -226,6 +232,7 @@ fn event(
     default_name: &str,
     field: &str,
     subject: &S<String>,
+    stitched: bool,
 ) -> Option<EventSource> {
     let is_exclusion = field.contains(".exclusions[");
     for (what, v) in [("after", &raw.after), ("before", &raw.before)] {
@@ -301,9 +308,12 @@ fn event(
             }
         },
     };
+    // A stitched analysis finds the person of a row through the identity
+    // map, so an identity source needs no entity column of its own.
     let subject_ok = model
         .entity(&subject.value)
-        .is_some_and(|e| e.keys.len() == 1);
+        .is_some_and(|e| e.keys.len() == 1)
+        || (stitched && crate::planner::stitch::is_stitchable(catalog, model.id));
     if !subject_ok {
         let options: Vec<&str> = model
             .entities
@@ -354,6 +364,7 @@ fn funnel(
     if !unique_name(cx, &raw.name, &f("name"), names) {
         return None;
     }
+    let stitched = raw.stitched.as_ref().is_some_and(|s| s.value);
     let mut ok = true;
     if raw.steps.len() < 2 || raw.steps.len() > MAX_STEPS {
         cx.error(
@@ -377,6 +388,7 @@ fn funnel(
             &default,
             &f(&format!("steps[{i}]")),
             &raw.subject,
+            stitched,
         ) {
             Some(e) => {
                 if steps.iter().any(|x: &EventSource| x.name == e.name) {
@@ -436,6 +448,7 @@ fn funnel(
             &format!("exclusion_{}", i + 1),
             &field,
             &raw.subject,
+            stitched,
         ) else {
             ok = false;
             continue;
@@ -492,6 +505,12 @@ fn funnel(
     if !ok {
         return None;
     }
+    let models: Vec<ModelId> = steps
+        .iter()
+        .chain(exclusions.iter().map(|x| &x.event))
+        .map(|e| e.model)
+        .collect();
+    let stitched_at = stitched_at(cx, catalog, &raw.stitched, &f("stitched"), &raw.subject, &models)?;
     Some(Funnel {
         name,
         description: raw.description,
@@ -503,6 +522,7 @@ fn funnel(
         order,
         exclusions,
         breakdown: raw.breakdown.map(|b| b.value),
+        stitched_at,
         pos: cx.pos(loc),
     })
 }
@@ -519,6 +539,7 @@ fn retention_def(
     if !unique_name(cx, &raw.name, &f("name"), names) {
         return None;
     }
+    let stitched = raw.stitched.as_ref().is_some_and(|s| s.value);
     let cohort = event(
         cx,
         catalog,
@@ -527,6 +548,7 @@ fn retention_def(
         "cohort",
         &f("cohort"),
         &raw.subject,
+        stitched,
     );
     let returns = event(
         cx,
@@ -536,6 +558,7 @@ fn retention_def(
         "return",
         &f("return"),
         &raw.subject,
+        stitched,
     );
     let period = RetentionPeriod::parse(&raw.period.value);
     if period.is_none() {
@@ -577,6 +600,8 @@ fn retention_def(
     else {
         return None;
     };
+    let models = [cohort.model, returns.model];
+    let stitched_at = stitched_at(cx, catalog, &raw.stitched, &f("stitched"), &raw.subject, &models)?;
     Some(Retention {
         name,
         description: raw.description,
@@ -595,6 +620,7 @@ fn retention_def(
             .and_then(RetentionMode::parse)
             .unwrap_or(RetentionMode::On),
         group_by: raw.group_by.map(|g| g.value),
+        stitched_at,
         pos: cx.pos(loc),
     })
 }
@@ -611,5 +637,27 @@ mod tests {
         assert_eq!(parse_window("0 days"), None);
         assert_eq!(parse_window("1 fortnight"), None);
         assert_eq!(parse_window("day"), None);
+    }
+}
+
+/// Where `stitched: true` was written, when the analysis can be stitched;
+/// `Err` (reported) when it cannot. `Ok(None)`: not stitched.
+fn stitched_at(
+    cx: &mut Ctx,
+    catalog: &Catalog,
+    flag: &Option<S<bool>>,
+    field: &str,
+    subject: &S<String>,
+    models: &[ModelId],
+) -> Option<Option<SourcePos>> {
+    let Some(flag) = flag.as_ref().filter(|s| s.value) else {
+        return Some(None);
+    };
+    match super::validate_identity::stitch_problem(catalog, &subject.value, models) {
+        None => Some(Some(cx.pos(&flag.referenced))),
+        Some(problem) => {
+            cx.error(&flag.referenced, field, problem);
+            None
+        }
     }
 }

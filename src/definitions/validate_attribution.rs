@@ -38,6 +38,10 @@ pub struct RawAttribution {
     pub half_life_days: Option<S<f64>>,
     #[serde(default)]
     pub decimals: Option<S<u32>>,
+    /// Conversions and touches are a person's through the identity map
+    /// (docs/identity.md): anonymous touches before a signup get credit.
+    #[serde(default)]
+    pub stitched: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -358,12 +362,28 @@ fn one(
         }
         (s, _) => s,
     };
+    let stitched = r.stitched.as_ref().filter(|s| s.value);
+    if let (Some((s, _)), Some(flag)) = (&subject, stitched) {
+        let models: Vec<_> = conversion
+            .map(|(_, m)| m)
+            .into_iter()
+            .chain(touch_model.map(|m| m.id))
+            .collect();
+        if let Some(problem) = super::validate_identity::stitch_problem(c, s, &models) {
+            cx.error(&flag.referenced, f("stitched"), problem);
+            ok = false;
+        }
+    }
     if let Some((s, at)) = &subject {
         for model in conversion
             .map(|(_, m)| c.model(m))
             .into_iter()
             .chain(touch_model)
         {
+            // A stitched instance finds a row's person through the map.
+            if stitched.is_some() && crate::planner::stitch::is_stitchable(c, model.id) {
+                continue;
+            }
             match model.entity(s) {
                 Some(e) if e.keys.len() == 1 => {}
                 Some(_) => {
@@ -561,6 +581,7 @@ fn one(
         },
         direct_channels,
         decimals,
+        stitched: stitched.is_some(),
         pos: cx.pos(&loc),
     })
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::raw::S;
 use super::validate::{Ctx, model_expr};
-use crate::catalog::{Catalog, DimensionKind};
+use crate::catalog::{Catalog, DimensionKind, ModelId};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::identity::model::{
     DEFAULT_MAX_ITERATIONS, DEFAULT_TABLE_PREFIX, EdgeSource, IdentifierType, Identity, Limit,
@@ -397,6 +397,40 @@ pub fn identity(
     })
 }
 
+/// Why an analysis or attribution marked `stitched: true`, counting
+/// `subject` over `models`, cannot be stitched; `None` when it can. Consent
+/// and suppression then hold per person too, so their models must be
+/// stitchable as well.
+pub fn stitch_problem(c: &Catalog, subject: &str, models: &[ModelId]) -> Option<String> {
+    let Some(idn) = &c.identity else {
+        return Some("`stitched` needs a valid `identity:` definition".into());
+    };
+    if idn.entity != subject {
+        return Some(format!(
+            "the identity definition stitches `{}`, not the subject `{subject}`",
+            idn.entity
+        ));
+    }
+    let policy_models = c.consent.iter().flat_map(|k| {
+        std::iter::once(k.ledger.model).chain(k.suppression.as_ref().map(|s| s.0))
+    });
+    let mut seen = Vec::new();
+    for m in models.iter().copied().chain(policy_models) {
+        if seen.contains(&m) {
+            continue;
+        }
+        seen.push(m);
+        if !crate::planner::stitch::is_stitchable(c, m) {
+            return Some(format!(
+                "model `{}` can not be stitched: list it under identity.sources or give it a `{}` entity",
+                c.model(m).name,
+                idn.entity
+            ));
+        }
+    }
+    None
+}
+
 /// Every `stitched: true` measure needs an identity definition and a model
 /// the planner can stitch (an identity source, or a model keyed by the
 /// stitched entity).
@@ -409,11 +443,7 @@ pub fn stitched_measures(c: &Catalog, identity_written: bool, diags: &mut Diagno
                 // An invalid identity section was reported already.
                 None if identity_written => None,
                 None => Some("`stitched` needs an `identity:` definition".to_string()),
-                Some(_) if crate::planner::stitch::is_stitchable(c, m.id) => None,
-                Some(idn) => Some(format!(
-                    "model `{}` can not be stitched: list it under identity.sources or give it a `{}` entity",
-                    m.name, idn.entity
-                )),
+                Some(idn) => stitch_problem(c, &idn.entity, &[m.id]),
             };
             if let Some(p) = problem {
                 diags.push(Diagnostic::new(Some(pos.clone()), field, p));

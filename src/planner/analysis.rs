@@ -98,6 +98,9 @@ pub struct AnalysisCx<'c> {
     pub models: Vec<String>,
     pub limit: Option<u64>,
     pub offset: Option<u64>,
+    /// Subjects are people through the identity map (a `stitched: true`
+    /// analysis): a person's anonymous events join their known ones.
+    pub stitched: bool,
 }
 
 /// The columns one event scan produces besides subject and time.
@@ -189,6 +192,7 @@ impl<'c> AnalysisCx<'c> {
             models: Vec::new(),
             limit: q.limit,
             offset: q.offset,
+            stitched: false,
         })
     }
 
@@ -271,15 +275,23 @@ impl<'c> AnalysisCx<'c> {
         let mut joins = JoinTree::new(catalog, src.model);
         let alias = joins.base_alias.clone();
         let time = qualify(&model.dimensions[src.time].expr, &alias);
-        let subject_expr = model
-            .entity(subject)
-            .map(|e| qualify(&e.keys[0], &alias))
-            .ok_or_else(|| {
-                PlanError::new(
-                    ErrorCode::InvalidQuery,
-                    format!("model `{}` has no entity `{subject}`", model.name),
-                )
-            })?;
+        // Validation guarantees a stitched analysis stitchable models.
+        let person = self
+            .stitched
+            .then(|| super::stitch::stitched_subject(catalog, src.model, &alias))
+            .flatten();
+        let subject_expr = match &person {
+            Some(p) => p.key.clone(),
+            None => model
+                .entity(subject)
+                .map(|e| qualify(&e.keys[0], &alias))
+                .ok_or_else(|| {
+                    PlanError::new(
+                        ErrorCode::InvalidQuery,
+                        format!("model `{}` has no entity `{subject}`", model.name),
+                    )
+                })?,
+        };
         let cols = columns(&*self, &mut joins, &time)?;
         let base = src.model;
         let is_time = move |parts: &[Ident]| is_time_in(catalog, base, parts);
@@ -359,6 +371,7 @@ impl<'c> AnalysisCx<'c> {
                 model: src.model,
                 base_alias: &alias,
                 fact_time: Some(time.clone()),
+                stitched: person.as_ref().map(|p| p.key.clone()),
             },
             &mut |r| {
                 let target = target_model(catalog, r, &[src.model], &|_, _| true)?;
@@ -402,7 +415,11 @@ impl<'c> AnalysisCx<'c> {
             select: Select {
                 projection,
                 from: Some(source_ref(catalog, src.model, &alias)),
-                joins: joins.joins(catalog),
+                joins: {
+                    let mut j = joins.joins(catalog);
+                    j.extend(person.map(|p| p.join));
+                    j
+                },
                 selection: Expr::and_all(conditions.into_iter().map(parenthesize)),
                 group_by: Vec::new(),
                 having: None,
@@ -620,6 +637,7 @@ pub fn catalog_entries(catalog: &Catalog, access: &Access) -> serde_json::Value 
                     e
                 }).collect::<Vec<_>>(),
                 "breakdown": f.breakdown,
+                "stitched": f.stitched_at.is_some(),
             })
         })
         .collect();
@@ -641,6 +659,7 @@ pub fn catalog_entries(catalog: &Catalog, access: &Access) -> serde_json::Value 
                 "cohort_type": r.cohort_kind,
                 "mode": r.mode,
                 "group_by": r.group_by,
+                "stitched": r.stitched_at.is_some(),
             })
         })
         .collect();

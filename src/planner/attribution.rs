@@ -41,15 +41,33 @@ const MAX_METRICS: usize = 10;
 const MAX_DIMENSIONS: usize = 10;
 const MAX_FILTERS: usize = 50;
 
-/// The key that says whose conversion or touch a row is. Every use goes
-/// through here, so crediting by a stitched (canonical) identity instead of
-/// the model's own subject column is a change to this one function.
-fn subject_key(catalog: &Catalog, model: ModelId, subject: &str, alias: &str) -> Option<Expr> {
-    catalog
-        .model(model)
-        .entity(subject)
-        .filter(|e| e.keys.len() == 1)
-        .map(|e| qualify(&e.keys[0], alias))
+/// The key that says whose conversion or touch a row is, and the join it
+/// needs: for a stitched instance the person through the identity map
+/// (`stitch::StitchedSubject`), else the model's own subject column. Every
+/// scan reads its subject here.
+fn subject_key(
+    catalog: &Catalog,
+    model: ModelId,
+    (subject, stitched): (&str, bool),
+    alias: &str,
+) -> Result<(Expr, Option<Join>), PlanError> {
+    let found = match stitched {
+        true => super::stitch::stitched_subject(catalog, model, alias).map(|p| (p.key, Some(p.join))),
+        false => catalog
+            .model(model)
+            .entity(subject)
+            .filter(|e| e.keys.len() == 1)
+            .map(|e| (qualify(&e.keys[0], alias), None)),
+    };
+    found.ok_or_else(|| {
+        PlanError::new(
+            ErrorCode::InvalidQuery,
+            format!(
+                "model `{}` has no single-column entity `{subject}`",
+                catalog.model(model).name
+            ),
+        )
+    })
 }
 
 /// A single-column primary key, which tells rows of a model apart.
@@ -606,13 +624,13 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
     let several = requested.len() * instances.len() > 1;
 
     // Conversion scans, one per (metric, subject entity).
-    let mut conversion_ctes: Vec<(usize, String, String)> = Vec::new();
+    // Scans are shared by instances that read the same rows the same way:
+    // a stitched instance sees people, a plain one the subject column.
+    let mut conversion_ctes: Vec<((usize, String, bool), String)> = Vec::new();
+    let conv_key = |mi: usize, a: &Attribution| (mi, a.subject.clone(), a.stitched);
     for (mi, r) in requested.iter().enumerate() {
         for a in &instances {
-            if conversion_ctes
-                .iter()
-                .any(|(m, s, _)| *m == mi && *s == a.subject)
-            {
+            if conversion_ctes.iter().any(|(k, _)| *k == conv_key(mi, a)) {
                 continue;
             }
             let name = if several {
@@ -625,19 +643,27 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                 &access,
                 &row_policies,
                 r,
-                &a.subject,
+                (&a.subject, a.stitched),
                 &filters,
                 &time_range,
                 (&mut consent_ctes, &mut policies),
             )?;
             ctes.push(cte(&name, s));
-            conversion_ctes.push((mi, a.subject.clone(), name));
+            conversion_ctes.push((conv_key(mi, a), name));
         }
     }
     // Touch scans, one per subject entity.
-    let mut touch_ctes: Vec<(String, String)> = Vec::new();
+    let mut touch_ctes: Vec<((String, bool, usize, usize), String)> = Vec::new();
+    let touch_key = |a: &Attribution| {
+        (
+            a.subject.clone(),
+            a.stitched,
+            a.touches.time,
+            a.touches.channel,
+        )
+    };
     for a in &instances {
-        if touch_ctes.iter().any(|(s, _)| *s == a.subject) {
+        if touch_ctes.iter().any(|(k, _)| *k == touch_key(a)) {
             continue;
         }
         let name = if touch_ctes.is_empty() {
@@ -654,7 +680,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             (&mut consent_ctes, &mut policies),
         )?;
         ctes.push(cte(&name, s));
-        touch_ctes.push((a.subject.clone(), name));
+        touch_ctes.push((touch_key(a), name));
     }
 
     // Per (metric, instance): path, crediting, aggregation.
@@ -686,12 +712,12 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             };
             let conv = conversion_ctes
                 .iter()
-                .find(|(m, s, _)| *m == mi && *s == a.subject)
-                .map(|x| x.2.clone())
+                .find(|(k, _)| *k == conv_key(mi, a))
+                .map(|x| x.1.clone())
                 .unwrap_or_default();
             let touches = touch_ctes
                 .iter()
-                .find(|(s, _)| *s == a.subject)
+                .find(|(k, _)| *k == touch_key(a))
                 .map(|x| x.1.clone())
                 .unwrap_or_default();
             let column = format!("{}__{}", r.alias, a.name);
@@ -971,7 +997,7 @@ fn conversion_scan(
     access: &Access,
     row_policies: &[(ModelId, Expr)],
     r: &Requested,
-    subject: &str,
+    subject: (&str, bool),
     filters: &[(usize, &Filter, FilterTarget)],
     time_range: &(Option<Expr>, Option<Expr>),
     (consent_ctes, policies): (&mut Vec<Cte>, &mut Vec<String>),
@@ -1003,15 +1029,8 @@ fn conversion_scan(
         (_, Some(e)) => qualify(e, &alias),
         (_, None) => num(1),
     };
-    let subject_expr = subject_key(catalog, r.model, subject, &alias).ok_or_else(|| {
-        PlanError::new(
-            ErrorCode::InvalidQuery,
-            format!(
-                "model `{}` has no single-column entity `{subject}`",
-                model.name
-            ),
-        )
-    })?;
+    let (subject_expr, person_join) = subject_key(catalog, r.model, subject, &alias)?;
+    let stitched = person_join.is_some().then(|| subject_expr.clone());
     let context = format!("needed by {}", r.metric.name);
     let is_time = |parts: &[Ident]| {
         let text: Vec<&str> = parts.iter().map(|p| p.value.as_str()).collect();
@@ -1076,6 +1095,7 @@ fn conversion_scan(
         r.model,
         &mut joins,
         Some(time.clone()),
+        stitched,
         consent_ctes,
         policies,
     )?);
@@ -1088,7 +1108,11 @@ fn conversion_scan(
     Ok(Select {
         projection,
         from: Some(source_ref(catalog, r.model, &alias)),
-        joins: joins.joins(catalog),
+        joins: {
+            let mut j = joins.joins(catalog);
+            j.extend(person_join);
+            j
+        },
         selection: Expr::and_all(conditions.into_iter().map(parenthesize_or)),
         group_by: Vec::new(),
         having: None,
@@ -1124,15 +1148,8 @@ fn touch_scan(
     let mut joins = JoinTree::new(catalog, model.id);
     let alias = joins.base_alias.clone();
     let time = qualify(&model.dimensions[a.touches.time].expr, &alias);
-    let subject = subject_key(catalog, model.id, &a.subject, &alias).ok_or_else(|| {
-        PlanError::new(
-            ErrorCode::InvalidQuery,
-            format!(
-                "model `{}` has no single-column entity `{}`",
-                model.name, a.subject
-            ),
-        )
-    })?;
+    let (subject, person_join) = subject_key(catalog, model.id, (&a.subject, a.stitched), &alias)?;
+    let stitched = person_join.is_some().then(|| subject.clone());
     let mut projection = vec![
         item(primary_key(catalog, model.id, &alias)?, "touch_key"),
         item(subject.clone(), "subject"),
@@ -1170,13 +1187,18 @@ fn touch_scan(
         model.id,
         &mut joins,
         Some(time),
+        stitched,
         consent_ctes,
         policies,
     )?);
     Ok(Select {
         projection,
         from: Some(source_ref(catalog, model.id, &alias)),
-        joins: joins.joins(catalog),
+        joins: {
+            let mut j = joins.joins(catalog);
+            j.extend(person_join);
+            j
+        },
         selection: Expr::and_all(conditions.into_iter().map(parenthesize_or)),
         group_by: Vec::new(),
         having: None,

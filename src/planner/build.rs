@@ -39,6 +39,11 @@ struct RequestedMetric {
 struct Scan {
     model: ModelId,
     time_dim: Option<usize>,
+    /// Stitched measures scan apart from plain ones: consent and
+    /// suppression hold per person on a stitched scan (anonymous rows of a
+    /// consenting person pass), and a plain measure's number must not
+    /// depend on what it is asked with.
+    stitched: bool,
     leaves: Vec<usize>,
 }
 
@@ -287,14 +292,16 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         } else {
             None
         };
+        let stitched = measure.stitched_at.is_some();
         match scans
             .iter_mut()
-            .find(|s| s.model == leaf.model && s.time_dim == time_dim)
+            .find(|s| s.model == leaf.model && s.time_dim == time_dim && s.stitched == stitched)
         {
             Some(s) => s.leaves.push(li),
             None => scans.push(Scan {
                 model: leaf.model,
                 time_dim,
+                stitched,
                 leaves: vec![li],
             }),
         }
@@ -553,6 +560,11 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                 conditions.push(Expr::binary(BinOp::Lt, t.clone(), end.clone()));
             }
         }
+        // Validation guarantees stitched measures a stitchable model.
+        let person = scan
+            .stitched
+            .then(|| super::stitch::stitched_subject(catalog, scan.model, &base_alias))
+            .flatten();
         let fact_time = scan
             .leaves
             .iter()
@@ -566,19 +578,23 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                 model: scan.model,
                 base_alias: &base_alias,
                 fact_time,
+                stitched: person.as_ref().map(|p| p.key.clone()),
             },
             &mut |r| resolve(r, &mut joins).map(untruncated),
             &is_time,
             (&mut consent_ctes, &mut policies),
         )?);
         subject_counts.push(min_group_size.map(|_| {
-            let key = model
-                .subject
-                .as_ref()
-                .and_then(|s| model.entity(s))
-                .or_else(|| model.primary_entity())
-                .filter(|e| e.keys.len() == 1)
-                .map(|e| qualify(&e.keys[0], &base_alias));
+            let key = match &person {
+                Some(p) => Some(p.key.clone()),
+                None => model
+                    .subject
+                    .as_ref()
+                    .and_then(|s| model.entity(s))
+                    .or_else(|| model.primary_entity())
+                    .filter(|e| e.keys.len() == 1)
+                    .map(|e| qualify(&e.keys[0], &base_alias)),
+            };
             match key {
                 Some(k) => Expr::Aggregate {
                     agg: Aggregation::CountDistinct,
@@ -657,18 +673,11 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         scan_selects.push(Select {
             projection,
             from: Some(source_ref(catalog, scan.model, &base_alias)),
-            joins: super::stitch::scan_joins(
-                catalog,
-                scan.model,
-                &base_alias,
-                scan.leaves.iter().any(|li| {
-                    let l = &leaves[*li];
-                    catalog.model(l.model).measures[l.measure]
-                        .stitched_at
-                        .is_some()
-                }),
-                joins.joins(catalog),
-            ),
+            joins: {
+                let mut j = joins.joins(catalog);
+                j.extend(person.map(|p| p.join));
+                j
+            },
             selection: Expr::and_all(conditions.into_iter().map(parenthesize_or)),
             group_by: (1..=dims.len()).collect(),
             having: None,
@@ -1189,6 +1198,10 @@ pub(super) struct ScanPolicyInput<'a> {
     pub base_alias: &'a str,
     /// The time each fact happened, for consent as of the fact.
     pub fact_time: Option<Expr>,
+    /// The person of each row when the scan is stitched
+    /// ([`super::stitch::StitchedSubject::key`]): consent and suppression
+    /// then hold per person, anonymous rows included.
+    pub stitched: Option<Expr>,
 }
 
 /// The WHERE conditions the caller's policies put on one scan of `model`:
@@ -1231,15 +1244,33 @@ pub(super) fn scan_policy_conditions(
     // Consent: facts about a person count only under a purpose that
     // person granted (at the fact's time), and never for suppressed
     // subjects.
-    if let (Some(consent), Some(subject)) = (&catalog.consent, &model.subject) {
-        let subject_expr = model
-            .entity(subject)
-            .map(|e| qualify(&e.keys[0], base_alias));
+    if let Some(consent) = &catalog.consent {
+        // A stitched scan's facts are a person's even without the model's
+        // own subject column; a plain scan's only through that column.
+        let subject_expr = match &scan.stitched {
+            Some(person) => Some(person.clone()),
+            None => model
+                .subject
+                .as_ref()
+                .and_then(|s| model.entity(s))
+                .map(|e| qualify(&e.keys[0], base_alias)),
+        };
+        let stitched = scan.stitched.is_some();
         if let Some(subject_expr) = subject_expr {
             if let Some(purpose) = access.purpose.filter(|p| p.requires_consent) {
-                let cte_name = format!("consent_{}", purpose.name);
+                let cte_name = if stitched {
+                    format!("consent_{}_stitched", purpose.name)
+                } else {
+                    format!("consent_{}", purpose.name)
+                };
                 if !consent_ctes.iter().any(|c| c.name.value == cte_name) {
-                    consent_ctes.push(consent_cte(catalog, consent, &purpose.name, &cte_name));
+                    consent_ctes.push(consent_cte(
+                        catalog,
+                        consent,
+                        &purpose.name,
+                        &cte_name,
+                        stitched,
+                    ));
                 }
                 conditions.push(consent_exists(
                     &cte_name,
@@ -1263,18 +1294,23 @@ pub(super) fn scan_policy_conditions(
             }
             if let Some((supp_model, key)) = &consent.suppression {
                 let alias = "suppressed";
+                // Stitched: a suppressed person's every identifier the map
+                // still holds is left out, not only rows keyed by them.
+                let (joins, listed) = match stitched {
+                    true => match super::stitch::nested_subject(catalog, *supp_model, alias) {
+                        Some(s) => (vec![s.join], s.key),
+                        None => (Vec::new(), qualify(key, alias)),
+                    },
+                    false => (Vec::new(), qualify(key, alias)),
+                };
                 let sub = Select {
                     projection: vec![SelectItem {
                         expr: Expr::Lit(Literal::Number("1".into())),
                         alias: None,
                     }],
                     from: Some(source_ref(catalog, *supp_model, alias)),
-                    joins: Vec::new(),
-                    selection: Some(Expr::binary(
-                        BinOp::Eq,
-                        qualify(key, alias),
-                        subject_expr.clone(),
-                    )),
+                    joins,
+                    selection: Some(Expr::binary(BinOp::Eq, listed, subject_expr.clone())),
                     group_by: Vec::new(),
                     having: None,
                 };

@@ -49,6 +49,7 @@ pub(super) fn fact_conditions(
     model_id: ModelId,
     joins: &mut JoinTree,
     fact_time: Option<Expr>,
+    stitched: Option<Expr>,
     consent_ctes: &mut Vec<Cte>,
     policies: &mut Vec<String>,
 ) -> Result<Vec<Expr>, PlanError> {
@@ -61,6 +62,7 @@ pub(super) fn fact_conditions(
             model: model_id,
             base_alias: &base_alias,
             fact_time,
+            stitched,
         },
         &mut |r| resolve_policy_ref(catalog, model_id, r, joins).map(untruncated),
         &|parts| is_time(catalog, parts),
@@ -70,16 +72,32 @@ pub(super) fn fact_conditions(
 
 /// `consent_<purpose>`: each subject's consent history for one purpose as
 /// intervals [valid_from, valid_to) with the status that held in them.
-pub(super) fn consent_cte(catalog: &Catalog, consent: &Consent, purpose: &str, name: &str) -> Cte {
+/// `stitched`: the subject is the person the identity map puts the ledger's
+/// key in (see `stitch::StitchedSubject`), so a person's latest decision
+/// holds whichever of their customer ids recorded it.
+pub(super) fn consent_cte(
+    catalog: &Catalog,
+    consent: &Consent,
+    purpose: &str,
+    name: &str,
+    stitched: bool,
+) -> Cte {
     let l = &consent.ledger;
     let alias = catalog.model(l.model).name.clone();
     let q = |e: &Expr| qualify(e, &alias);
+    let (subject, joins) = match stitched
+        .then(|| super::stitch::nested_subject(catalog, l.model, &alias))
+        .flatten()
+    {
+        Some(s) => (s.key, vec![s.join]),
+        None => (q(&l.subject_key), Vec::new()),
+    };
     let mut order = vec![q(&l.time)];
     order.extend(l.order_key.as_ref().map(q));
     let select = Select {
         projection: vec![
             SelectItem {
-                expr: q(&l.subject_key),
+                expr: subject.clone(),
                 alias: Some(Ident::generated("subject")),
             },
             SelectItem {
@@ -90,7 +108,7 @@ pub(super) fn consent_cte(catalog: &Catalog, consent: &Consent, purpose: &str, n
                 expr: Expr::Window {
                     name: "LEAD".into(),
                     args: vec![q(&l.time)],
-                    partition_by: vec![q(&l.subject_key)],
+                    partition_by: vec![subject],
                     order_by: order,
                     frame: None,
                 },
@@ -102,7 +120,7 @@ pub(super) fn consent_cte(catalog: &Catalog, consent: &Consent, purpose: &str, n
             },
         ],
         from: Some(source_ref(catalog, l.model, &alias)),
-        joins: Vec::new(),
+        joins,
         selection: Some(Expr::binary(
             BinOp::Eq,
             q(&l.purpose),

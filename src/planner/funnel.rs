@@ -38,6 +38,7 @@ fn t_col(i: usize) -> String {
 }
 
 pub fn plan(cx: &mut AnalysisCx, f: &Funnel) -> Result<Plan, PlanError> {
+    cx.stitched = f.stitched_at.is_some();
     let what = format!("funnel `{}`", f.name);
     for s in f.steps.iter().chain(f.exclusions.iter().map(|x| &x.event)) {
         cx.check_visible(&what, s)?;

@@ -1,11 +1,13 @@
 //! Stitching: the canonical identity of a model's rows.
 //!
 //! [`canonical_key`] is the one function every feature that counts people
-//! (stitched measures today; funnels, attribution and consent later) uses to
-//! see a fact through the identity map built by `accord identity build`: it
-//! yields a LEFT JOIN of the map on the row's identifier and the expressions
-//! of the row's canonical id. The map holds at most one row per
-//! (identifier type, identifier), so the join never multiplies a scan's rows.
+//! (stitched measures, funnels, retention, attribution, and consent and
+//! suppression on their scans) uses to see a fact through the identity map
+//! built by `accord identity build`: it yields a LEFT JOIN of the map on the
+//! row's identifier and the expressions of the row's canonical id;
+//! [`stitched_subject`] turns that into one person key per row. The map
+//! holds at most one row per (identifier type, identifier), so the join
+//! never multiplies a scan's rows.
 //!
 //! Which identifier a row is looked up by: for a model listed under
 //! `identity.sources`, its `stitch_by` identifier; for any other model with an
@@ -61,11 +63,22 @@ pub fn is_stitchable(catalog: &Catalog, model: ModelId) -> bool {
 /// `None` without an identity definition or for a model that cannot be
 /// stitched.
 pub fn canonical_key(catalog: &Catalog, model: ModelId, base_alias: &str) -> Option<CanonicalKey> {
+    canonical_key_as(catalog, model, base_alias, MAP_ALIAS)
+}
+
+/// [`canonical_key`] with the map joined as `map_alias` (a subquery inside a
+/// stitched scan needs its own alias, or it would shadow the scan's map).
+fn canonical_key_as(
+    catalog: &Catalog,
+    model: ModelId,
+    base_alias: &str,
+    map_alias: &str,
+) -> Option<CanonicalKey> {
     let identity = catalog.identity.as_ref()?;
     let (t, column) = row_identifier(identity, catalog, model)?;
     let ty = &identity.types[t];
     let map_col = |name: &str| Expr::Column {
-        table: Some(Ident::generated(MAP_ALIAS)),
+        table: Some(Ident::generated(map_alias)),
         name: Ident::new(name),
     };
     let value = normalized(
@@ -89,7 +102,7 @@ pub fn canonical_key(catalog: &Catalog, model: ModelId, base_alias: &str) -> Opt
             kind: JoinKind::Left,
             table: TableRef::Table {
                 name: vec![Ident::new(identity.tables.map())],
-                alias: Ident::generated(MAP_ALIAS),
+                alias: Ident::generated(map_alias),
             },
             on: Some(on),
         },
@@ -102,11 +115,99 @@ pub fn canonical_key(catalog: &Catalog, model: ModelId, base_alias: &str) -> Opt
     })
 }
 
+/// Whose facts a stitched scan's rows are, as one text value per person.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct StitchedSubject {
+    /// The identity map, LEFT JOINed to the scan.
+    pub join: Join,
+    /// The person: a known entity's canonical id as the entity key reads
+    /// (`42`), another cluster's as `<type>:<id>` (ids of different types
+    /// never collide), and a row missing from the map (newer than the last
+    /// build, blocked, erased) by its own entity key when it has one; NULL
+    /// for a row of nobody.
+    pub key: Expr,
+}
+
+/// The person behind each row of `model` scanned as `base_alias`, seen
+/// through the identity map joined as `map_alias`.
+fn stitched_subject_as(
+    catalog: &Catalog,
+    model: ModelId,
+    base_alias: &str,
+    map_alias: &str,
+) -> Option<StitchedSubject> {
+    let identity = catalog.identity.as_ref()?;
+    let k = canonical_key_as(catalog, model, base_alias, map_alias)?;
+    let map_col = |name: &str| Expr::Column {
+        table: Some(Ident::generated(map_alias)),
+        name: Ident::new(name),
+    };
+    // A row the map does not know still belongs to its own entity key.
+    let own = catalog
+        .model(model)
+        .entity(&identity.entity)
+        .filter(|e| e.keys.len() == 1)
+        .map(|e| {
+            normalized(
+                identity.canonical_type(),
+                Expr::Cast {
+                    expr: Box::new(qualify(&e.keys[0], base_alias)),
+                    ty: SqlType::Text,
+                },
+            )
+        })
+        .unwrap_or(Expr::TypedNull(SqlType::Text));
+    let typed = Expr::binary(
+        BinOp::Concat,
+        Expr::binary(
+            BinOp::Concat,
+            map_col("canonical_type"),
+            Expr::Lit(Literal::String(":".into())),
+        ),
+        k.id.clone(),
+    );
+    let key = Expr::Case {
+        operand: None,
+        whens: vec![
+            (
+                Expr::IsNull {
+                    expr: Box::new(k.id.clone()),
+                    negated: false,
+                },
+                own,
+            ),
+            (k.is_entity, k.id),
+        ],
+        otherwise: Some(Box::new(typed)),
+    };
+    Some(StitchedSubject { join: k.join, key })
+}
+
+/// The person behind each row of `model` scanned as `base_alias`, through
+/// the scan's identity map.
+pub(super) fn stitched_subject(
+    catalog: &Catalog,
+    model: ModelId,
+    base_alias: &str,
+) -> Option<StitchedSubject> {
+    stitched_subject_as(catalog, model, base_alias, MAP_ALIAS)
+}
+
+/// The person of a row of `model` (a consent ledger or suppression list)
+/// read in a subquery of a stitched scan, through a map alias of its own.
+pub(super) fn nested_subject(
+    catalog: &Catalog,
+    model: ModelId,
+    base_alias: &str,
+) -> Option<StitchedSubject> {
+    stitched_subject_as(catalog, model, base_alias, &format!("{MAP_ALIAS}_{base_alias}"))
+}
+
 /// The value a stitched measure aggregates: for `count_distinct`, the
-/// canonical id (distinct people across devices and cookies); for every
-/// other aggregation, the measure's value on rows credited to a known entity
-/// (anonymous rows of a later customer included), NULL elsewhere. Plain
-/// measures get their qualified expression.
+/// person ([`StitchedSubject::key`]: distinct people across devices and
+/// cookies); for every other aggregation, the measure's value on rows
+/// credited to a known entity (anonymous rows of a later customer
+/// included), NULL elsewhere. Plain measures get their qualified expression.
 pub(super) fn measure_value(
     catalog: &Catalog,
     model: ModelId,
@@ -118,10 +219,10 @@ pub(super) fn measure_value(
         return plain;
     }
     // Validation guarantees a key for every stitched measure.
-    let key = canonical_key(catalog, model, base_alias)?;
     if measure.agg == crate::catalog::Aggregation::CountDistinct {
-        return Some(key.id);
+        return Some(stitched_subject(catalog, model, base_alias)?.key);
     }
+    let key = canonical_key(catalog, model, base_alias)?;
     Some(Expr::Case {
         operand: None,
         whens: vec![(
@@ -130,20 +231,6 @@ pub(super) fn measure_value(
         )],
         otherwise: None,
     })
-}
-
-/// `joins` plus the identity map when one of the scan's measures is stitched.
-pub(super) fn scan_joins(
-    catalog: &Catalog,
-    model: ModelId,
-    base_alias: &str,
-    stitched: bool,
-    mut joins: Vec<Join>,
-) -> Vec<Join> {
-    if stitched && let Some(k) = canonical_key(catalog, model, base_alias) {
-        joins.push(k.join);
-    }
-    joins
 }
 
 /// `expr` with its bare columns qualified by `alias` (for code outside the

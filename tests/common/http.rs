@@ -47,6 +47,15 @@ fn demo_duckdb_template() -> &'static Path {
                 }))
                 .await
                 .expect("load the demo data into DuckDB");
+                // Stitched definitions read the identity map.
+                let catalog = accord::definitions::load_dir(&demo_defs()).expect("demo definitions");
+                let opts = accord::identity::BuildOptions {
+                    full: true,
+                    ..Default::default()
+                };
+                accord::identity::build(&catalog, &wh, &opts)
+                    .await
+                    .expect("build the demo identity map");
                 // Dropping the warehouse closes the database and checkpoints.
                 drop(wh);
             });

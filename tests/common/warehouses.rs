@@ -97,3 +97,16 @@ pub async fn all_engines(
     }
     out
 }
+
+/// Builds the demo definitions' identity map in `wh` (stitched metrics,
+/// funnels and attribution read it), as `accord demo init` does.
+pub async fn build_identity(wh: &Warehouse) {
+    let catalog = super::demo_catalog();
+    let opts = accord::identity::BuildOptions {
+        full: true,
+        ..Default::default()
+    };
+    accord::identity::build(&catalog, wh, &opts)
+        .await
+        .unwrap_or_else(|e| panic!("identity build on the demo data: {e}"));
+}
