@@ -507,6 +507,10 @@ fn snapshot_queries() -> Vec<(&'static str, Json)> {
             "funnel_filtered_with_consent",
             json!({"funnel": "checkout_funnel", "purpose": "marketing", "filters": [{"dimension": "customers.region", "op": "eq", "values": ["EU"]}]}),
         ),
+        (
+            "funnel_stitched_with_consent",
+            json!({"funnel": "visit_to_purchase", "purpose": "marketing"}),
+        ),
     ]
 }
 
@@ -534,7 +538,9 @@ fn funnel_sql_in_every_dialect() {
         let query = q(body.clone());
         let mut text = format!("-- query: {body}\n");
         for d in DialectKind::ALL {
-            let (_, sql) = planner::compile(&catalog, &query, &Caller::operator(), d)
+            // The request's purpose, as every interface applies it.
+            let caller = Caller::operator().for_query(&query);
+            let (_, sql) = planner::compile(&catalog, &query, &caller, d)
                 .unwrap_or_else(|e| panic!("{name} on {d}: {e}"));
             let parser = sqlparser::dialect::dialect_from_str(&d.dialect().sqlparser)
                 .expect("sqlparser dialect");
