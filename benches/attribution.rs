@@ -152,7 +152,10 @@ fn bench(c: &mut Criterion) {
     let report = rt
         .block_on(accord::identity::build(&catalog, &wh, &opts))
         .expect("identity build");
-    eprintln!("identity map: {} identifiers in {} ms", report.identifiers, report.duration_ms);
+    eprintln!(
+        "identity map: {} identifiers in {} ms",
+        report.identifiers, report.duration_ms
+    );
     let mut g = c.benchmark_group("attribution_duckdb");
     g.sample_size(10);
     for instance in INSTANCES {

@@ -472,7 +472,11 @@ async fn stitched_funnel_counts_people_as_the_generator_truth_says() {
         .filter_map(|e| e.customer_id)
         .filter(|c| !erased.contains(c))
         .collect();
-    assert!(known_viewers > plain_viewers.len(), "{known_viewers} vs {}", plain_viewers.len());
+    assert!(
+        known_viewers > plain_viewers.len(),
+        "{known_viewers} vs {}",
+        plain_viewers.len()
+    );
     assert!(n3 > 0.0 && n2 >= n3 && n1 > n2, "{n1} {n2} {n3}");
     let want = json!([
         [1, "product_view", n1, 1.0, 1.0, null],
@@ -485,7 +489,10 @@ async fn stitched_funnel_counts_people_as_the_generator_truth_says() {
     for (name, wh) in &engines {
         common::warehouses::build_identity(wh).await;
         let got = fixture::rows(&catalog, wh, json!({"funnel": "visit_to_purchase"}), &op).await;
-        assert!(fixture::same(&got, &want), "{name}: got {got:?}\nwant {want}");
+        assert!(
+            fixture::same(&got, &want),
+            "{name}: got {got:?}\nwant {want}"
+        );
     }
 }
 

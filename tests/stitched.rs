@@ -177,7 +177,8 @@ fn fixture_sql(ts: &str) -> Vec<String> {
         ));
     }
     // (id, cookie, customer, type, day, hour)
-    let events: [(i32, &str, Option<i32>, &str, u32, u32); 10] = [
+    type EventRow<'a> = (i32, &'a str, Option<i32>, &'a str, u32, u32);
+    let events: [EventRow; 10] = [
         (1, "a1", None, "view", 1, 9),
         (2, "a1", Some(1), "signup", 2, 9),
         // The same cookie written differently: normalised, still customer 1.
@@ -197,7 +198,12 @@ fn fixture_sql(ts: &str) -> Vec<String> {
             at(d, h)
         ));
     }
-    for (id, c, d, amount) in [(1, 1, 4, "100.00"), (2, 2, 5, "50.00"), (3, 3, 6, "30.00"), (4, 4, 5, "70.00")] {
+    for (id, c, d, amount) in [
+        (1, 1, 4, "100.00"),
+        (2, 2, 5, "50.00"),
+        (3, 3, 6, "30.00"),
+        (4, 4, 5, "70.00"),
+    ] {
         out.push(format!(
             "INSERT INTO st_orders VALUES ({id}, {c}, {}, {amount})",
             at(d, 12)
@@ -271,10 +277,16 @@ async fn engines(dir: &std::path::Path) -> Vec<(&'static str, Warehouse)> {
         }
     }
     vec![
-        ("duckdb", open(&format!("duckdb://{}", duck.display())).await),
+        (
+            "duckdb",
+            open(&format!("duckdb://{}", duck.display())).await,
+        ),
         ("postgres", open(&pg).await),
         ("mysql", open(&my).await),
-        ("sqlite", open(&format!("sqlite://{}", lite.display())).await),
+        (
+            "sqlite",
+            open(&format!("sqlite://{}", lite.display())).await,
+        ),
     ]
 }
 
@@ -318,10 +330,12 @@ fn same(got: &[Vec<Json>], want: &Json) -> bool {
         && got.iter().zip(want).all(|(g, w)| {
             let w = w.as_array().expect("row");
             g.len() == w.len()
-                && g.iter().zip(w).all(|(a, b)| match (a.as_f64(), b.as_f64()) {
-                    (Some(x), Some(y)) => (x - y).abs() < 1e-9,
-                    _ => a == b,
-                })
+                && g.iter()
+                    .zip(w)
+                    .all(|(a, b)| match (a.as_f64(), b.as_f64()) {
+                        (Some(x), Some(y)) => (x - y).abs() < 1e-9,
+                        _ => a == b,
+                    })
         })
 }
 

@@ -166,10 +166,10 @@ pub async fn open_warehouse_with(
         && let Some(identity) = &catalog.identity
     {
         let probe = format!("SELECT COUNT(*) FROM {}", identity.tables.map());
-        if missing || stale || wh.query(&probe, 1).await.is_err() {
-            if let Some(line) = build_demo_identity(&catalog, &wh).await? {
-                eprintln!("{line}");
-            }
+        if (missing || stale || wh.query(&probe, 1).await.is_err())
+            && let Some(line) = build_demo_identity(&catalog, &wh).await?
+        {
+            eprintln!("{line}");
         }
     }
     Ok(wh)

@@ -231,8 +231,7 @@ fn event(
     loc: &Location,
     default_name: &str,
     field: &str,
-    subject: &S<String>,
-    stitched: bool,
+    (subject, stitched): (&S<String>, bool),
 ) -> Option<EventSource> {
     let is_exclusion = field.contains(".exclusions[");
     for (what, v) in [("after", &raw.after), ("before", &raw.before)] {
@@ -387,8 +386,7 @@ fn funnel(
             &s.referenced,
             &default,
             &f(&format!("steps[{i}]")),
-            &raw.subject,
-            stitched,
+            (&raw.subject, stitched),
         ) {
             Some(e) => {
                 if steps.iter().any(|x: &EventSource| x.name == e.name) {
@@ -447,8 +445,7 @@ fn funnel(
             &x.referenced,
             &format!("exclusion_{}", i + 1),
             &field,
-            &raw.subject,
-            stitched,
+            (&raw.subject, stitched),
         ) else {
             ok = false;
             continue;
@@ -510,7 +507,14 @@ fn funnel(
         .chain(exclusions.iter().map(|x| &x.event))
         .map(|e| e.model)
         .collect();
-    let stitched_at = stitched_at(cx, catalog, &raw.stitched, &f("stitched"), &raw.subject, &models)?;
+    let stitched_at = stitched_at(
+        cx,
+        catalog,
+        &raw.stitched,
+        &f("stitched"),
+        &raw.subject,
+        &models,
+    )?;
     Some(Funnel {
         name,
         description: raw.description,
@@ -547,8 +551,7 @@ fn retention_def(
         &raw.cohort.referenced,
         "cohort",
         &f("cohort"),
-        &raw.subject,
-        stitched,
+        (&raw.subject, stitched),
     );
     let returns = event(
         cx,
@@ -557,8 +560,7 @@ fn retention_def(
         &raw.returns.referenced,
         "return",
         &f("return"),
-        &raw.subject,
-        stitched,
+        (&raw.subject, stitched),
     );
     let period = RetentionPeriod::parse(&raw.period.value);
     if period.is_none() {
@@ -601,7 +603,14 @@ fn retention_def(
         return None;
     };
     let models = [cohort.model, returns.model];
-    let stitched_at = stitched_at(cx, catalog, &raw.stitched, &f("stitched"), &raw.subject, &models)?;
+    let stitched_at = stitched_at(
+        cx,
+        catalog,
+        &raw.stitched,
+        &f("stitched"),
+        &raw.subject,
+        &models,
+    )?;
     Some(Retention {
         name,
         description: raw.description,
@@ -625,21 +634,6 @@ fn retention_def(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_window;
-
-    #[test]
-    fn windows() {
-        assert_eq!(parse_window("1 day"), Some(86_400));
-        assert_eq!(parse_window("30 minutes"), Some(1800));
-        assert_eq!(parse_window("2 weeks"), Some(1_209_600));
-        assert_eq!(parse_window("0 days"), None);
-        assert_eq!(parse_window("1 fortnight"), None);
-        assert_eq!(parse_window("day"), None);
-    }
-}
-
 /// Where `stitched: true` was written, when the analysis can be stitched;
 /// `Err` (reported) when it cannot. `Ok(None)`: not stitched.
 fn stitched_at(
@@ -659,5 +653,20 @@ fn stitched_at(
             cx.error(&flag.referenced, field, problem);
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_window;
+
+    #[test]
+    fn windows() {
+        assert_eq!(parse_window("1 day"), Some(86_400));
+        assert_eq!(parse_window("30 minutes"), Some(1800));
+        assert_eq!(parse_window("2 weeks"), Some(1_209_600));
+        assert_eq!(parse_window("0 days"), None);
+        assert_eq!(parse_window("1 fortnight"), None);
+        assert_eq!(parse_window("day"), None);
     }
 }

@@ -411,9 +411,10 @@ pub fn stitch_problem(c: &Catalog, subject: &str, models: &[ModelId]) -> Option<
             idn.entity
         ));
     }
-    let policy_models = c.consent.iter().flat_map(|k| {
-        std::iter::once(k.ledger.model).chain(k.suppression.as_ref().map(|s| s.0))
-    });
+    let policy_models = c
+        .consent
+        .iter()
+        .flat_map(|k| std::iter::once(k.ledger.model).chain(k.suppression.as_ref().map(|s| s.0)));
     let mut seen = Vec::new();
     for m in models.iter().copied().chain(policy_models) {
         if seen.contains(&m) {

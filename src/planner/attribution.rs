@@ -52,7 +52,9 @@ fn subject_key(
     alias: &str,
 ) -> Result<(Expr, Option<Join>), PlanError> {
     let found = match stitched {
-        true => super::stitch::stitched_subject(catalog, model, alias).map(|p| (p.key, Some(p.join))),
+        true => {
+            super::stitch::stitched_subject(catalog, model, alias).map(|p| (p.key, Some(p.join)))
+        }
         false => catalog
             .model(model)
             .entity(subject)

@@ -200,7 +200,12 @@ pub(super) fn nested_subject(
     model: ModelId,
     base_alias: &str,
 ) -> Option<StitchedSubject> {
-    stitched_subject_as(catalog, model, base_alias, &format!("{MAP_ALIAS}_{base_alias}"))
+    stitched_subject_as(
+        catalog,
+        model,
+        base_alias,
+        &format!("{MAP_ALIAS}_{base_alias}"),
+    )
 }
 
 /// The value a stitched measure aggregates: for `count_distinct`, the

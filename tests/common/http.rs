@@ -48,7 +48,8 @@ fn demo_duckdb_template() -> &'static Path {
                 .await
                 .expect("load the demo data into DuckDB");
                 // Stitched definitions read the identity map.
-                let catalog = accord::definitions::load_dir(&demo_defs()).expect("demo definitions");
+                let catalog =
+                    accord::definitions::load_dir(&demo_defs()).expect("demo definitions");
                 let opts = accord::identity::BuildOptions {
                     full: true,
                     ..Default::default()
