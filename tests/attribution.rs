@@ -25,7 +25,7 @@ use accord::execute;
 use accord::planner::ErrorCode;
 use accord::warehouse::{Value, Warehouse};
 use chrono::{Duration, NaiveDate, NaiveDateTime};
-use common::warehouses::{all_engines, build_identity, demo, mysql_db, open, postgres_db};
+use common::warehouses::{all_engines, build_identity, demo, fixture_engines, open};
 use common::{demo_catalog, q};
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -365,53 +365,6 @@ fn fixture_sql(timestamp_type: &str) -> Vec<String> {
     out
 }
 
-async fn fixture_engines(dir: &std::path::Path) -> Vec<(&'static str, Warehouse)> {
-    use sqlx::Connection;
-    let duck_path = dir.join("fixture.duckdb");
-    {
-        let conn = duckdb::Connection::open(&duck_path).unwrap();
-        for s in fixture_sql("TIMESTAMP") {
-            conn.execute_batch(&s).unwrap();
-        }
-    }
-    let pg = postgres_db("attribution_fixture").await;
-    {
-        let mut c = sqlx::PgConnection::connect(&pg).await.unwrap();
-        for s in fixture_sql("TIMESTAMP") {
-            sqlx::raw_sql(&s).execute(&mut c).await.unwrap();
-        }
-    }
-    let my = mysql_db("attribution_fixture").await;
-    {
-        let mut c = sqlx::MySqlConnection::connect(&my).await.unwrap();
-        for s in fixture_sql("DATETIME") {
-            sqlx::raw_sql(&s).execute(&mut c).await.unwrap();
-        }
-    }
-    let lite_path = dir.join("fixture.sqlite");
-    {
-        let mut c =
-            sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", lite_path.display()))
-                .await
-                .unwrap();
-        for s in fixture_sql("TIMESTAMP") {
-            sqlx::raw_sql(&s).execute(&mut c).await.unwrap();
-        }
-    }
-    vec![
-        (
-            "duckdb",
-            open(&format!("duckdb://{}", duck_path.display())).await,
-        ),
-        ("postgres", open(&pg).await),
-        ("mysql", open(&my).await),
-        (
-            "sqlite",
-            open(&format!("sqlite://{}", lite_path.display())).await,
-        ),
-    ]
-}
-
 /// A result cell as an exact decimal (SQLite's REAL read back at the
 /// instance's 4 decimals: its only floating step is that final scaling).
 fn dec(v: &Value) -> Decimal {
@@ -619,7 +572,7 @@ fn the_reference_agrees_with_the_hand_computed_credits() {
 #[tokio::test]
 async fn hand_fixtures_on_every_engine() {
     let dir = tempfile::tempdir().unwrap();
-    let engines = fixture_engines(dir.path()).await;
+    let engines = fixture_engines("attribution_fixture", dir.path(), fixture_sql).await;
     let catalog = accord::definitions::load_str("fixture.yml", FIXTURE_DEFS)
         .unwrap_or_else(|d| panic!("{d}"));
     let mut failures = Vec::new();
@@ -671,7 +624,7 @@ async fn hand_fixtures_on_every_engine() {
 #[tokio::test]
 async fn several_instances_side_by_side_and_by_time() {
     let dir = tempfile::tempdir().unwrap();
-    let engines = fixture_engines(dir.path()).await;
+    let engines = fixture_engines("attribution_fixture", dir.path(), fixture_sql).await;
     let catalog = accord::definitions::load_str("fixture.yml", FIXTURE_DEFS).unwrap();
     let query = q(json!({
         "metrics": ["revenue", "purchases"],

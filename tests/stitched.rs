@@ -16,7 +16,7 @@ use accord::catalog::Catalog;
 use accord::execute;
 use accord::identity::{self, BuildOptions};
 use accord::warehouse::{Value, Warehouse};
-use common::warehouses::{mysql_db, open, postgres_db};
+use common::warehouses::fixture_engines;
 use serde_json::{Value as Json, json};
 
 const DEFS: &str = r#"
@@ -243,53 +243,6 @@ fn erasure_sql() -> String {
     format!("INSERT INTO st_erasure VALUES (1, 4, {})", at(9, 0))
 }
 
-async fn engines(dir: &std::path::Path) -> Vec<(&'static str, Warehouse)> {
-    use sqlx::Connection;
-    let duck = dir.join("stitched.duckdb");
-    {
-        let conn = duckdb::Connection::open(&duck).unwrap();
-        for s in fixture_sql("TIMESTAMP") {
-            conn.execute_batch(&s).unwrap();
-        }
-    }
-    let pg = postgres_db("stitched_fixture").await;
-    {
-        let mut c = sqlx::PgConnection::connect(&pg).await.unwrap();
-        for s in fixture_sql("TIMESTAMP") {
-            sqlx::raw_sql(&s).execute(&mut c).await.unwrap();
-        }
-    }
-    let my = mysql_db("stitched_fixture").await;
-    {
-        let mut c = sqlx::MySqlConnection::connect(&my).await.unwrap();
-        for s in fixture_sql("DATETIME") {
-            sqlx::raw_sql(&s).execute(&mut c).await.unwrap();
-        }
-    }
-    let lite = dir.join("stitched.sqlite");
-    {
-        let mut c =
-            sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", lite.display()))
-                .await
-                .unwrap();
-        for s in fixture_sql("TIMESTAMP") {
-            sqlx::raw_sql(&s).execute(&mut c).await.unwrap();
-        }
-    }
-    vec![
-        (
-            "duckdb",
-            open(&format!("duckdb://{}", duck.display())).await,
-        ),
-        ("postgres", open(&pg).await),
-        ("mysql", open(&my).await),
-        (
-            "sqlite",
-            open(&format!("sqlite://{}", lite.display())).await,
-        ),
-    ]
-}
-
 fn catalog() -> std::sync::Arc<Catalog> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("defs.yml"), DEFS).unwrap();
@@ -432,7 +385,7 @@ async fn stitched_analyses_credit_people_on_every_engine() {
     let catalog = catalog();
     let dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
-    for (name, wh) in engines(dir.path()).await {
+    for (name, wh) in fixture_engines("stitched_fixture", dir.path(), fixture_sql).await {
         identity::build(&catalog, &wh, &BuildOptions::default())
             .await
             .unwrap_or_else(|e| panic!("build on {name}: {e}"));

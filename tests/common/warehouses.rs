@@ -110,3 +110,67 @@ pub async fn build_identity(wh: &Warehouse) {
         .await
         .unwrap_or_else(|e| panic!("identity build on the demo data: {e}"));
 }
+
+/// DuckDB, PostgreSQL (database `name`), MariaDB (database `name`) and
+/// SQLite, each holding a hand-made fixture: `sql(timestamp_type)` gives
+/// its statements (`TIMESTAMP`, or `DATETIME` on MariaDB).
+pub async fn fixture_engines(
+    name: &str,
+    dir: &std::path::Path,
+    sql: impl Fn(&str) -> Vec<String>,
+) -> Vec<(&'static str, Warehouse)> {
+    use sqlx::Connection;
+    let duck = dir.join(format!("{name}.duckdb"));
+    {
+        let conn = duckdb::Connection::open(&duck).expect("open DuckDB");
+        for s in sql("TIMESTAMP") {
+            conn.execute_batch(&s)
+                .unwrap_or_else(|e| panic!("DuckDB: {s}: {e}"));
+        }
+    }
+    let pg = postgres_db(name).await;
+    {
+        let mut c = sqlx::PgConnection::connect(&pg).await.expect("PostgreSQL");
+        for s in sql("TIMESTAMP") {
+            sqlx::raw_sql(&s)
+                .execute(&mut c)
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL: {s}: {e}"));
+        }
+    }
+    let my = mysql_db(name).await;
+    {
+        let mut c = sqlx::MySqlConnection::connect(&my).await.expect("MariaDB");
+        for s in sql("DATETIME") {
+            sqlx::raw_sql(&s)
+                .execute(&mut c)
+                .await
+                .unwrap_or_else(|e| panic!("MariaDB: {s}: {e}"));
+        }
+    }
+    let lite = dir.join(format!("{name}.sqlite"));
+    {
+        let mut c =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", lite.display()))
+                .await
+                .expect("SQLite");
+        for s in sql("TIMESTAMP") {
+            sqlx::raw_sql(&s)
+                .execute(&mut c)
+                .await
+                .unwrap_or_else(|e| panic!("SQLite: {s}: {e}"));
+        }
+    }
+    vec![
+        (
+            "duckdb",
+            open(&format!("duckdb://{}", duck.display())).await,
+        ),
+        ("postgres", open(&pg).await),
+        ("mysql", open(&my).await),
+        (
+            "sqlite",
+            open(&format!("sqlite://{}", lite.display())).await,
+        ),
+    ]
+}
