@@ -2,7 +2,10 @@
 //! (default scale 100 ≈ 1M events and 1000 ≈ 10M events), its growth, and a
 //! baseline measured in the same run: a hand-written scan that reads every
 //! edge source once and groups the identifier pairs (the least any build
-//! must do). Also a no-op re-run (incremental, nothing new).
+//! must do). Also, in the same run, a re-run with nothing new (a no-op:
+//! the input fingerprints are unchanged) and a re-run after one new
+//! customer (incremental), which is what a re-run cost before no-op
+//! detection.
 //!
 //! Run: `cargo bench --bench identity --profile dev`
 //! (`ACCORD_BENCH_SCALES=100,1000`, `ACCORD_BENCH_RUNS=3`).
@@ -63,13 +66,14 @@ fn main() {
             query_timeout: Duration::from_secs(3600),
             ..Default::default()
         };
-        let (baseline, full, noop, report) = rt.block_on(async {
+        let (baseline, full, noop, incremental, report) = rt.block_on(async {
             let wh = Warehouse::connect(&url, options).await.expect("open");
             wh.load_demo(&data).await.expect("load");
             drop(data);
             let mut baseline = Vec::new();
             let mut full = Vec::new();
             let mut noop = Vec::new();
+            let mut incremental = Vec::new();
             let mut report = None;
             for _ in 0..runs {
                 let t = Instant::now();
@@ -92,23 +96,45 @@ fn main() {
                     .await
                     .expect("no-op build");
                 noop.push(t.elapsed());
-                assert_eq!(n.mode, identity::BuildMode::Incremental);
+                assert_eq!(n.mode, identity::BuildMode::Noop);
+                // One new customer: an incremental run with one new
+                // identifier.
+                wh.query(
+                    &format!(
+                        "INSERT INTO customers SELECT customer_id + {}, account_id, email, country, region, segment, acquisition_channel, signed_up_at, is_test FROM customers WHERE customer_id = 1",
+                        1_000_000_000 + incremental.len()
+                    ),
+                    1,
+                )
+                .await
+                .expect("new customer");
+                let t = Instant::now();
+                let i = identity::build(&catalog, &wh, &BuildOptions::default())
+                    .await
+                    .expect("incremental build");
+                incremental.push(t.elapsed());
+                // It recomputes the new customer and, as every incremental
+                // run does, the erased subjects' links.
+                assert_eq!(i.mode, identity::BuildMode::Incremental);
                 report = Some(r);
             }
             (
                 median(baseline),
                 median(full),
                 median(noop),
+                median(incremental),
                 report.expect("ran"),
             )
         });
         println!(
-            "scale {scale}: {events} events (generated in {generated:.1?}); baseline scan {baseline:.2?}; full build {full:.2?} ({:.1}x baseline, {} rounds, {} identifiers, {} clusters, {} edges); no-op incremental build {noop:.2?}",
+            "scale {scale}: {events} events (generated in {generated:.1?}); baseline scan {baseline:.2?}; full build {full:.2?} ({:.1}x baseline, {} rounds, {} identifiers, {} clusters, {} edges); no-op re-run {noop:.3?} ({:.4} of the full build); incremental re-run after one new customer {incremental:.2?} ({:.2} of the full build)",
             full.as_secs_f64() / baseline.as_secs_f64(),
             report.iterations,
             report.identifiers,
             report.clusters,
             report.edges,
+            noop.as_secs_f64() / full.as_secs_f64(),
+            incremental.as_secs_f64() / full.as_secs_f64(),
         );
         results.push((scale, events, baseline, full));
     }

@@ -12,7 +12,10 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use accord::demo::{self, AnonymousId, DemoConfig, DemoData, DeviceId, Engine, LoadStats, Value};
+use accord::demo::{
+    self, AnonymousId, DemoConfig, DemoData, DeviceId, Engine, LinkAnonymousId, LoadStats,
+    NoiseKind, Value,
+};
 use chrono::{Datelike, NaiveDateTime};
 use futures::FutureExt;
 use rust_decimal::Decimal;
@@ -37,8 +40,15 @@ fn print_counts(label: &str, data: &DemoData) {
 }
 
 /// FNV-1a over the rendered cells of every table except `skip`, in load
-/// order: a fingerprint of exactly what the loaders would write.
-fn fingerprint(data: &DemoData, skip: &[&str]) -> u64 {
+/// order: a fingerprint of exactly what the loaders would write. With
+/// `without_noise`, the junk and shared-cookie `identity_links` rows (see
+/// `LinkNoise`) are left out.
+fn fingerprint(data: &DemoData, skip: &[&str], without_noise: bool) -> u64 {
+    let noise: BTreeSet<String> = data
+        .truth_link_noise
+        .iter()
+        .map(|n| n.anonymous_id.to_string())
+        .collect();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |bytes: &[u8]| {
         for b in bytes {
@@ -57,6 +67,12 @@ fn fingerprint(data: &DemoData, skip: &[&str]) -> u64 {
         for i in 0..table.row_count() {
             values.clear();
             table.push_row_values(i, &mut values);
+            if without_noise
+                && spec.name == "identity_links"
+                && matches!(&values[0], Value::Text(id) if noise.contains(id.as_ref()))
+            {
+                continue;
+            }
             for v in &values {
                 let cell = match v {
                     Value::Null => "\\N".to_string(),
@@ -96,18 +112,26 @@ fn truth_fingerprint(data: &DemoData) -> u64 {
 }
 
 /// Fingerprints recorded with the generator as it was before
-/// `erasure_requests` existed: adding that table must not move a single
-/// value of the other twelve (expected metric values are computed from them).
+/// `erasure_requests` and the identity link noise existed: adding them must
+/// not move a single value of the other rows (expected metric values are
+/// computed from them).
 #[test]
-fn erasure_requests_leave_other_tables_unchanged() {
+fn erasure_requests_and_link_noise_leave_other_rows_unchanged() {
     const SKIP: &[&str] = &["erasure_requests"];
     assert_eq!(scale1().tables().len(), 13);
-    assert_eq!(fingerprint(scale1(), SKIP), 0x234c_aaff_8883_0207);
+    assert_eq!(fingerprint(scale1(), SKIP, true), 0x234c_aaff_8883_0207);
     assert_eq!(truth_fingerprint(scale1()), 0xb26f_259f_5dce_f2bc);
-    assert_eq!(fingerprint(scale5(), SKIP), 0x0226_2fe4_48f5_adec);
+    assert_eq!(fingerprint(scale5(), SKIP, true), 0x0226_2fe4_48f5_adec);
     assert_eq!(truth_fingerprint(scale5()), 0x3ca0_4523_7d67_7b9f);
-    // The new table does count in the full fingerprint.
-    assert_ne!(fingerprint(scale1(), &[]), fingerprint(scale1(), SKIP));
+    // The additions do count in the full fingerprint.
+    assert_ne!(
+        fingerprint(scale1(), &[], true),
+        fingerprint(scale1(), SKIP, true)
+    );
+    assert_ne!(
+        fingerprint(scale1(), SKIP, false),
+        fingerprint(scale1(), SKIP, true)
+    );
 }
 
 // ------------------------------------------------------------ generation
@@ -318,10 +342,21 @@ fn check_integrity(data: &DemoData) {
         assert!(["desktop", "mobile", "tablet"].contains(&d.device_type));
         in_range("devices.first_seen_at", d.first_seen_at);
     }
+    // Real links only; the noise rows are checked by
+    // `link_noise_is_blocked_or_shared`.
+    let noise: BTreeSet<LinkAnonymousId> = data
+        .truth_link_noise
+        .iter()
+        .map(|n| n.anonymous_id)
+        .collect();
     let links: BTreeMap<AnonymousId, i64> = data
         .identity_links
         .iter()
-        .map(|l| (l.anonymous_id, l.customer_id))
+        .filter(|l| !noise.contains(&l.anonymous_id))
+        .map(|l| {
+            let cookie = l.anonymous_id.cookie().expect("real links hold cookies");
+            (cookie, l.customer_id)
+        })
         .collect();
     for l in &data.identity_links {
         let c = customer(l.customer_id);
@@ -651,8 +686,10 @@ fn check_identity_truth(data: &DemoData, links: &BTreeMap<AnonymousId, i64>) {
         let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
         parent.insert(ra, rb);
     };
-    for l in &data.identity_links {
-        union(Node::Anon(l.anonymous_id), Node::Customer(l.customer_id));
+    // The noise rows are blocked or cut by the identity rules, so they are
+    // not edges.
+    for (anon, customer) in links {
+        union(Node::Anon(*anon), Node::Customer(*customer));
     }
     for s in &data.sessions {
         union(Node::Anon(s.anonymous_id), Node::Device(s.device_id));
@@ -743,6 +780,101 @@ fn check_identity_truth(data: &DemoData, links: &BTreeMap<AnonymousId, i64>) {
         data.truth_person_of_anonymous().len(),
         data.truth_anonymous.len()
     );
+}
+
+/// The demo identity definitions' normalisation of anonymous ids (trim,
+/// lower) and whether the result is blocked, as `metric_defs/identity.yml`
+/// says, written out independently.
+fn blocked_anonymous_id(raw: &str) -> Option<String> {
+    let v = raw.trim_matches(' ').to_ascii_lowercase();
+    let blocked = ["", "0", "-1", "null", "undefined", "anonymous"].contains(&v.as_str())
+        || v.starts_with("test");
+    blocked.then_some(v)
+}
+
+fn check_link_noise(data: &DemoData) {
+    let noise: BTreeMap<LinkAnonymousId, &demo::LinkNoise> = data
+        .truth_link_noise
+        .iter()
+        .map(|n| (n.anonymous_id, n))
+        .collect();
+    assert_eq!(noise.len(), data.truth_link_noise.len(), "noise ids repeat");
+    // Every noise row is described, and every description has its rows.
+    let mut rows: BTreeMap<LinkAnonymousId, Vec<i64>> = BTreeMap::new();
+    for l in &data.identity_links {
+        if noise.contains_key(&l.anonymous_id) {
+            rows.entry(l.anonymous_id).or_default().push(l.customer_id);
+        } else {
+            assert!(l.anonymous_id.cookie().is_some(), "{}", l.anonymous_id);
+        }
+    }
+    for (id, n) in &noise {
+        let mut got = rows.remove(id).unwrap_or_default();
+        got.sort_unstable();
+        assert_eq!(got, n.customers, "{id:?}");
+        assert!(
+            n.customers.len() >= 2,
+            "{id:?} links fewer than two customers"
+        );
+    }
+    let seen: BTreeSet<AnonymousId> = data
+        .sessions
+        .iter()
+        .map(|s| s.anonymous_id)
+        .chain(data.events.iter().map(|e| e.anonymous_id))
+        .chain(data.marketing_touches.iter().map(|t| t.anonymous_id))
+        .collect();
+    let mut blocked_values = BTreeSet::new();
+    let mut shared = 0;
+    for n in &data.truth_link_noise {
+        let raw = n.anonymous_id.to_string();
+        match n.kind {
+            NoiseKind::Blocked => {
+                let v =
+                    blocked_anonymous_id(&raw).unwrap_or_else(|| panic!("`{raw}` is not blocked"));
+                blocked_values.insert(v);
+            }
+            NoiseKind::Shared => {
+                let cookie = n
+                    .anonymous_id
+                    .cookie()
+                    .expect("a shared cookie is a cookie");
+                assert!(!seen.contains(&cookie), "{cookie} is seen elsewhere");
+                assert!(blocked_anonymous_id(&raw).is_none());
+                shared += 1;
+            }
+        }
+    }
+    // Every blocked value, the pattern, and values that only normalisation
+    // reveals as blocked.
+    for v in ["", "0", "-1", "null", "undefined", "anonymous"] {
+        assert!(blocked_values.contains(v), "no junk `{v}`");
+    }
+    assert!(blocked_values.iter().any(|v| v.starts_with("test")));
+    assert!(data.truth_link_noise.iter().any(|n| {
+        let raw = n.anonymous_id.to_string();
+        n.kind == NoiseKind::Blocked && raw != raw.trim_matches(' ').to_ascii_lowercase()
+    }));
+    assert!(shared >= 1, "no shared cookie");
+    // Distinct even where case and trailing spaces do not count (MariaDB's
+    // default collation): the primary key holds and distinct counts agree
+    // on every engine.
+    let fold = |id: &LinkAnonymousId| id.to_string().trim_end_matches(' ').to_ascii_lowercase();
+    let keys: BTreeSet<_> = data
+        .identity_links
+        .iter()
+        .map(|l| (fold(&l.anonymous_id), l.customer_id))
+        .collect();
+    assert_eq!(keys.len(), data.identity_links.len());
+    let ids: BTreeSet<_> = data.identity_links.iter().map(|l| l.anonymous_id).collect();
+    let folded: BTreeSet<_> = ids.iter().map(fold).collect();
+    assert_eq!(folded.len(), ids.len());
+}
+
+#[test]
+fn link_noise_is_blocked_or_shared() {
+    check_link_noise(scale1());
+    check_link_noise(scale5());
 }
 
 #[test]

@@ -1,9 +1,10 @@
 //! Identity resolution on hand-made graphs, on DuckDB, PostgreSQL, MariaDB
 //! and SQLite: a chain longer than one propagation round, a cycle, a
 //! blocked hub and junk values, merge limits exceeded, normalisation;
-//! idempotent and incremental re-runs, exclusions splitting a cluster (and
-//! the ledger showing it), erasure, the iteration limit, and a stitched
-//! measure. Every expected map is written out by hand below.
+//! idempotent and incremental re-runs, no-op re-runs when no input changed
+//! (and a rebuild after each kind of change), exclusions splitting a
+//! cluster (and the ledger showing it), erasure, the iteration limit, and a
+//! stitched measure. Every expected map is written out by hand below.
 
 mod common;
 
@@ -77,7 +78,16 @@ identity:
 "#;
 
 fn catalog(max_iterations: u32) -> std::sync::Arc<Catalog> {
-    let text = DEFS.replace("MAXIT", &max_iterations.to_string());
+    catalog_with(max_iterations, &[])
+}
+
+/// The fixture definitions with some text replaced.
+fn catalog_with(max_iterations: u32, edits: &[(&str, &str)]) -> std::sync::Arc<Catalog> {
+    let mut text = DEFS.replace("MAXIT", &max_iterations.to_string());
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from}");
+        text = text.replace(from, to);
+    }
     accord::definitions::load_str("fixture.yml", &text)
         .unwrap_or_else(|d| panic!("fixture definitions:\n{d}"))
 }
@@ -396,7 +406,7 @@ async fn reruns_are_idempotent_and_incremental() {
     for (engine, wh) in engines("incr", dir.path()).await {
         let first = build(&c, &wh, engine).await;
         let again = build(&c, &wh, engine).await;
-        assert_eq!(again.mode, BuildMode::Incremental, "{engine}");
+        assert_eq!(again.mode, BuildMode::Noop, "{engine}: nothing new");
         assert_eq!(again.active, 0, "{engine}: nothing new, nothing recomputed");
         assert_eq!(again.run_id, first.run_id + 1, "{engine}");
         diff(engine, &read_map(&wh).await, &expected_map());
@@ -581,10 +591,180 @@ async fn exclusions_split_clusters_and_erasure_removes_subjects() {
             ledger.iter().any(|row| row[0] == "erase" && row[7] == "2"),
             "{engine}: {ledger:?}"
         );
-        // Erasure holds on the next run too (and stays incremental).
+        // Erasure holds on the next run too (nothing changed: a no-op).
         let again = build(&c, &wh, engine).await;
-        assert_eq!(again.mode, BuildMode::Incremental, "{engine}");
+        assert_eq!(again.mode, BuildMode::Noop, "{engine}");
+        assert_eq!(again.erased, 2, "{engine}: the standing map's count");
         diff(engine, &read_map(&wh).await, &want);
+    }
+}
+
+/// Modes of every run so far, in order.
+async fn run_modes(wh: &Warehouse) -> Vec<String> {
+    wh.query(
+        "SELECT mode FROM accord_identity_runs ORDER BY run_id",
+        1000,
+    )
+    .await
+    .expect("runs")
+    .rows
+    .iter()
+    .map(|r| text(&r[0]))
+    .collect()
+}
+
+#[tokio::test]
+async fn reruns_without_changes_are_noops_and_every_change_rebuilds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = catalog(30);
+    for (engine, wh) in engines("noop", dir.path()).await {
+        let first = build(&c, &wh, engine).await;
+        let ledger = read_ledger(&wh).await;
+        let noop = build(&c, &wh, engine).await;
+        assert_eq!(noop.mode, BuildMode::Noop, "{engine}");
+        assert_eq!(noop.unchanged_since, Some(first.run_id), "{engine}");
+        assert_eq!(noop.run_id, first.run_id + 1, "{engine}");
+        assert_eq!(
+            (
+                noop.identifiers,
+                noop.clusters,
+                noop.edges,
+                noop.blocked,
+                noop.over_limit
+            ),
+            (first.identifiers, first.clusters, first.edges, 4, 2),
+            "{engine}: the standing map's figures"
+        );
+        assert_eq!((noop.iterations, noop.active, noop.merges), (0, 0, 0));
+        diff(engine, &read_map(&wh).await, &expected_map());
+        assert_eq!(read_ledger(&wh).await, ledger, "{engine}: ledger untouched");
+        let h = identity::health(&c, &wh, 1).await.expect("health");
+        let last = h.last_run.expect("last run");
+        assert_eq!(
+            (last.mode.as_str(), last.blocked, last.over_limit),
+            ("noop", 4, 2),
+            "{engine}"
+        );
+
+        // --full always builds.
+        let full = identity::build(
+            &c,
+            &wh,
+            &BuildOptions {
+                full: true,
+                now: None,
+            },
+        )
+        .await
+        .expect("full");
+        assert_eq!(full.mode, BuildMode::Full, "{engine}");
+        for _ in 0..2 {
+            let n = build(&c, &wh, engine).await;
+            // A no-op names the run that built the standing map.
+            assert_eq!(
+                (n.mode, n.unchanged_since),
+                (BuildMode::Noop, Some(full.run_id)),
+                "{engine}"
+            );
+        }
+
+        // New rows, even with no new evidence: incremental, nothing
+        // recomputed.
+        insert_visits(&wh, &[("c01".into(), Some("d01".into()), None)], 2000).await;
+        let r = build(&c, &wh, engine).await;
+        assert_eq!((r.mode, r.active), (BuildMode::Incremental, 0), "{engine}");
+        assert_eq!(build(&c, &wh, engine).await.mode, BuildMode::Noop);
+
+        // A new exclusion: c70 and d70 part (an edge goes: full).
+        identity::exclude(
+            &c,
+            &wh,
+            &Exclusion {
+                identifier_type: "cookie".into(),
+                identifier: "c70".into(),
+                linked_type: None,
+                linked_identifier: None,
+                reason: "bad_data".into(),
+            },
+        )
+        .await
+        .expect("exclude");
+        let r = build(&c, &wh, engine).await;
+        assert_eq!((r.mode, r.excluded), (BuildMode::Full, 1), "{engine}");
+        let mut want = expected_map();
+        want.remove(&("cookie".to_string(), "c70".to_string()));
+        diff(engine, &read_map(&wh).await, &want);
+        assert_eq!(build(&c, &wh, engine).await.mode, BuildMode::Noop);
+
+        // A new erasure request: u90 leaves.
+        exec(
+            &wh,
+            "INSERT INTO fx_erasures VALUES (7, 'u90', '2025-03-01 00:00:00')",
+        )
+        .await;
+        let r = build(&c, &wh, engine).await;
+        assert_eq!((r.mode, r.erased), (BuildMode::Incremental, 1), "{engine}");
+        want.remove(&("user".to_string(), "u90".to_string()));
+        diff(engine, &read_map(&wh).await, &want);
+        assert_eq!(build(&c, &wh, engine).await.mode, BuildMode::Noop);
+
+        // A rule version bump: full.
+        let v4 = catalog_with(30, &[("rule_version: 3", "rule_version: 4")]);
+        let r = build(&v4, &wh, engine).await;
+        assert_eq!(r.mode, BuildMode::Full, "{engine}");
+        assert_eq!(build(&v4, &wh, engine).await.mode, BuildMode::Noop);
+
+        // Changed rules without a bump still count: d33 is now blocked.
+        let stricter = catalog_with(
+            30,
+            &[
+                ("rule_version: 3", "rule_version: 4"),
+                (
+                    "blocked_values: ['unknown']",
+                    "blocked_values: ['unknown', 'd33']",
+                ),
+            ],
+        );
+        let r = build(&stricter, &wh, engine).await;
+        assert_ne!(r.mode, BuildMode::Noop, "{engine}");
+        assert_eq!(r.blocked, 5, "{engine}");
+        let stricter_mode = r.mode.name();
+        want.remove(&("device".to_string(), "d33".to_string()));
+        diff(engine, &read_map(&wh).await, &want);
+
+        // A map changed behind accord's back is rebuilt.
+        exec(
+            &wh,
+            "DELETE FROM accord_identity_map WHERE identifier = 'u01'",
+        )
+        .await;
+        let r = build(&stricter, &wh, engine).await;
+        assert_ne!(r.mode, BuildMode::Noop, "{engine}");
+        diff(engine, &read_map(&wh).await, &want);
+        let tampered_mode = r.mode.name();
+
+        let s = |x: &str| x.to_string();
+        assert_eq!(
+            run_modes(&wh).await,
+            vec![
+                s("full"),
+                s("noop"),
+                s("full"),
+                s("noop"),
+                s("noop"),
+                s("incremental"),
+                s("noop"),
+                s("full"),
+                s("noop"),
+                s("incremental"),
+                s("noop"),
+                s("full"),
+                s("noop"),
+                s(stricter_mode),
+                s(tampered_mode),
+            ],
+            "{engine}"
+        );
     }
 }
 

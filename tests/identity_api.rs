@@ -50,6 +50,8 @@ fn compile_prints_the_build_sql_for_any_dialect() {
         "ROW_NUMBER() OVER (ORDER BY",
         "INSERT INTO accord_identity_ledger",
         "DROP TABLE IF EXISTS accord_identity_w_obs;",
+        "ALTER TABLE accord_identity_w_map_next RENAME TO accord_identity_map;",
+        "INSERT INTO accord_identity_fingerprints",
     ] {
         assert!(out.contains(want), "missing `{want}`:\n{out}");
     }
@@ -100,12 +102,27 @@ fn build_health_and_exclude_from_the_command_line() {
     assert_eq!(first["mode"], "full");
     assert!(first["clusters"].as_i64().unwrap_or(0) > 100, "{first}");
 
+    // Nothing changed: the re-run does nothing and says so.
     let (code, out, err) = cmd("build", &[]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("(incremental, rule version 1)"), "{out}");
-    // Only erased subjects' identifiers are recomputed: the graph snapshot
-    // does not keep them, so their links look new on every run.
-    assert!(out.contains(" 11 recomputed"), "{out}");
+    assert!(
+        out.contains("identity run 2 (noop, rule version 1)"),
+        "{out}"
+    );
+    assert!(out.contains("unchanged since run 1"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{} identifiers in {} clusters",
+            first["identifiers"], first["clusters"]
+        )),
+        "{out}"
+    );
+    let (code, out, err) = cmd("build", &["--json"]);
+    assert_eq!(code, 0, "{err}");
+    let noop = json_of(&out);
+    assert_eq!(noop["mode"], "noop");
+    assert_eq!(noop["unchanged_since"], 1);
+    assert_eq!(noop["identifiers"], first["identifiers"]);
 
     let (code, out, err) = cmd("health", &["--json", "--top", "2"]);
     assert_eq!(code, 0, "{err}");
@@ -113,7 +130,7 @@ fn build_health_and_exclude_from_the_command_line() {
     assert_eq!(h["clusters"], first["clusters"]);
     assert_eq!(h["identifiers"], first["identifiers"]);
     assert_eq!(h["largest_clusters"].as_array().map(Vec::len), Some(2));
-    assert_eq!(h["last_run"]["mode"], "incremental");
+    assert_eq!(h["last_run"]["mode"], "noop");
 
     let (code, out, err) = cmd("health", &[]);
     assert_eq!(code, 0, "{err}");

@@ -351,6 +351,33 @@ pub(crate) const CONSENT_PURPOSES: &[(&str, f64)] = &[
 pub(crate) const ERASURE_REASONS: &[(&str, u32)] =
     &[("erasure", 60), ("objection", 25), ("suppression", 15)];
 
+/// What broken trackers write where a cookie id belongs: placeholders and
+/// test ids. Each one, trimmed and lower-cased, is a value the demo's
+/// identity definitions block (`metric_defs/identity.yml`) or matches their
+/// `test%` pattern. They are pairwise different even for a collation that
+/// ignores case and trailing spaces (MariaDB's default), so the primary key
+/// holds and `COUNT(DISTINCT anonymous_id)` agrees on every engine.
+pub(crate) const JUNK_ANONYMOUS_IDS: &[&str] = &[
+    "",
+    "0",
+    "-1",
+    "null",
+    "undefined",
+    "anonymous",
+    " Anonymous ",
+    " NULL",
+    "  undefined",
+    " -1 ",
+    "test",
+    "test_user_17",
+    "TEST-checkout-bot",
+    " Test Cookie ",
+];
+
+/// How many customers each shared (kiosk, family) browser cookie is linked
+/// to.
+pub(crate) const SHARED_COOKIE_CUSTOMERS: &[usize] = &[4, 2];
+
 pub(crate) const TICKET_PRIORITIES: &[(&str, u32)] =
     &[("low", 25), ("normal", 50), ("high", 18), ("urgent", 7)];
 pub(crate) const ORDER_TICKET_CATEGORIES: &[(&str, u32)] = &[

@@ -3,7 +3,8 @@
 //! tickets. Everything is drawn from one ChaCha8 stream in a fixed order, so
 //! the output depends on the seed alone. Erasure requests come from a second
 //! stream, drawn after everything else is final, so adding them changed no
-//! other table.
+//! other table; junk and shared-cookie identity links from a third, so
+//! adding them changed no other row.
 
 use chrono::{DateTime, NaiveDateTime};
 use rand::{Rng, SeedableRng};
@@ -16,16 +17,16 @@ use super::catalog::{
     AFFILIATE_SOURCES, BROWSE_PAGES, CATEGORIES, CONSENT_PURPOSES, COUNTRIES, DEVICE_TYPES,
     DISPLAY_CAMPAIGNS, DISPLAY_SOURCES, EMAIL_CAMPAIGNS, EMAIL_DOMAINS, EMAIL_SOURCES,
     ERASURE_REASONS, FIRST_CHANNELS, FIRST_NAMES, HOURS_WEEKDAY, HOURS_WEEKEND, INDUSTRIES,
-    LAST_NAMES, MONTH_WEIGHTS, ORDER_TICKET_CATEGORIES, OS_DESKTOP, OS_MOBILE, OS_TABLET,
-    PAGE_CHECKOUT, PAGE_CONFIRMATION, PAGE_LOGIN, PAGE_PRODUCT, PAGE_SIGNUP, PAID_SEARCH_CAMPAIGNS,
-    PAID_SEARCH_SOURCES, PLANS, PRODUCT_ADJECTIVES, PRODUCT_COUNT, REFERRAL_SOURCES,
-    RETURN_CHANNELS, SEARCH_ENGINES, SEGMENTS, SOCIAL_CAMPAIGNS, SOCIAL_SOURCES, TICKET_PRIORITIES,
-    WEEKDAY_WEIGHTS, landing_pages,
+    JUNK_ANONYMOUS_IDS, LAST_NAMES, MONTH_WEIGHTS, ORDER_TICKET_CATEGORIES, OS_DESKTOP, OS_MOBILE,
+    OS_TABLET, PAGE_CHECKOUT, PAGE_CONFIRMATION, PAGE_LOGIN, PAGE_PRODUCT, PAGE_SIGNUP,
+    PAID_SEARCH_CAMPAIGNS, PAID_SEARCH_SOURCES, PLANS, PRODUCT_ADJECTIVES, PRODUCT_COUNT,
+    REFERRAL_SOURCES, RETURN_CHANNELS, SEARCH_ENGINES, SEGMENTS, SHARED_COOKIE_CUSTOMERS,
+    SOCIAL_CAMPAIGNS, SOCIAL_SOURCES, TICKET_PRIORITIES, WEEKDAY_WEIGHTS, landing_pages,
 };
 use super::model::{
     Account, AnonymousId, AnonymousTruth, ConsentEvent, Customer, DemoData, Device, DeviceId,
-    DeviceTruth, ErasureRequest, Event, IdentityLink, MarketingTouch, Order, OrderItem, Product,
-    Session, SessionId, SupportTicket,
+    DeviceTruth, ErasureRequest, Event, IdentityLink, LinkAnonymousId, LinkNoise, MarketingTouch,
+    NoiseKind, Order, OrderItem, Product, Session, SessionId, SupportTicket,
 };
 
 /// 2025-01-01 00:00:00 UTC.
@@ -51,6 +52,11 @@ const ERASURE_SEED_KEY: u64 = 0x4552_4153_455f_5251;
 const ERASURE_PER_MILLE: usize = 15;
 /// Even the smallest warehouse has this many, so tests can see them.
 const MIN_ERASURES: usize = 2;
+/// XORed into the seed for the junk identity link stream ("LINKJUNK").
+const LINK_NOISE_SEED_KEY: u64 = 0x4c49_4e4b_4a55_4e4b;
+/// A junk value is linked to this many customers, at least.
+const JUNK_MIN_CUSTOMERS: usize = 2;
+const JUNK_MAX_CUSTOMERS: usize = 4;
 
 /// Seconds since 2025-01-01 00:00:00 UTC; the whole year fits in a `u32`.
 type Secs = u32;
@@ -303,6 +309,7 @@ impl Generator {
                 erasure_requests: Vec::new(),
                 truth_anonymous: Vec::with_capacity(capacity * 2),
                 truth_devices: Vec::with_capacity(capacity * 2),
+                truth_link_noise: Vec::new(),
             },
         };
         g.make_products();
@@ -864,7 +871,7 @@ impl Generator {
         }
         anon.linked = true;
         self.data.identity_links.push(IdentityLink {
-            anonymous_id: anon.id,
+            anonymous_id: LinkAnonymousId::Cookie(anon.id),
             customer_id: prov,
             linked_at: ts(t),
             source,
@@ -1321,11 +1328,10 @@ impl Generator {
             dev.customer_id = remap_opt(dev.customer_id);
         }
         d.devices.sort_unstable_by_key(|x| x.device_id);
+        // Sorted once the noise links are in, below.
         for l in &mut d.identity_links {
             l.customer_id = remap(l.customer_id);
         }
-        d.identity_links
-            .sort_unstable_by_key(|l| (l.anonymous_id, l.customer_id));
         for s in &mut d.sessions {
             s.customer_id = remap_opt(s.customer_id);
         }
@@ -1412,8 +1418,98 @@ impl Generator {
             }
         }
         self.data.erasure_requests = erasure_requests(self.data.config.seed, &self.data.customers);
+        let (links, noise) = link_noise(
+            self.data.config.seed,
+            &self.data.customers,
+            &self.data.truth_anonymous,
+        );
+        self.data.identity_links.extend(links);
+        self.data
+            .identity_links
+            .sort_unstable_by_key(|l| (l.anonymous_id, l.customer_id));
+        self.data.truth_link_noise = noise;
         self.data
     }
+}
+
+/// Identity links that name nobody in particular, as real trackers produce
+/// them: every junk value of [`JUNK_ANONYMOUS_IDS`] linked to a few
+/// customers, and cookies of shared browsers linked to several (a kiosk, a
+/// family laptop; fresh ids seen nowhere else). Drawn from their own stream
+/// once everything else is final, so no other row depends on them. Each
+/// link is dated after its customer's signup.
+fn link_noise(
+    seed: u64,
+    customers: &[Customer],
+    cookies: &[AnonymousTruth],
+) -> (Vec<IdentityLink>, Vec<LinkNoise>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ LINK_NOISE_SEED_KEY);
+    let most = SHARED_COOKIE_CUSTOMERS
+        .iter()
+        .copied()
+        .fold(JUNK_MAX_CUSTOMERS, usize::max);
+    if customers.len() < most {
+        // Too few customers to link anything to several of them.
+        return (Vec::new(), Vec::new());
+    }
+    let mut ids: Vec<(LinkAnonymousId, NoiseKind, usize)> = Vec::new();
+    for junk in JUNK_ANONYMOUS_IDS {
+        let k = rng.random_range(JUNK_MIN_CUSTOMERS..=JUNK_MAX_CUSTOMERS);
+        ids.push((LinkAnonymousId::Junk(junk), NoiseKind::Blocked, k));
+    }
+    for &k in SHARED_COOKIE_CUSTOMERS {
+        // A fresh cookie: not one the simulation handed out.
+        let id = loop {
+            let id = AnonymousId(rng.random());
+            if cookies
+                .binary_search_by_key(&id, |t| t.anonymous_id)
+                .is_err()
+                && ids.iter().all(|(other, _, _)| other.cookie() != Some(id))
+            {
+                break id;
+            }
+        };
+        ids.push((LinkAnonymousId::Cookie(id), NoiseKind::Shared, k));
+    }
+    let signup_of = |c: &Customer| {
+        let off = c.signed_up_at.and_utc().timestamp() - YEAR_START_UNIX;
+        Secs::try_from(off).unwrap_or(YEAR_END).min(YEAR_END)
+    };
+    let mut links = Vec::new();
+    let mut noise = Vec::new();
+    let mut order: Vec<usize> = (0..customers.len()).collect();
+    for (anonymous_id, kind, k) in ids {
+        // Partial Fisher-Yates: `k` distinct customers.
+        for i in 0..k {
+            let j = rng.random_range(i..order.len());
+            order.swap(i, j);
+        }
+        let mut linked = Vec::with_capacity(k);
+        for &idx in &order[..k] {
+            let Some(c) = customers.get(idx) else {
+                continue;
+            };
+            let signup = signup_of(c);
+            links.push(IdentityLink {
+                anonymous_id,
+                customer_id: c.customer_id,
+                linked_at: ts(rng.random_range(signup..=YEAR_END)),
+                source: if rng.random_bool(0.7) {
+                    "login"
+                } else {
+                    "email_click"
+                },
+            });
+            linked.push(c.customer_id);
+        }
+        linked.sort_unstable();
+        noise.push(LinkNoise {
+            anonymous_id,
+            kind,
+            customers: linked,
+        });
+    }
+    (links, noise)
 }
 
 /// About 1.5% of customers (at least [`MIN_ERASURES`]) ask to be erased some

@@ -1,7 +1,9 @@
 //! A deterministic demo warehouse: a year (2025) of a web shop's customer
 //! journeys — anonymous visits on several devices, signups, logins, marketing
 //! touches, orders with refunds and cancellations, consent changes, support
-//! tickets and GDPR erasure requests — generated in memory from a seed and
+//! tickets and GDPR erasure requests, plus junk and shared-browser identity
+//! links that identity stitching must not fall for — generated in memory
+//! from a seed and
 //! bulk-loaded into DuckDB, PostgreSQL, MariaDB or SQLite.
 //!
 //! [`generate`] is pure: the same [`DemoConfig`] always yields identical
@@ -24,9 +26,9 @@ pub use load::load_duckdb;
 pub use load::{DemoError, LoadStats, LoadStep, load_mysql, load_postgres, load_sqlite};
 pub use model::{
     Account, AnonymousId, AnonymousTruth, ColumnSpec, ColumnType, ConsentEvent, Customer, DemoData,
-    Device, DeviceId, DeviceTruth, ErasureRequest, Event, IdentityLink, MarketingTouch, Order,
-    OrderItem, Product, Row, RowSource, Session, SessionId, SupportTicket, TableSpec, Value,
-    table_specs,
+    Device, DeviceId, DeviceTruth, ErasureRequest, Event, IdentityLink, LinkAnonymousId, LinkNoise,
+    MarketingTouch, NoiseKind, Order, OrderItem, Product, Row, RowSource, Session, SessionId,
+    SupportTicket, TableSpec, Value, table_specs,
 };
 
 /// What to generate: `scale` 1 ≈ 10k events (scale 0 counts as 1); the seed

@@ -88,9 +88,54 @@ pub struct Device {
     pub first_seen_at: NaiveDateTime,
 }
 
+/// The `anonymous_id` of an identity link: a cookie, or junk a broken
+/// tracker wrote where a cookie id belongs (see [`LinkNoise`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinkAnonymousId {
+    Cookie(AnonymousId),
+    /// Stored as written: untrimmed, any case, possibly empty.
+    Junk(&'static str),
+}
+
+impl LinkAnonymousId {
+    /// The cookie, unless this is junk.
+    pub fn cookie(self) -> Option<AnonymousId> {
+        match self {
+            LinkAnonymousId::Cookie(a) => Some(a),
+            LinkAnonymousId::Junk(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for LinkAnonymousId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkAnonymousId::Cookie(a) => a.fmt(f),
+            LinkAnonymousId::Junk(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Text order, as the database sorts the column (cookies' fixed-width hex
+/// makes their numeric order the text order).
+impl Ord for LinkAnonymousId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        match (self, other) {
+            (LinkAnonymousId::Cookie(a), LinkAnonymousId::Cookie(b)) => a.cmp(b),
+            _ => self.to_string().cmp(&other.to_string()),
+        }
+    }
+}
+
+impl PartialOrd for LinkAnonymousId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityLink {
-    pub anonymous_id: AnonymousId,
+    pub anonymous_id: LinkAnonymousId,
     pub customer_id: i64,
     pub linked_at: NaiveDateTime,
     pub source: &'static str,
@@ -195,7 +240,9 @@ pub struct ErasureRequest {
 /// Who really is behind one cookie. Never loaded into a database: it is the
 /// answer key for identity stitching.
 ///
-/// The observable identity graph has these edges and no others:
+/// The observable identity graph has these edges and no others (besides
+/// the [`LinkNoise`] rows of `identity_links`, which the identity rules
+/// block or cut):
 /// `identity_links` (anonymous_id–customer_id), `sessions` (anonymous_id–device_id,
 /// and anonymous_id–customer_id when `customer_id` is set), `events` and
 /// `marketing_touches` (anonymous_id–customer_id when `customer_id` is set) and
@@ -220,6 +267,32 @@ pub struct AnonymousTruth {
     /// anonymous_id–customer_id pair seen in sessions, events or touches also
     /// has one).
     pub direct: bool,
+}
+
+/// An `identity_links` row set that names nobody in particular: junk, or a
+/// cookie several customers share. Drawn from a stream of its own after
+/// everything else is final, so no other row changed when it was added.
+/// Part of the answer key: stitching must keep every real person intact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkNoise {
+    pub anonymous_id: LinkAnonymousId,
+    pub kind: NoiseKind,
+    /// The customers it is linked to: distinct, sorted, at least two (so
+    /// it would merge them if nothing stopped it).
+    pub customers: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoiseKind {
+    /// Junk that the identity definitions block once trimmed and
+    /// lower-cased (`''`, `'null'`, `' Anonymous '`, `'TEST-…'`): it must
+    /// not be in the map.
+    Blocked,
+    /// A real-looking cookie of a shared browser (a kiosk, a family
+    /// laptop), seen nowhere but in these links. The limit of one customer
+    /// per cookie cuts all its links: it is its own cluster and is counted
+    /// as over the limit.
+    Shared,
 }
 
 /// Who really is behind one device; see [`AnonymousTruth`] for the graph.
@@ -256,6 +329,9 @@ pub struct DemoData {
     pub truth_anonymous: Vec<AnonymousTruth>,
     /// One entry per device, sorted by id.
     pub truth_devices: Vec<DeviceTruth>,
+    /// The junk and shared cookies among `identity_links`, in the order
+    /// they were drawn.
+    pub truth_link_noise: Vec<LinkNoise>,
 }
 
 impl DemoData {

@@ -1,6 +1,9 @@
-//! Runs an identity build on a warehouse: prepare, seed, propagate until no
-//! label changes (or the iteration limit, which fails the build and leaves
-//! the previous map in place), write the map and ledger, record the run.
+//! Runs an identity build on a warehouse: fingerprint the inputs (and stop
+//! there, as a `noop` run, when nothing changed since the last run),
+//! prepare, seed, propagate until no label changes (or the iteration limit,
+//! which fails the build and leaves the previous map in place), write the
+//! next map into work tables, then in one transaction append the ledger,
+//! swap the next map and graph snapshot in and record the run.
 //!
 //! Incremental: when the previous map was built under the same rule version
 //! and every edge of the previous graph snapshot is still present (nothing
@@ -24,7 +27,34 @@ use crate::dialect::DialectKind;
 use crate::sql::ast::*;
 use crate::warehouse::{Value, Warehouse, WarehouseError};
 
-pub type BuildMode = Mode;
+/// What a build did: recomputed every component, only those new evidence
+/// touched, or nothing at all because no input changed since the last run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildMode {
+    Full,
+    Incremental,
+    Noop,
+}
+
+impl BuildMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            BuildMode::Full => "full",
+            BuildMode::Incremental => "incremental",
+            BuildMode::Noop => "noop",
+        }
+    }
+}
+
+impl From<Mode> for BuildMode {
+    fn from(m: Mode) -> BuildMode {
+        match m {
+            Mode::Full => BuildMode::Full,
+            Mode::Incremental => BuildMode::Incremental,
+        }
+    }
+}
 
 #[derive(Debug, Error)]
 pub enum IdentityError {
@@ -47,7 +77,8 @@ pub enum IdentityError {
 
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
-    /// Recompute every component even when an incremental run is possible.
+    /// Recompute every component even when an incremental run (or none) is
+    /// possible.
     pub full: bool,
     /// The run's timestamp (default: now, UTC, whole seconds).
     pub now: Option<NaiveDateTime>,
@@ -59,7 +90,7 @@ pub struct BuildReport {
     pub run_id: i64,
     pub run_at: NaiveDateTime,
     pub rule_version: u32,
-    pub mode: Mode,
+    pub mode: BuildMode,
     /// Propagation rounds until no label changed.
     pub iterations: u32,
     /// Identifiers in the map.
@@ -81,6 +112,10 @@ pub struct BuildReport {
     pub merges: i64,
     pub splits: i64,
     pub duration_ms: i64,
+    /// For a `noop` run: the run whose map stands unchanged (identifiers,
+    /// edges, clusters and the blocked, excluded, over-limit and erased
+    /// counts are that run's, since they still describe the map).
+    pub unchanged_since: Option<i64>,
 }
 
 pub(crate) fn identity_of(catalog: &Catalog) -> Result<&Identity, IdentityError> {
@@ -106,6 +141,19 @@ impl Runner<'_> {
                 dialect: self.dialect,
                 message: e.to_string(),
             })
+    }
+
+    /// Runs `statements` in one transaction
+    /// ([`Warehouse::execute_batch_atomic`]).
+    pub(crate) async fn run_atomic(&self, statements: &[Statement]) -> Result<(), IdentityError> {
+        let mut sql = Vec::with_capacity(statements.len());
+        for s in statements {
+            let text = self.render(s)?;
+            if !text.is_empty() {
+                sql.push(text);
+            }
+        }
+        Ok(self.wh.execute_batch_atomic(&sql).await?)
     }
 
     pub(crate) async fn run(&self, statements: &[Statement]) -> Result<(), IdentityError> {
@@ -221,180 +269,290 @@ pub async fn build(
     wh: &Warehouse,
     opts: &BuildOptions,
 ) -> Result<BuildReport, IdentityError> {
-    use crate::catalog::Aggregation::{CountDistinct, Max, Min};
+    use crate::catalog::Aggregation::Max;
     let started = Instant::now();
     let identity = identity_of(catalog)?;
     let comp = Compiler::new(catalog, identity);
-    let n = &comp.names;
     let r = Runner::new(wh);
     let run_at = opts.now.unwrap_or_else(now_utc);
 
     let result = async {
-        r.run(&comp.prepare()).await?;
+        r.run(&comp.persistent()).await?;
+        r.run(&comp.fingerprint()).await?;
         let run_id = r
-            .count(query(vec![agg(Max, c("run_id"))], &n.runs, None))
+            .count(query(vec![agg(Max, c("run_id"))], &comp.names.runs, None))
             .await?
             + 1;
-
-        // Incremental only under the same rules and when no edge went away.
-        let mode = if opts.full {
-            Mode::Full
-        } else {
-            let prev = r
-                .row(query(
-                    vec![
-                        count_all(),
-                        agg(Min, c("rule_version")),
-                        agg(Max, c("rule_version")),
-                    ],
-                    &n.map,
-                    None,
-                ))
+        if !opts.full
+            && let Some(previous) = previous_if_unchanged(&r, &comp).await?
+        {
+            let report = BuildReport {
+                run_id,
+                run_at,
+                rule_version: identity.rule_version,
+                mode: BuildMode::Noop,
+                iterations: 0,
+                active: 0,
+                merges: 0,
+                splits: 0,
+                duration_ms: started.elapsed().as_millis() as i64,
+                ..previous
+            };
+            r.run_atomic(&[comp.record_fingerprint(run_id), record(identity, &report)])
                 .await?;
-            let rv = identity.rule_version as i64;
-            let same_rules =
-                prev.len() == 3 && int(&prev[0]) > 0 && int(&prev[1]) == rv && int(&prev[2]) == rv;
-            let mut gone = Select {
-                projection: vec![SelectItem {
-                    expr: count_all(),
-                    alias: Some(Ident::new("gone")),
-                }],
-                from: Some(table(&n.graph, "o")),
-                joins: Vec::new(),
-                selection: None,
-                group_by: Vec::new(),
-                having: None,
-            };
-            let col = |t: &str, x: &str| Expr::Column {
-                table: Some(Ident::generated(t)),
-                name: Ident::new(x),
-            };
-            let same = ["a_type", "a_value", "b_type", "b_value"]
-                .iter()
-                .map(|x| Expr::binary(BinOp::Eq, col("g", x), col("o", x)));
-            gone.selection = Some(Expr::Exists {
-                query: Box::new(Query::select(Select {
-                    projection: vec![SelectItem {
-                        expr: Expr::Lit(Literal::Number("1".into())),
-                        alias: None,
-                    }],
-                    from: Some(table(&n.work("graph_next"), "g")),
-                    joins: Vec::new(),
-                    selection: Expr::and_all(same),
-                    group_by: Vec::new(),
-                    having: None,
-                })),
-                negated: true,
-            });
-            let removed_edges = r.count(Query::select(gone)).await?;
-            if same_rules && removed_edges == 0 {
-                Mode::Incremental
-            } else {
-                Mode::Full
-            }
-        };
-        r.run(&comp.seed(mode)).await?;
-
-        let (a, b) = (n.work("lbl_a"), n.work("lbl_b"));
-        let mut cur = a.clone();
-        let mut iterations = 0u32;
-        loop {
-            if iterations >= identity.max_iterations {
-                return Err(IdentityError::NotConverged { iterations });
-            }
-            let next = if cur == a { b.clone() } else { a.clone() };
-            r.run(&comp.round(&cur, &next)).await?;
-            iterations += 1;
-            let Statement::Select(q) = comp.changed(&cur, &next) else {
-                unreachable!("changed() is a query")
-            };
-            let changed = r.count(q).await?;
-            cur = next;
-            if changed == 0 {
-                break;
-            }
+            return Ok(report);
         }
+        compute(&r, &comp, identity, opts, run_id, run_at, started).await
+    }
+    .await;
+    // Work tables go whatever happened (the map is replaced only by the
+    // last, atomic step of a successful build).
+    let cleanup = r.run(&comp.cleanup()).await;
+    let report = result?;
+    cleanup?;
+    Ok(report)
+}
 
-        // Statistics of this run, read before the work tables go.
-        let w = |s: &str| n.work(s);
-        let blocked = r
-            .count(query(
-                vec![count_all()],
-                &w("removed"),
-                Some(Expr::binary(BinOp::Eq, c("reason"), string("blocked"))),
-            ))
-            .await?;
-        let excluded = r
-            .count(query(
-                vec![count_all()],
-                &w("removed"),
-                Some(Expr::binary(BinOp::Eq, c("reason"), string("excluded"))),
-            ))
-            .await?;
-        let over_limit = r.count(query(vec![count_all()], &w("over"), None)).await?;
-        let active = r
-            .count(query(vec![count_all()], &w("active"), None))
-            .await?;
-        let edges = r
-            .count(query(vec![count_all()], &w("graph_next"), None))
-            .await?;
+/// The last run, when nothing a build reads has changed since it: every
+/// input's fingerprint equals that run's, and the map still holds the
+/// identifiers it wrote. Its report describes the map as it stands, with
+/// `unchanged_since` naming the last run that built it.
+async fn previous_if_unchanged(
+    r: &Runner<'_>,
+    comp: &Compiler<'_>,
+) -> Result<Option<BuildReport>, IdentityError> {
+    let n = &comp.names;
+    let cols = [
+        "run_id",
+        "identifiers",
+        "edges",
+        "clusters",
+        "blocked",
+        "excluded",
+        "over_limit",
+        "erased",
+        "rule_version",
+    ];
+    let mut last = query(cols.iter().map(|x| c(x)).collect(), &n.runs, None);
+    last.order_by = vec![OrderItem {
+        expr: Expr::bare("c0"),
+        desc: true,
+    }];
+    last.limit = Some(1);
+    let Some(row) = r.rows(last, 1).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    let v: Vec<i64> = row.iter().map(int).collect();
+    let previous = BuildReport {
+        run_id: v[0],
+        run_at: NaiveDateTime::default(),
+        rule_version: u32::try_from(v[8]).unwrap_or(0),
+        mode: BuildMode::Noop,
+        iterations: 0,
+        identifiers: v[1],
+        edges: v[2],
+        clusters: v[3],
+        blocked: v[4],
+        excluded: v[5],
+        over_limit: v[6],
+        erased: v[7],
+        active: 0,
+        merges: 0,
+        splits: 0,
+        duration_ms: 0,
+        unchanged_since: None,
+    };
+    let in_map = r.count(query(vec![count_all()], &n.map, None)).await?;
+    if in_map != previous.identifiers {
+        return Ok(None);
+    }
+    let now = r
+        .count(query(vec![count_all()], &n.work("fp"), None))
+        .await?;
+    let then = r
+        .count(query(
+            vec![count_all()],
+            &n.fingerprints,
+            Some(Expr::binary(
+                BinOp::Eq,
+                c("run_id"),
+                Expr::Lit(Literal::Number(previous.run_id.to_string())),
+            )),
+        ))
+        .await?;
+    if now != then {
+        return Ok(None);
+    }
+    let Statement::Select(q) = comp.fingerprint_changes(previous.run_id) else {
+        unreachable!("fingerprint_changes() is a query")
+    };
+    if r.count(q).await? != 0 {
+        return Ok(None);
+    }
+    // After a series of no-ops, the map is the last real build's.
+    let built = r
+        .count(query(
+            vec![agg(crate::catalog::Aggregation::Max, c("run_id"))],
+            &n.runs,
+            Some(Expr::binary(BinOp::NotEq, c("mode"), string("noop"))),
+        ))
+        .await?;
+    Ok(Some(BuildReport {
+        unchanged_since: Some(if built > 0 { built } else { previous.run_id }),
+        ..previous
+    }))
+}
 
-        r.run(&comp.write(&cur, run_id, run_at)).await?;
-        let erased = r
-            .count(query(vec![count_all()], &w("erased_ids"), None))
-            .await?;
-        let merges = r
-            .count(query(vec![count_all()], &w("merged"), None))
-            .await?;
-        let splits = r.count(query(vec![count_all()], &w("split"), None)).await?;
-        let stats = r
+/// A full or incremental build, from the work tables to the swap.
+async fn compute(
+    r: &Runner<'_>,
+    comp: &Compiler<'_>,
+    identity: &Identity,
+    opts: &BuildOptions,
+    run_id: i64,
+    run_at: NaiveDateTime,
+    started: Instant,
+) -> Result<BuildReport, IdentityError> {
+    use crate::catalog::Aggregation::{Max, Min};
+    let n = &comp.names;
+    r.run(&comp.prepare()).await?;
+
+    // Incremental only under the same rules and when no edge went away.
+    let mode = if opts.full {
+        Mode::Full
+    } else {
+        let prev = r
             .row(query(
-                vec![count_all(), agg(CountDistinct, c("canonical_id"))],
+                vec![
+                    count_all(),
+                    agg(Min, c("rule_version")),
+                    agg(Max, c("rule_version")),
+                ],
                 &n.map,
                 None,
             ))
             .await?;
-        let identifiers = stats.first().map(int).unwrap_or(0);
-        // Canonical ids are unique across types in practice; count pairs
-        // exactly anyway.
-        let clusters = r
-            .count(query(
-                vec![count_all()],
-                &n.map,
-                Some(Expr::binary(
-                    BinOp::And,
-                    Expr::binary(BinOp::Eq, c("identifier"), c("canonical_id")),
-                    Expr::binary(BinOp::Eq, c("identifier_type"), c("canonical_type")),
-                )),
-            ))
-            .await?;
-        let report = BuildReport {
-            run_id,
-            run_at,
-            rule_version: identity.rule_version,
-            mode,
-            iterations,
-            identifiers,
-            edges,
-            clusters,
-            blocked,
-            excluded,
-            over_limit,
-            erased,
-            active,
-            merges,
-            splits,
-            duration_ms: started.elapsed().as_millis() as i64,
+        let rv = identity.rule_version as i64;
+        let same_rules =
+            prev.len() == 3 && int(&prev[0]) > 0 && int(&prev[1]) == rv && int(&prev[2]) == rv;
+        let mut gone = Select {
+            projection: vec![SelectItem {
+                expr: count_all(),
+                alias: Some(Ident::new("gone")),
+            }],
+            from: Some(table(&n.graph, "o")),
+            joins: Vec::new(),
+            selection: None,
+            group_by: Vec::new(),
+            having: None,
         };
-        r.run(&[record(identity, &report)]).await?;
-        Ok(report)
+        let col = |t: &str, x: &str| Expr::Column {
+            table: Some(Ident::generated(t)),
+            name: Ident::new(x),
+        };
+        let same = ["a_type", "a_value", "b_type", "b_value"]
+            .iter()
+            .map(|x| Expr::binary(BinOp::Eq, col("g", x), col("o", x)));
+        gone.selection = Some(Expr::Exists {
+            query: Box::new(Query::select(Select {
+                projection: vec![SelectItem {
+                    expr: Expr::Lit(Literal::Number("1".into())),
+                    alias: None,
+                }],
+                from: Some(table(&n.work("graph_next"), "g")),
+                joins: Vec::new(),
+                selection: Expr::and_all(same),
+                group_by: Vec::new(),
+                having: None,
+            })),
+            negated: true,
+        });
+        let removed_edges = r.count(Query::select(gone)).await?;
+        if same_rules && removed_edges == 0 {
+            Mode::Incremental
+        } else {
+            Mode::Full
+        }
+    };
+    r.run(&comp.seed(mode)).await?;
+
+    let (a, b) = (n.work("lbl_a"), n.work("lbl_b"));
+    let mut cur = a.clone();
+    let mut iterations = 0u32;
+    loop {
+        if iterations >= identity.max_iterations {
+            return Err(IdentityError::NotConverged { iterations });
+        }
+        let next = if cur == a { b.clone() } else { a.clone() };
+        r.run(&comp.round(&cur, &next)).await?;
+        iterations += 1;
+        let Statement::Select(q) = comp.changed(&cur, &next) else {
+            unreachable!("changed() is a query")
+        };
+        let changed = r.count(q).await?;
+        cur = next;
+        if changed == 0 {
+            break;
+        }
     }
-    .await;
-    // Work tables go whatever happened (the map is replaced only at the end
-    // of a successful write).
-    let cleanup = r.run(&comp.cleanup()).await;
-    let report = result?;
-    cleanup?;
+
+    // Statistics of this run, read from the work tables.
+    let w = |s: &str| n.work(s);
+    let count_of = |t: String, reason: Option<&str>| {
+        query(
+            vec![count_all()],
+            &t,
+            reason.map(|x| Expr::binary(BinOp::Eq, c("reason"), string(x))),
+        )
+    };
+    let blocked = r.count(count_of(w("removed"), Some("blocked"))).await?;
+    let excluded = r.count(count_of(w("removed"), Some("excluded"))).await?;
+    let over_limit = r.count(count_of(w("over"), None)).await?;
+    let active = r.count(count_of(w("active"), None)).await?;
+    let edges = r.count(count_of(w("graph_next"), None)).await?;
+
+    r.run(&comp.write(&cur)).await?;
+    let erased = r.count(count_of(w("erased_ids"), None)).await?;
+    let merges = r.count(count_of(w("merged"), None)).await?;
+    let splits = r.count(count_of(w("split"), None)).await?;
+    let next = w("map_next");
+    let identifiers = r.count(count_of(next.clone(), None)).await?;
+    // Canonical ids are unique across types in practice; count pairs
+    // exactly anyway.
+    let clusters = r
+        .count(query(
+            vec![count_all()],
+            &next,
+            Some(Expr::binary(
+                BinOp::And,
+                Expr::binary(BinOp::Eq, c("identifier"), c("canonical_id")),
+                Expr::binary(BinOp::Eq, c("identifier_type"), c("canonical_type")),
+            )),
+        ))
+        .await?;
+    let report = BuildReport {
+        run_id,
+        run_at,
+        rule_version: identity.rule_version,
+        mode: mode.into(),
+        iterations,
+        identifiers,
+        edges,
+        clusters,
+        blocked,
+        excluded,
+        over_limit,
+        erased,
+        active,
+        merges,
+        splits,
+        duration_ms: started.elapsed().as_millis() as i64,
+        unchanged_since: None,
+    };
+    // Ledger, swap, fingerprint and run log: all or nothing.
+    let mut publish = comp.publish(r.dialect, run_id, run_at);
+    publish.push(record(identity, &report));
+    r.run_atomic(&publish).await?;
     Ok(report)
 }
 

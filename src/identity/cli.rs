@@ -11,7 +11,7 @@ use crate::dialect::DialectKind;
 #[derive(Debug, Subcommand)]
 pub enum IdentityCommand {
     /// Build the identity map and ledger in the warehouse (incremental when
-    /// possible).
+    /// possible; nothing at all when no input changed since the last run).
     Build(BuildArgs),
     /// Print the SQL a build runs, for a dialect, without running it.
     Compile(CompileArgs),
@@ -35,7 +35,8 @@ pub struct BuildArgs {
     pub defs: DefsArgs,
     #[command(flatten)]
     pub warehouse: WarehouseArgs,
-    /// Recompute every component even when an incremental run is possible.
+    /// Recompute every component even when an incremental run, or none,
+    /// would do.
     #[arg(long)]
     pub full: bool,
     /// Print the report as JSON.
@@ -133,6 +134,18 @@ pub async fn run(cmd: IdentityCommand) -> ExitCode {
             match super::build(&c, &wh, &opts).await {
                 Ok(r) if a.json => {
                     crate::outln!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Ok(r) if r.mode == super::BuildMode::Noop => {
+                    crate::outln!(
+                        "identity run {} (noop, rule version {}): unchanged since run {}, no source, exclusion, erasure or rule changed; the map stands: {} identifiers in {} clusters; {} ms",
+                        r.run_id,
+                        r.rule_version,
+                        r.unchanged_since.unwrap_or_default(),
+                        r.identifiers,
+                        r.clusters,
+                        r.duration_ms
+                    );
                     ExitCode::SUCCESS
                 }
                 Ok(r) => {

@@ -2,8 +2,13 @@
 //! [`Statement`]s. Pure: no I/O. [`build`](super::build) runs them in this
 //! order:
 //!
-//! 1. [`Compiler::prepare`]: the persistent tables (map, ledger, runs,
-//!    exclusions, graph snapshot) if missing; then work tables:
+//! 0. [`Compiler::persistent`]: the persistent tables (map, ledger, runs,
+//!    fingerprints, exclusions, graph snapshot) if missing;
+//!    [`Compiler::fingerprint`]: a cheap fingerprint of every input (row
+//!    count and evidence time range per source, the exclusion list, the
+//!    erasure list, the rules). A run whose fingerprint equals the last
+//!    run's stops here (`noop`).
+//! 1. [`Compiler::prepare`]: work tables:
 //!    `obs` (every identifier and identifier pair seen in a source, normalised,
 //!    with first/last evidence time), `removed` (blocked values and patterns,
 //!    excluded identifiers), `cand` (edges between kept identifiers minus
@@ -13,9 +18,12 @@
 //!    their starting labels, and the numbered `edges` among them.
 //! 3. [`Compiler::round`] as often as labels change: min over neighbours,
 //!    then pointer jumping; [`Compiler::changed`] counts the changes.
-//! 4. [`Compiler::write`]: final labels, erasure, the next map, the ledger
-//!    (merges, splits, removals, erasures), then the map and graph snapshot
-//!    are replaced and work tables dropped.
+//! 4. [`Compiler::write`]: final labels, erasure, the next map and graph
+//!    snapshot, the clusters that merged or split — all in work tables.
+//! 5. [`Compiler::publish`], in one transaction: the ledger (merges,
+//!    splits, removals, erasures), the next map and graph snapshot swapped
+//!    in for the current ones, the run's fingerprint. Then work tables are
+//!    dropped.
 
 use chrono::NaiveDateTime;
 
@@ -192,6 +200,7 @@ pub struct Names {
     pub map: String,
     pub ledger: String,
     pub runs: String,
+    pub fingerprints: String,
     pub exclusions: String,
     pub graph: String,
     prefix: String,
@@ -204,6 +213,7 @@ impl Names {
             map: t.map(),
             ledger: t.ledger(),
             runs: t.runs(),
+            fingerprints: t.fingerprints(),
             exclusions: t.exclusions(),
             graph: t.name("graph"),
             prefix: t.prefix.clone(),
@@ -221,7 +231,8 @@ impl Names {
     }
 }
 
-const WORK_TABLES: [&str; 18] = [
+const WORK_TABLES: [&str; 22] = [
+    "fp",
     "obs",
     "removed",
     "cand",
@@ -240,6 +251,10 @@ const WORK_TABLES: [&str; 18] = [
     "merged",
     "split",
     "map_next",
+    "graph_keep",
+    // MySQL/MariaDB's swap renames the replaced tables here first.
+    "map_old",
+    "graph_old",
 ];
 
 /// Whether a build recomputes every component or only those its new edges
@@ -343,6 +358,35 @@ pub fn runs_table(name: String) -> TableDef {
     }
 }
 
+/// One input of a build per row — a source model, the exclusion list, the
+/// erasure list, the rules — as a row count and a time range; with
+/// `run_id` in the persistent table, without in the run's work table.
+pub fn fingerprint_table(name: String, with_run: bool) -> TableDef {
+    let mut columns = vec![
+        ("input", Key),
+        ("row_count", BigInt),
+        ("first_at", Timestamp),
+        ("last_at", Timestamp),
+    ];
+    if with_run {
+        columns.insert(0, ("run_id", BigInt));
+    }
+    TableDef {
+        indexes: Vec::new(),
+        name,
+        columns,
+    }
+}
+
+/// FNV-1a, 64 bits: a hash that stays the same across Rust releases and
+/// platforms, for fingerprints stored in the warehouse.
+fn fnv1a(text: &str) -> i64 {
+    let h = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    h as i64
+}
+
 pub fn exclusions_table(name: String) -> TableDef {
     TableDef {
         indexes: Vec::new(),
@@ -392,23 +436,180 @@ impl<'a> Compiler<'a> {
         &self.identity.types[i].name
     }
 
-    /// Persistent tables (created when missing) and the work tables up to
-    /// numbered nodes.
-    pub fn prepare(&self) -> Vec<Statement> {
+    /// Persistent tables, created when missing.
+    pub fn persistent(&self) -> Vec<Statement> {
         let n = &self.names;
-        let mut out = Vec::new();
-        for def in [
+        [
             map_table(n.map.clone()),
             ledger_table(n.ledger.clone()),
             runs_table(n.runs.clone()),
+            fingerprint_table(n.fingerprints.clone(), true),
             exclusions_table(n.exclusions.clone()),
             edge_table(n.graph.clone()),
-        ] {
-            out.push(Statement::Create {
-                table: def,
-                if_not_exists: true,
-            });
+        ]
+        .into_iter()
+        .map(|def| Statement::Create {
+            table: def,
+            if_not_exists: true,
+        })
+        .collect()
+    }
+
+    /// This run's fingerprint (work table `fp`): per source model its row
+    /// count and evidence time range; the exclusion list's size and time
+    /// range; the erasure list's size; the rule version; and a hash of the
+    /// statements the build would run (so any change of the rules —
+    /// identifiers, normalisation, blocking, limits, sources, pairs — counts
+    /// even without a rule version bump). Cheap: one aggregate per input,
+    /// no grouping. Taken before the build reads anything, so rows arriving
+    /// during a build show up as a change on the next run.
+    pub fn fingerprint(&self) -> Vec<Statement> {
+        let n = &self.names;
+        let def = fingerprint_table(n.work("fp"), false);
+        let row =
+            |input: String, count: Expr, first: Expr, last: Expr, from: Option<TableRef>| Select {
+                projection: vec![
+                    item(s(&input), "input"),
+                    item(count, "row_count"),
+                    item(first, "first_at"),
+                    item(last, "last_at"),
+                ],
+                from,
+                joins: Vec::new(),
+                selection: None,
+                group_by: Vec::new(),
+                having: None,
+            };
+        let null_ts = || Expr::TypedNull(SqlType::Timestamp);
+        let mut branches = Vec::new();
+        for src in &self.identity.sources {
+            let time = crate::planner::stitch::qualified(&src.time, "src");
+            branches.push(row(
+                format!("source:{}", self.catalog.model(src.model).name),
+                count_star(),
+                agg(Aggregation::Min, time.clone()),
+                agg(Aggregation::Max, time),
+                Some(crate::planner::stitch::model_source(
+                    self.catalog,
+                    src.model,
+                    "src",
+                )),
+            ));
         }
+        branches.push(row(
+            "exclusions".into(),
+            count_star(),
+            agg(Aggregation::Min, col("x", "excluded_at")),
+            agg(Aggregation::Max, col("x", "excluded_at")),
+            Some(table(&n.exclusions, "x")),
+        ));
+        if let Some((model, key)) = &self.identity.erasure {
+            branches.push(row(
+                format!("erasure:{}", self.catalog.model(*model).name),
+                agg(
+                    Aggregation::Count,
+                    crate::planner::stitch::qualified(key, "e"),
+                ),
+                null_ts(),
+                null_ts(),
+                Some(crate::planner::stitch::model_source(
+                    self.catalog,
+                    *model,
+                    "e",
+                )),
+            ));
+        }
+        branches.push(row(
+            "rule_version".into(),
+            num(self.identity.rule_version as i64),
+            null_ts(),
+            null_ts(),
+            None,
+        ));
+        branches.push(row(
+            "definition".into(),
+            num(self.definition_hash()),
+            null_ts(),
+            null_ts(),
+            None,
+        ));
+        let mut out = fresh(def.clone());
+        out.push(insert(&def, union(branches)));
+        out
+    }
+
+    /// A hash of every statement a full build computes its result with
+    /// (independent of run ids, times and dialect).
+    fn definition_hash(&self) -> i64 {
+        let mut all = self.prepare();
+        all.extend(self.seed(Mode::Full));
+        let (a, b) = (self.names.work("lbl_a"), self.names.work("lbl_b"));
+        all.extend(self.round(&a, &b));
+        all.extend(self.write(&b));
+        fnv1a(&format!("{all:?}"))
+    }
+
+    /// `SELECT COUNT(*)` of inputs whose fingerprint differs from (or is
+    /// missing in) run `previous`'s.
+    pub fn fingerprint_changes(&self, previous: i64) -> Statement {
+        let (c, p) = ("c", "p");
+        let same_or_both_null = |name: &str| {
+            Expr::Nested(Box::new(Expr::binary(
+                BinOp::Or,
+                eq(col(p, name), col(c, name)),
+                Expr::Nested(Box::new(Expr::binary(
+                    BinOp::And,
+                    Expr::IsNull {
+                        expr: Box::new(col(p, name)),
+                        negated: false,
+                    },
+                    Expr::IsNull {
+                        expr: Box::new(col(c, name)),
+                        negated: false,
+                    },
+                ))),
+            )))
+        };
+        let mut q = select(
+            vec![item(count_star(), "changed")],
+            table(&self.names.work("fp"), c),
+        );
+        q.selection = Some(exists(
+            probe(
+                &self.names.fingerprints,
+                p,
+                vec![
+                    eq(col(p, "run_id"), num(previous)),
+                    eq(col(p, "input"), col(c, "input")),
+                    eq(col(p, "row_count"), col(c, "row_count")),
+                    same_or_both_null("first_at"),
+                    same_or_both_null("last_at"),
+                ],
+            ),
+            true,
+        ));
+        Statement::Select(Query::select(q))
+    }
+
+    /// Stores this run's fingerprint under `run_id`.
+    pub fn record_fingerprint(&self, run_id: i64) -> Statement {
+        let def = fingerprint_table(self.names.fingerprints.clone(), true);
+        let c = "c";
+        let mut items = vec![item(num(run_id), "run_id")];
+        items.extend(
+            ["input", "row_count", "first_at", "last_at"]
+                .iter()
+                .map(|x| item(col(c, x), x)),
+        );
+        insert(
+            &def,
+            Query::select(select(items, table(&self.names.work("fp"), c))),
+        )
+    }
+
+    /// The work tables up to numbered nodes.
+    pub fn prepare(&self) -> Vec<Statement> {
+        let mut out = Vec::new();
         out.extend(self.observations());
         out.extend(self.removed());
         out.extend(self.candidates());
@@ -1011,9 +1212,10 @@ impl<'a> Compiler<'a> {
         Statement::Select(Query::select(q))
     }
 
-    /// Everything after convergence: `labels` holds the active nodes' final
-    /// labels.
-    pub fn write(&self, labels: &str, run_id: i64, run_at: NaiveDateTime) -> Vec<Statement> {
+    /// Everything after convergence that goes into work tables: `labels`
+    /// holds the active nodes' final labels. Nothing a reader sees changes
+    /// until [`Compiler::publish`].
+    pub fn write(&self, labels: &str) -> Vec<Statement> {
         let n = &self.names;
         let nodes = n.work("nodes");
         let mut out = Vec::new();
@@ -1163,22 +1365,11 @@ impl<'a> Compiler<'a> {
         ));
         out.push(insert(&next, Query::select(m)));
 
-        out.extend(self.ledger(run_id, run_at));
+        // Clusters that merged or split, for the ledger.
+        out.extend(self.changed_clusters());
 
-        // Replace the map and the graph snapshot (without erased subjects).
-        let map = map_table(n.map.clone());
-        out.extend(fresh(map.clone()));
-        out.push(insert(
-            &map,
-            Query::select(select(
-                map.columns
-                    .iter()
-                    .map(|(c, _)| item(col("x", c), c))
-                    .collect(),
-                table(&next.name, "x"),
-            )),
-        ));
-        let graph = edge_table(n.graph.clone());
+        // The next graph snapshot (without erased subjects).
+        let graph = edge_table(n.work("graph_keep"));
         out.extend(fresh(graph.clone()));
         let g = "g";
         let mut keep = select(
@@ -1200,31 +1391,71 @@ impl<'a> Compiler<'a> {
         out
     }
 
-    /// Ledger entries of this run, comparing the previous map with the next:
-    /// `merge` (a new cluster holding identifiers of two or more previous
-    /// clusters; one row per new evidence edge inside it), `split` (a
-    /// previous cluster now spread over several; one row per resulting
-    /// cluster with the number of identifiers), `remove` (an identifier no
-    /// longer in the map because it is blocked, excluded or no longer seen),
-    /// `erase` (a count only: ledger rows naming erased identifiers are
-    /// deleted, the one exception to append-only).
-    fn ledger(&self, run_id: i64, run_at: NaiveDateTime) -> Vec<Statement> {
+    /// What makes this run visible, meant to run in one transaction
+    /// ([`Warehouse::execute_batch_atomic`](crate::warehouse::Warehouse::execute_batch_atomic)):
+    /// the ledger entries (they compare the current map with the next), the
+    /// next map and graph snapshot swapped in, the run's fingerprint. The
+    /// next map already has its indexes.
+    ///
+    /// The swap: where DDL is transactional (PostgreSQL, DuckDB, SQLite, and
+    /// the other dialects as far as they allow) `DROP TABLE map` + `ALTER
+    /// TABLE next RENAME TO map`, which readers see at commit; MySQL/MariaDB
+    /// and ClickHouse commit around DDL, so there one `RENAME TABLE map TO
+    /// old, next TO map` swaps atomically and `old` is dropped afterwards.
+    pub fn publish(
+        &self,
+        dialect: crate::dialect::DialectKind,
+        run_id: i64,
+        run_at: NaiveDateTime,
+    ) -> Vec<Statement> {
+        use crate::dialect::DialectKind::{Clickhouse, Mysql};
+        let n = &self.names;
+        let swaps = [
+            (n.work("map_next"), n.map.clone(), n.work("map_old")),
+            (n.work("graph_keep"), n.graph.clone(), n.work("graph_old")),
+        ];
+        let mut out = Vec::new();
+        let rename_all = matches!(dialect, Mysql | Clickhouse);
+        if rename_all {
+            // Left over by a run that failed between rename and drop.
+            out.extend(
+                swaps
+                    .iter()
+                    .map(|(_, _, old)| Statement::DropTable(old.clone())),
+            );
+        }
+        out.extend(self.ledger(run_id, run_at));
+        if rename_all {
+            let mut pairs = Vec::new();
+            for (next, current, old) in &swaps {
+                pairs.push((current.clone(), old.clone()));
+                pairs.push((next.clone(), current.clone()));
+            }
+            out.push(Statement::RenameTables(pairs));
+            out.extend(
+                swaps
+                    .iter()
+                    .map(|(_, _, old)| Statement::DropTable(old.clone())),
+            );
+        } else {
+            for (next, current, _) in &swaps {
+                out.push(Statement::DropTable(current.clone()));
+                out.push(Statement::Rename {
+                    from: next.clone(),
+                    to: current.clone(),
+                });
+            }
+        }
+        out.push(self.record_fingerprint(run_id));
+        out
+    }
+
+    /// Work tables `merged` and `split`: next clusters holding identifiers
+    /// of several current ones, and current clusters spread over several
+    /// next ones (either way, a change of canonical type counts too).
+    fn changed_clusters(&self) -> Vec<Statement> {
         let n = &self.names;
         let next = n.work("map_next");
-        let ledger = ledger_table(n.ledger.clone());
-        let mut out = Vec::new();
-        let head = |event: &str| {
-            vec![
-                item(num(run_id), "run_id"),
-                item(Expr::Lit(Literal::Timestamp(run_at)), "run_at"),
-                item(num(self.identity.rule_version as i64), "rule_version"),
-                item(s(event), "event"),
-            ]
-        };
-        let null_text = || Expr::TypedNull(SqlType::Text);
-        let null_ts = || Expr::TypedNull(SqlType::Timestamp);
-        let null_int = || Expr::TypedNull(SqlType::BigInt);
-        // Clusters that changed membership, either way.
         let changed = |name: &str, from: &str, to: &str| {
             let def = TableDef {
                 indexes: vec![&["canonical_type", "canonical_id"]],
@@ -1259,8 +1490,35 @@ impl<'a> Compiler<'a> {
             v.push(insert(&def, Query::select(q)));
             v
         };
-        out.extend(changed("merged", &n.map, &next));
+        let mut out = changed("merged", &n.map, &next);
         out.extend(changed("split", &next, &n.map));
+        out
+    }
+
+    /// Ledger entries of this run, comparing the previous map with the next:
+    /// `merge` (a new cluster holding identifiers of two or more previous
+    /// clusters; one row per new evidence edge inside it), `split` (a
+    /// previous cluster now spread over several; one row per resulting
+    /// cluster with the number of identifiers), `remove` (an identifier no
+    /// longer in the map because it is blocked, excluded or no longer seen),
+    /// `erase` (a count only: ledger rows naming erased identifiers are
+    /// deleted, the one exception to append-only).
+    fn ledger(&self, run_id: i64, run_at: NaiveDateTime) -> Vec<Statement> {
+        let n = &self.names;
+        let next = n.work("map_next");
+        let ledger = ledger_table(n.ledger.clone());
+        let mut out = Vec::new();
+        let head = |event: &str| {
+            vec![
+                item(num(run_id), "run_id"),
+                item(Expr::Lit(Literal::Timestamp(run_at)), "run_at"),
+                item(num(self.identity.rule_version as i64), "rule_version"),
+                item(s(event), "event"),
+            ]
+        };
+        let null_text = || Expr::TypedNull(SqlType::Text);
+        let null_ts = || Expr::TypedNull(SqlType::Timestamp);
+        let null_int = || Expr::TypedNull(SqlType::BigInt);
 
         // Merges with their new evidence.
         let g = "g";
@@ -1420,7 +1678,9 @@ impl<'a> Compiler<'a> {
 
 /// Every statement of a full build for one dialect, as a script: one
 /// propagation round stands for all (the build repeats it, alternating the
-/// two label tables, until the change count is 0). Shown by
+/// two label tables, until the change count is 0); the statements from
+/// the ledger inserts to the fingerprint run in one transaction (see
+/// [`Compiler::publish`]); the run-log row is left out. Shown by
 /// `accord identity compile`; the warehouses accord runs on execute exactly
 /// these statements.
 pub fn script(
@@ -1434,11 +1694,14 @@ pub fn script(
         .ok_or("the definitions have no `identity:` section")?;
     let comp = Compiler::new(catalog, identity);
     let (a, b) = (comp.names.work("lbl_a"), comp.names.work("lbl_b"));
-    let mut all = comp.prepare();
+    let mut all = comp.persistent();
+    all.extend(comp.fingerprint());
+    all.extend(comp.prepare());
     all.extend(comp.seed(Mode::Full));
     all.extend(comp.round(&a, &b));
     all.push(comp.changed(&a, &b));
-    all.extend(comp.write(&b, 1, run_at));
+    all.extend(comp.write(&b));
+    all.extend(comp.publish(dialect, 1, run_at));
     all.extend(comp.cleanup());
     render_all(&all, dialect)
 }

@@ -65,6 +65,9 @@ impl Tables {
     pub fn exclusions(&self) -> String {
         self.name("exclusions")
     }
+    pub fn fingerprints(&self) -> String {
+        self.name("fingerprints")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,8 +1,9 @@
 //! Statements of an identity build. SELECT bodies are `sql::ast` queries
 //! rendered by the shared renderer; this module adds only the statement
 //! heads every engine spells alike (`DROP TABLE IF EXISTS`, `CREATE TABLE`,
-//! `INSERT INTO … SELECT`, `DELETE FROM … WHERE`) and the column types from
-//! the dialect's `tables:` section.
+//! `INSERT INTO … SELECT`, `DELETE FROM … WHERE`, `ALTER TABLE … RENAME TO`,
+//! MySQL's multi-table `RENAME TABLE`) and the column types from the
+//! dialect's `tables:` section.
 
 use crate::dialect::Dialect;
 use crate::sql::ast::{Expr, Ident, Query};
@@ -56,6 +57,15 @@ pub enum Statement {
     },
     /// A query whose rows the build reads (counts, checks).
     Select(Query),
+    /// `ALTER TABLE from RENAME TO to`.
+    Rename {
+        from: String,
+        to: String,
+    },
+    /// `RENAME TABLE a TO b, c TO d, …`: MySQL/MariaDB (and ClickHouse)
+    /// rename every pair in one atomic step, in order, so `map TO old,
+    /// next TO map` never leaves `map` missing.
+    RenameTables(Vec<(String, String)>),
 }
 
 impl Statement {
@@ -123,6 +133,16 @@ impl Statement {
                 format!("DELETE FROM {} WHERE {}", name(table), r.expr(selection)?)
             }
             Statement::Select(q) => r.query(q)?,
+            Statement::Rename { from, to } => {
+                format!("ALTER TABLE {} RENAME TO {}", name(from), name(to))
+            }
+            Statement::RenameTables(pairs) => {
+                let pairs: Vec<String> = pairs
+                    .iter()
+                    .map(|(from, to)| format!("{} TO {}", name(from), name(to)))
+                    .collect();
+                format!("RENAME TABLE {}", pairs.join(", "))
+            }
         })
     }
 }

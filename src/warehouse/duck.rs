@@ -167,6 +167,77 @@ impl DuckEngine {
         })
     }
 
+    /// Runs `statements` in one transaction on one connection (DuckDB's DDL
+    /// is transactional, so a DROP and a RENAME commit together). Each
+    /// statement gets `timeout`; one that takes longer is interrupted and
+    /// the whole transaction rolled back. Dropping the future also rolls
+    /// back, at the next statement boundary.
+    pub async fn execute_batch_atomic(
+        &self,
+        statements: &[String],
+        timeout: std::time::Duration,
+        name: String,
+    ) -> Result<(), WarehouseError> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| WarehouseError::Config("warehouse closed".into()))?;
+        let conn = self.connection()?;
+        let interrupt = conn.interrupt_handle();
+        let statements = statements.to_vec();
+        let count = statements.len();
+        // One message per statement, then one for the commit.
+        let (tx, mut rx) = mpsc::channel::<Result<(), WarehouseError>>(1);
+        let err_name = name.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let err = |e: duckdb::Error| WarehouseError::Query {
+                warehouse: err_name.clone(),
+                message: e.to_string(),
+            };
+            if let Err(e) = conn.execute_batch("BEGIN TRANSACTION") {
+                let _ = tx.blocking_send(Err(err(e)));
+                return;
+            }
+            for sql in &statements {
+                let done = conn.execute_batch(sql).map_err(&err);
+                let failed = done.is_err();
+                // Nobody listening (cancelled) or a failure: undo it all.
+                if tx.blocking_send(done).is_err() || failed {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return;
+                }
+            }
+            let committed = conn.execute_batch("COMMIT").map_err(&err);
+            if committed.is_err() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            let _ = tx.blocking_send(committed);
+        });
+        for _ in 0..=count {
+            match tokio::time::timeout(timeout, rx.recv()).await {
+                Ok(Some(Ok(()))) => {}
+                Ok(Some(Err(e))) => return Err(e),
+                Ok(None) => {
+                    return Err(WarehouseError::Config(
+                        "duckdb batch ended without a result".into(),
+                    ));
+                }
+                Err(_) => {
+                    // The running statement fails, and the thread rolls back.
+                    interrupt.interrupt();
+                    return Err(WarehouseError::Timeout {
+                        warehouse: name,
+                        after: timeout,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub async fn stream(&self, sql: &str, name: String) -> Result<RowStream, WarehouseError> {
         let permit = self
             .permits

@@ -181,6 +181,31 @@ impl Warehouse {
 }
 
 impl Warehouse {
+    /// Runs `statements` (no result rows) in order, in one transaction on
+    /// one connection: either all take effect or, on the first failure or
+    /// timeout, none does. Each statement gets the configured query timeout.
+    ///
+    /// PostgreSQL, DuckDB and SQLite roll back DDL too, so a `DROP TABLE`
+    /// and an `ALTER TABLE … RENAME` in one batch swap a table atomically
+    /// for concurrent readers. MySQL/MariaDB commit implicitly around every
+    /// DDL statement: there only the DML between DDL statements is atomic
+    /// (swap tables with one multi-table `RENAME TABLE` instead).
+    pub async fn execute_batch_atomic(&self, statements: &[String]) -> Result<(), WarehouseError> {
+        let name = self.url.redacted();
+        let timeout = self.options.query_timeout;
+        match &self.engine {
+            #[cfg(feature = "duckdb")]
+            Engine::Duckdb(e) => e.execute_batch_atomic(statements, timeout, name).await,
+            Engine::Postgres(p) => {
+                sqlx_engines::batch_postgres(p, statements, timeout, &name).await
+            }
+            Engine::Mysql(p) => sqlx_engines::batch_mysql(p, statements, timeout, &name).await,
+            Engine::Sqlite(p) => sqlx_engines::batch_sqlite(p, statements, timeout, &name).await,
+        }
+    }
+}
+
+impl Warehouse {
     /// Writes the demo tables (dropping existing ones) into this warehouse.
     pub async fn load_demo(
         &self,

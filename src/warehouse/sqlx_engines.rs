@@ -193,6 +193,41 @@ macro_rules! stream_fn {
     };
 }
 
+/// Runs statements in order inside one transaction on one pooled
+/// connection, each under `timeout`; the first failure (or timeout) drops
+/// the transaction, which sqlx rolls back before the connection is reused.
+macro_rules! batch_fn {
+    ($name:ident, $pool:ty) => {
+        pub async fn $name(
+            pool: &$pool,
+            statements: &[String],
+            timeout: std::time::Duration,
+            name: &str,
+        ) -> Result<(), WarehouseError> {
+            let timed_out = || WarehouseError::Timeout {
+                warehouse: name.to_string(),
+                after: timeout,
+            };
+            let mut tx = pool.begin().await.map_err(|e| classify(name, e))?;
+            for sql in statements {
+                match tokio::time::timeout(timeout, sqlx::raw_sql(sql).execute(&mut *tx)).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => return Err(classify(name, e)),
+                    Err(_) => return Err(timed_out()),
+                }
+            }
+            match tokio::time::timeout(timeout, tx.commit()).await {
+                Ok(r) => r.map_err(|e| classify(name, e)),
+                Err(_) => Err(timed_out()),
+            }
+        }
+    };
+}
+
+batch_fn!(batch_postgres, sqlx::PgPool);
+batch_fn!(batch_mysql, sqlx::MySqlPool);
+batch_fn!(batch_sqlite, sqlx::SqlitePool);
+
 stream_fn!(stream_postgres, sqlx::PgPool, pg_columns, pg_values);
 stream_fn!(stream_mysql, sqlx::MySqlPool, my_columns, my_values);
 stream_fn!(stream_sqlite, sqlx::SqlitePool, lite_columns, lite_values);
