@@ -553,7 +553,7 @@ async fn compute(
     let mut publish = comp.publish(r.dialect, run_id, run_at);
     publish.push(record(identity, &report));
     r.run_atomic(&publish).await?;
-    refresh_statistics(&r, &identity.tables.map()).await;
+    refresh_statistics(r, &identity.tables.map()).await;
     Ok(report)
 }
 
