@@ -8,6 +8,8 @@
 //! fault caught on DuckDB and PostgreSQL; `accord check` formats and exit
 //! codes; `GET /v1/checks`, the Prometheus gauges and the query warnings.
 
+#[path = "common/auth.rs"]
+mod auth;
 mod common;
 #[path = "common/http.rs"]
 mod http;
@@ -1096,6 +1098,33 @@ async fn server_reports_checks_and_warns_dependent_queries() {
         "{metrics}"
     );
     assert!(metrics.contains("accord_check_runs_total 3"), "{metrics}");
+
+    // The partner role sees the `orders` metric and no dimension of the
+    // checked models: only the metric's anomaly check is listed to it.
+    let req = c.http.get(c.url("/v1/checks")).header(
+        "authorization",
+        auth::bearer(&auth::token(&["partner"], &[])),
+    );
+    let p = c.send(req).await.ok_json();
+    let names: Vec<&str> = p["latest"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["orders_anomaly"], "{p}");
+    assert_eq!(p["defined"], json!(1));
+    let runs = p["history"].as_array().unwrap();
+    assert!(
+        runs.iter().all(|r| {
+            let n = ["passed", "failed", "skipped", "errors"]
+                .iter()
+                .map(|k| r[*k].as_u64().unwrap())
+                .sum::<u64>();
+            n == 1
+        }),
+        "{p}"
+    );
 }
 
 #[test]

@@ -260,33 +260,81 @@ struct RunSummary {
 
 /// `GET /v1/checks`: the latest run with every check's evidence, and a
 /// summary of the runs kept.
+///
+/// A caller sees the checks of what their roles show: a metric check when
+/// they may use its metric, a model check when they may see some dimension
+/// of its model. Counts in the history are of those checks only.
 pub async fn handler(
     State(state): State<Arc<AppState>>,
-    Authed(_): Authed,
+    Authed(caller): Authed,
 ) -> Result<Response, ApiError> {
-    let latest = state.checks.latest();
+    let catalog = state.catalog();
+    let access = crate::access::Access::resolve(&catalog, &caller)?;
+    let shown = |c: &CheckOutcome| {
+        check_visible(&catalog, &access, c.metric.as_deref(), c.model.as_deref())
+    };
+    let visible = |r: &CheckRun| CheckRun {
+        checks: r.checks.iter().filter(|c| shown(c)).cloned().collect(),
+        ..r.clone()
+    };
+    let latest = state.checks.latest().map(|r| visible(&r));
     let history: Vec<RunSummary> = state
         .checks
         .history()
         .iter()
-        .map(|r| RunSummary {
-            now: r.now.clone(),
-            started_at: r.started_at.clone(),
-            duration_ms: r.duration_ms,
-            definitions_version: r.definitions_version.clone(),
-            passed: r.count(Status::Pass),
-            failed: r.count(Status::Fail),
-            skipped: r.count(Status::Skipped),
-            errors: r.count(Status::Error),
+        .map(|r| {
+            let r = visible(r);
+            RunSummary {
+                now: r.now.clone(),
+                started_at: r.started_at.clone(),
+                duration_ms: r.duration_ms,
+                definitions_version: r.definitions_version.clone(),
+                passed: r.count(Status::Pass),
+                failed: r.count(Status::Fail),
+                skipped: r.count(Status::Skipped),
+                errors: r.count(Status::Error),
+            }
         })
         .collect();
+    let defined = catalog
+        .checks
+        .iter()
+        .filter(|c| match c.target {
+            super::CheckTarget::Metric(id) => access.metric_visible(id),
+            super::CheckTarget::Model(m) => {
+                let name = &catalog.model(m).name;
+                check_visible(&catalog, &access, None, Some(name))
+            }
+        })
+        .count();
     Ok(Json(serde_json::json!({
         "interval_seconds": state.config.checks.interval.map(|d| d.as_secs()),
-        "defined": state.catalog().checks.len(),
-        "latest": latest.as_deref(),
+        "defined": defined,
+        "latest": latest,
         "history": history,
     }))
     .into_response())
+}
+
+/// Whether the caller may see a check on `metric` (a name, maybe
+/// `name@version`) or on `model`.
+fn check_visible(
+    catalog: &Catalog,
+    access: &crate::access::Access,
+    metric: Option<&str>,
+    model: Option<&str>,
+) -> bool {
+    if let Some(m) = metric {
+        let name = m.split('@').next().unwrap_or(m);
+        return !access.visible_versions(name).is_empty();
+    }
+    match model.and_then(|n| catalog.model_by_name(n)) {
+        Some(m) => m
+            .dimensions
+            .iter()
+            .any(|d| access.dimension_visible(m.id, &d.name)),
+        None => !access.is_restricted(),
+    }
 }
 
 /// Warehouse tables a model reads (as lineage names them).
