@@ -592,3 +592,38 @@ fn cli_compiles_and_runs_time_intelligence() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("UNBOUNDED PRECEDING"), "{out}");
 }
+
+/// A `time_range` is written in the query's time zone for every kind of
+/// question: Berlin midnight of 1 June 2025 (summer time) is 22:00 UTC the
+/// day before, so each compiles to the same SQL as the UTC range.
+#[test]
+fn a_zoned_time_range_means_the_same_instants_for_metrics_and_analyses() {
+    let catalog = demo_catalog();
+    for body in [
+        json!({"metrics": ["revenue"]}),
+        json!({"funnel": "checkout_funnel"}),
+        json!({"retention": "weekly_purchase_retention"}),
+        json!({"metrics": ["revenue"], "attribution": "linear_30d", "dimensions": ["channel"]}),
+    ] {
+        let with = |extra: Json| {
+            let mut b = body.clone();
+            for (k, v) in extra.as_object().unwrap() {
+                b[k] = v.clone();
+            }
+            let (_, sql) =
+                planner::compile(&catalog, &q(b), &Caller::operator(), DialectKind::Duckdb)
+                    .unwrap_or_else(|e| panic!("{body}: {e}"));
+            sql
+        };
+        let zoned = with(json!({
+            "time_zone": "Europe/Berlin",
+            "time_range": {"start": "2025-06-01", "end": "2025-07-01"}
+        }));
+        let utc = with(json!({
+            "time_zone": "UTC",
+            "time_range": {"start": "2025-05-31 22:00:00", "end": "2025-06-30 22:00:00"}
+        }));
+        assert_eq!(zoned, utc, "{body}");
+        assert!(zoned.contains("2025-05-31 22:00:00"), "{body}: {zoned}");
+    }
+}

@@ -9,7 +9,7 @@ use crate::catalog::analysis::EventSource;
 use crate::catalog::{Catalog, DimensionKind, ModelId};
 use crate::query::{DimensionRef, Filter, SemanticQuery};
 use crate::sql::ast::*;
-use crate::sql::convert::{Origin, parse_expr, parse_timestamp};
+use crate::sql::convert::{Origin, parse_expr};
 
 use super::build::{
     ScanPolicyInput, describe_row_policies, resolve_row_expr, scan_policy_conditions, untruncated,
@@ -150,26 +150,7 @@ impl<'c> AnalysisCx<'c> {
             ),
             _ => None,
         };
-        let time_range = match &q.time_range {
-            Some(tr) => {
-                let parse = |s: &Option<String>, field: &str| -> Result<Option<Expr>, PlanError> {
-                    match s {
-                        None => Ok(None),
-                        Some(t) => parse_timestamp(t)
-                            .map(|ts| Some(Expr::Lit(Literal::Timestamp(ts))))
-                            .ok_or_else(|| {
-                                PlanError::new(
-                                    ErrorCode::InvalidQuery,
-                                    format!("`{t}` is not a time (use YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)"),
-                                )
-                                .at(format!("time_range.{field}"))
-                            }),
-                    }
-                };
-                (parse(&tr.start, "start")?, parse(&tr.end, "end")?)
-            }
-            None => (None, None),
-        };
+        let time_range = super::timezone::range_bounds(q)?;
         for (field, v) in [("limit", q.limit), ("offset", q.offset)] {
             if v.is_some_and(|n| n > i64::MAX as u64) {
                 return Err(PlanError::new(

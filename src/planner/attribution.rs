@@ -28,7 +28,6 @@ use crate::catalog::{Aggregation, Catalog, DimensionKind, Grain, Metric, MetricK
 use crate::diagnostics::closest;
 use crate::query::{DimensionRef, Filter, SemanticQuery, parse_metric_ref};
 use crate::sql::ast::*;
-use crate::sql::convert::parse_timestamp;
 
 use super::build::{resolve_row_expr, untruncated};
 use super::fact_policy::fact_conditions;
@@ -579,35 +578,13 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             touch_dims.push(n.clone());
         }
     }
-    let time_range = match &q.time_range {
-        Some(tr) => {
-            if !access.metric_time_visible() {
-                return Err(PlanError::new(
-                    ErrorCode::Forbidden,
-                    "metric_time is not available to you",
-                )
-                .at("time_range"));
-            }
-            let parse = |s: &Option<String>, field: &str| -> Result<Option<Expr>, PlanError> {
-                match s {
-                    None => Ok(None),
-                    Some(t) => parse_timestamp(t)
-                        .map(|ts| Some(Expr::Lit(Literal::Timestamp(ts))))
-                        .ok_or_else(|| {
-                            PlanError::new(
-                                ErrorCode::InvalidQuery,
-                                format!(
-                                    "`{t}` is not a time (use YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)"
-                                ),
-                            )
-                            .at(format!("time_range.{field}"))
-                        }),
-                }
-            };
-            (parse(&tr.start, "start")?, parse(&tr.end, "end")?)
-        }
-        None => (None, None),
-    };
+    if q.time_range.is_some() && !access.metric_time_visible() {
+        return Err(
+            PlanError::new(ErrorCode::Forbidden, "metric_time is not available to you")
+                .at("time_range"),
+        );
+    }
+    let time_range = super::timezone::range_bounds(q)?;
 
     let row_policies = access.row_filters()?;
     let min_group_size = access.min_group_size();

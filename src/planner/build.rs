@@ -17,7 +17,7 @@ use crate::catalog::{Aggregation, Catalog, DimensionKind, ModelId};
 use crate::diagnostics::closest;
 use crate::query::{DimensionRef, Filter, SemanticQuery, parse_metric_ref};
 use crate::sql::ast::*;
-use crate::sql::convert::{Origin, parse_expr, parse_timestamp};
+use crate::sql::convert::{Origin, parse_expr};
 
 use super::fact_policy::{consent_cte, consent_exists};
 use super::filters::{coerce_time_literals, structured};
@@ -416,31 +416,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         })?),
         None => None,
     };
-    let time_range = match &q.time_range {
-        Some(tr) => {
-            let parse = |s: &Option<String>, field: &str| -> Result<Option<Expr>, PlanError> {
-                match s {
-                    None => Ok(None),
-                    // Written in the query's time zone; compared in UTC.
-                    Some(t) => parse_timestamp(t)
-                        .map(|ts| super::timezone::range_bound(q, ts))
-                        .transpose()?
-                        .map(|ts| Some(Expr::Lit(Literal::Timestamp(ts))))
-                        .ok_or_else(|| {
-                            PlanError::new(
-                                ErrorCode::InvalidQuery,
-                                format!(
-                                    "`{t}` is not a time (use YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)"
-                                ),
-                            )
-                            .at(format!("time_range.{field}"))
-                        }),
-                }
-            };
-            (parse(&tr.start, "start")?, parse(&tr.end, "end")?)
-        }
-        None => (None, None),
-    };
+    let time_range = super::timezone::range_bounds(q)?;
 
     // Build each scan.
     let mut scan_selects: Vec<Select> = Vec::new();

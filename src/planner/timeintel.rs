@@ -35,7 +35,6 @@ use crate::definitions::time_intelligent;
 use crate::diagnostics::closest;
 use crate::query::{DimensionRef, Filter, SemanticQuery, TimeRange, parse_metric_ref};
 use crate::sql::ast::*;
-use crate::sql::convert::parse_timestamp;
 
 use super::filters::structured;
 use super::metrics::MetricTree;
@@ -370,18 +369,6 @@ fn coalesce(e: Expr, fill: &Option<String>) -> Expr {
     }
 }
 
-fn timestamp(t: &Option<String>, field: &str) -> Result<Option<NaiveDateTime>, PlanError> {
-    match t {
-        None => Ok(None),
-        Some(s) => parse_timestamp(s).map(Some).ok_or_else(|| {
-            invalid(format!(
-                "`{s}` is not a time (use YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)"
-            ))
-            .at(format!("time_range.{field}"))
-        }),
-    }
-}
-
 /// `a = b`, true also when both are NULL (a group whose key is NULL).
 fn same(a: Expr, b: Expr) -> Expr {
     Expr::Nested(Box::new(Expr::binary(
@@ -515,7 +502,10 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
 
     // The output range and how far back the windows read.
     let (start, end) = match &q.time_range {
-        Some(TimeRange { start, end }) => (timestamp(start, "start")?, timestamp(end, "end")?),
+        Some(TimeRange { start, end }) => (
+            super::timezone::parse_bound(start, "start")?,
+            super::timezone::parse_bound(end, "end")?,
+        ),
         None => (None, None),
     };
     let out_lo = grain.zip(start).map(|(g, s)| spine::align(g, s, week));

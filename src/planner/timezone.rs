@@ -195,10 +195,34 @@ pub fn metric_time(
     })
 }
 
-/// A `time_range` bound written in the query's zone, as the UTC instant
-/// facts are compared with.
-pub fn range_bound(q: &SemanticQuery, local: NaiveDateTime) -> Result<NaiveDateTime, PlanError> {
-    Ok(to_utc(zone(q)?, local))
+/// A `time_range` bound as written (`start` or `end`), or a clear error
+/// naming the field.
+pub fn parse_bound(text: &Option<String>, field: &str) -> Result<Option<NaiveDateTime>, PlanError> {
+    let Some(t) = text else { return Ok(None) };
+    crate::sql::convert::parse_timestamp(t)
+        .map(Some)
+        .ok_or_else(|| {
+            PlanError::new(
+                ErrorCode::InvalidQuery,
+                format!("`{t}` is not a time (use YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)"),
+            )
+            .at(format!("time_range.{field}"))
+        })
+}
+
+/// The query's `time_range` as the UTC instants facts are compared with:
+/// each bound is written in the query's time zone. Every planner that
+/// filters facts by the range (metrics, funnels, retention, attribution)
+/// reads it here.
+pub fn range_bounds(q: &SemanticQuery) -> Result<(Option<Expr>, Option<Expr>), PlanError> {
+    let Some(tr) = &q.time_range else {
+        return Ok((None, None));
+    };
+    let tz = zone(q)?;
+    let bound = |text: &Option<String>, field: &str| -> Result<Option<Expr>, PlanError> {
+        Ok(parse_bound(text, field)?.map(|local| Expr::Lit(Literal::Timestamp(to_utc(tz, local)))))
+    };
+    Ok((bound(&tr.start, "start")?, bound(&tr.end, "end")?))
 }
 
 #[cfg(test)]
