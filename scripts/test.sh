@@ -40,4 +40,4 @@ start_services() {
 start_services
 bash scripts/install-test-clients.sh || log "warning: installing the Postgres test clients failed; tests/pg_wire.rs will say which is missing"
 log "running cargo test (target dir $CARGO_TARGET_DIR)"
-cargo test "$@"
+cargo test --no-fail-fast "$@"

@@ -202,10 +202,17 @@ impl DuckEngine {
                 return;
             }
             for sql in &statements {
-                let done = conn.execute_batch(sql).map_err(&err);
-                let failed = done.is_err();
-                // Nobody listening (cancelled) or a failure: undo it all.
-                if tx.blocking_send(done).is_err() || failed {
+                // A failure is rolled back before it is reported, so the
+                // caller's next statement never meets this transaction's
+                // uncommitted catalog changes (DuckDB refuses those as a
+                // write-write conflict).
+                if let Err(e) = conn.execute_batch(sql) {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    let _ = tx.blocking_send(Err(err(e)));
+                    return;
+                }
+                // Nobody listening any more (cancelled): undo it all.
+                if tx.blocking_send(Ok(())).is_err() {
                     let _ = conn.execute_batch("ROLLBACK");
                     return;
                 }
@@ -226,8 +233,12 @@ impl DuckEngine {
                     ));
                 }
                 Err(_) => {
-                    // The running statement fails, and the thread rolls back.
+                    // The running statement fails, and the thread rolls
+                    // back; wait for that so the timeout leaves nothing
+                    // half-done behind it.
                     interrupt.interrupt();
+                    rx.close();
+                    while rx.recv().await.is_some() {}
                     return Err(WarehouseError::Timeout {
                         warehouse: name,
                         after: timeout,

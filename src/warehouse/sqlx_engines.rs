@@ -194,8 +194,9 @@ macro_rules! stream_fn {
 }
 
 /// Runs statements in order inside one transaction on one pooled
-/// connection, each under `timeout`; the first failure (or timeout) drops
-/// the transaction, which sqlx rolls back before the connection is reused.
+/// connection, each under `timeout`; the first failure rolls the
+/// transaction back, and a timeout drops it, which sqlx rolls back before
+/// the connection is reused.
 macro_rules! batch_fn {
     ($name:ident, $pool:ty) => {
         pub async fn $name(
@@ -212,7 +213,13 @@ macro_rules! batch_fn {
             for sql in statements {
                 match tokio::time::timeout(timeout, sqlx::raw_sql(sql).execute(&mut *tx)).await {
                     Ok(Ok(_)) => {}
-                    Ok(Err(e)) => return Err(classify(name, e)),
+                    Ok(Err(e)) => {
+                        // Rolled back before the error is reported, so the
+                        // caller's next statement never waits on this
+                        // transaction's locks.
+                        let _ = tx.rollback().await;
+                        return Err(classify(name, e));
+                    }
                     Err(_) => return Err(timed_out()),
                 }
             }
