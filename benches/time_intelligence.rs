@@ -60,6 +60,20 @@ fn cases() -> Vec<(&'static str, SemanticQuery, &'static str)> {
             "SELECT c.segment, CAST(COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id AND o.ordered_at >= c.signed_up_at AND o.ordered_at <= c.signed_up_at + INTERVAL 7 DAY)) AS DOUBLE) / COUNT(*) \
              FROM customers c WHERE c.is_test = false AND NOT EXISTS (SELECT 1 FROM erasure_requests e WHERE e.customer_id = c.customer_id) GROUP BY 1 ORDER BY 1",
         ),
+        // Under a consent purpose both sides need consent at their own time:
+        // the signup's and the order's.
+        (
+            "signup_to_purchase_7d_by_segment_marketing",
+            q(
+                serde_json::json!({"metrics": ["signup_to_purchase_7d"], "dimensions": ["customers.segment"], "purpose": "marketing"}),
+            ),
+            "WITH k AS (SELECT customer_id AS subject, occurred_at AS valid_from, LEAD(occurred_at) OVER (PARTITION BY customer_id ORDER BY occurred_at) AS valid_to, status \
+               FROM consent_events WHERE purpose = 'marketing') \
+             SELECT c.segment, CAST(COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id AND o.ordered_at >= c.signed_up_at AND o.ordered_at <= c.signed_up_at + INTERVAL 7 DAY \
+                 AND EXISTS (SELECT 1 FROM k WHERE k.subject = o.customer_id AND k.status = 'granted' AND k.valid_from <= o.ordered_at AND (k.valid_to IS NULL OR k.valid_to > o.ordered_at)))) AS DOUBLE) / COUNT(*) \
+             FROM customers c WHERE c.is_test = false AND NOT EXISTS (SELECT 1 FROM erasure_requests e WHERE e.customer_id = c.customer_id) \
+               AND EXISTS (SELECT 1 FROM k WHERE k.subject = c.customer_id AND k.status = 'granted' AND k.valid_from <= c.signed_up_at AND (k.valid_to IS NULL OR k.valid_to > c.signed_up_at)) GROUP BY 1 ORDER BY 1",
+        ),
     ]
 }
 
@@ -84,7 +98,7 @@ fn bench(c: &mut Criterion) {
         let (_, sql) = planner::compile(
             &catalog,
             &query,
-            &accord::access::Caller::operator(),
+            &accord::access::Caller::operator().for_query(&query),
             DialectKind::Duckdb,
         )
         .expect("compiles");

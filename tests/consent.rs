@@ -444,6 +444,38 @@ fn granted_at(ledger: &Ledger, customer: i64, purpose: &str, t: NaiveDateTime) -
     state
 }
 
+/// The demo's consent ledger, per customer and purpose in time order.
+fn demo_ledger(data: &accord::demo::DemoData) -> Ledger<'_> {
+    let mut ledger: Ledger = HashMap::new();
+    for e in &data.consent_events {
+        ledger.entry((e.customer_id, e.purpose)).or_default().push((
+            e.occurred_at,
+            e.consent_event_id,
+            e.status == "granted",
+        ));
+    }
+    for v in ledger.values_mut() {
+        v.sort();
+    }
+    ledger
+}
+
+/// Erased customers are out whatever the purpose, when the demo says so.
+fn demo_suppressed(catalog: &Catalog, data: &accord::demo::DemoData) -> BTreeSet<i64> {
+    if catalog
+        .consent
+        .as_ref()
+        .is_some_and(|c| c.suppression.is_some())
+    {
+        data.erasure_requests
+            .iter()
+            .map(|e| e.customer_id)
+            .collect()
+    } else {
+        BTreeSet::new()
+    }
+}
+
 #[tokio::test]
 async fn demo_revenue_under_marketing_follows_the_consent_ledger() {
     let data = common::warehouses::demo(1);
@@ -456,30 +488,8 @@ async fn demo_revenue_under_marketing_follows_the_consent_ledger() {
     wh.load_demo(&data).await.expect("load the demo data");
     let catalog = common::demo_catalog();
 
-    let mut ledger: Ledger = HashMap::new();
-    for e in &data.consent_events {
-        ledger.entry((e.customer_id, e.purpose)).or_default().push((
-            e.occurred_at,
-            e.consent_event_id,
-            e.status == "granted",
-        ));
-    }
-    for v in ledger.values_mut() {
-        v.sort();
-    }
-    // Erased customers are out whatever the purpose, when the demo says so.
-    let suppressed: BTreeSet<i64> = if catalog
-        .consent
-        .as_ref()
-        .is_some_and(|c| c.suppression.is_some())
-    {
-        data.erasure_requests
-            .iter()
-            .map(|e| e.customer_id)
-            .collect()
-    } else {
-        BTreeSet::new()
-    };
+    let ledger = demo_ledger(&data);
+    let suppressed = demo_suppressed(&catalog, &data);
     let live = || {
         data.orders
             .iter()
@@ -546,4 +556,73 @@ async fn demo_revenue_under_marketing_follows_the_consent_ledger() {
         .map(|(k, v)| (k, v.normalize()))
         .collect();
     assert_eq!(got, expected);
+}
+
+/// A conversion metric under a consent purpose: a signup counts when the
+/// customer had granted at signup, and it converted only through an order
+/// placed while they still had (consent as of each fact, on both sides).
+#[tokio::test]
+async fn demo_conversions_under_marketing_need_consent_at_the_conversion_too() {
+    let data = common::warehouses::demo(1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = common::warehouses::open(&format!(
+        "duckdb://{}",
+        dir.path().join("demo.duckdb").display()
+    ))
+    .await;
+    wh.load_demo(&data).await.expect("load the demo data");
+    let catalog = common::demo_catalog();
+    let ledger = demo_ledger(&data);
+    let suppressed = demo_suppressed(&catalog, &data);
+
+    let mut orders: HashMap<i64, Vec<NaiveDateTime>> = HashMap::new();
+    for o in &data.orders {
+        orders.entry(o.customer_id).or_default().push(o.ordered_at);
+    }
+    let granted = |c: i64, t: NaiveDateTime| granted_at(&ledger, c, "marketing", t);
+    let (mut signups, mut converted, mut ungoverned) = (0i64, 0i64, 0i64);
+    for c in &data.customers {
+        if c.is_test
+            || suppressed.contains(&c.customer_id)
+            || !granted(c.customer_id, c.signed_up_at)
+        {
+            continue;
+        }
+        signups += 1;
+        let end = c.signed_up_at + chrono::Duration::days(7);
+        let in_window = || {
+            orders
+                .get(&c.customer_id)
+                .into_iter()
+                .flatten()
+                .filter(move |t| **t >= c.signed_up_at && **t <= end)
+        };
+        if in_window().any(|t| granted(c.customer_id, *t)) {
+            converted += 1;
+        }
+        if in_window().next().is_some() {
+            ungoverned += 1;
+        }
+    }
+    // Otherwise this test could not tell the two rules apart.
+    assert!(
+        converted < ungoverned,
+        "the demo has no signup whose only conversions came after a withdrawal \
+         ({converted} converted either way)"
+    );
+
+    let q = common::q(json!({
+        "metrics": ["signup_to_purchase_7d_count", "signup_to_purchase_7d"],
+        "purpose": "marketing",
+    }));
+    let out = accord::execute::run(&catalog, &wh, &q, &Caller::operator(), 10)
+        .await
+        .expect("runs");
+    let row = &out.result.rows[0];
+    assert_eq!(int(&row[0]), converted, "{}", out.sql);
+    let rate = row[1].as_f64().expect("a rate");
+    assert!(
+        (rate - converted as f64 / signups as f64).abs() < 1e-9,
+        "rate {rate}, want {converted}/{signups}"
+    );
 }

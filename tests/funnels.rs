@@ -374,13 +374,14 @@ async fn demo_funnels_match_the_generator_rows() {
     );
 }
 
-/// `visit_to_purchase` is stitched: its subjects are people. Computed from
+/// `visit_to_purchase` is stitched: its subjects are people, as are those of
+/// the conversion metric `visitor_to_purchase_7d`. Computed from
 /// the generator's truth: an event belongs to the customer its cookie is
 /// tied to through the observable identity graph (`linkable`), else to the
 /// cookie's device cluster (a cookie with sessions) or the cookie alone;
 /// erased people are suppressed. The same numbers on all four engines.
 #[tokio::test]
-async fn stitched_funnel_counts_people_as_the_generator_truth_says() {
+async fn stitched_funnel_and_conversion_count_people_as_the_generator_truth_says() {
     use std::collections::HashMap;
     let catalog = demo_catalog();
     let data = common::warehouses::demo(1);
@@ -483,6 +484,65 @@ async fn stitched_funnel_counts_people_as_the_generator_truth_says() {
         [2, "signup", n2, n2 / n1, n2 / n1, median(d2)],
         [3, "first_order", n3, n3 / n2, n3 / n1, median(d3)]
     ]);
+
+    // The stitched conversion metric `visitor_to_purchase_7d`: people who
+    // visited (a session), and of them those with an order within 7 days
+    // after one of their visits, on the same truth.
+    let session_person = |s: &accord::demo::Session| -> Option<String> {
+        match person_of.get(&s.anonymous_id.to_string()) {
+            Some(Some(p)) => Some(p.clone()),
+            _ => s
+                .customer_id
+                .filter(|c| !erased.contains(c))
+                .map(|c| format!("c{c}")),
+        }
+    };
+    let mut ordered_at: HashMap<String, Vec<i64>> = HashMap::new();
+    for o in data
+        .orders
+        .iter()
+        .filter(|o| !erased.contains(&o.customer_id))
+    {
+        ordered_at
+            .entry(format!("c{}", o.customer_id))
+            .or_default()
+            .push(secs(o.ordered_at));
+    }
+    let (mut visitors, mut buyers) = (BTreeSet::new(), BTreeSet::new());
+    for s in &data.sessions {
+        let Some(p) = session_person(s) else { continue };
+        let t = secs(s.started_at);
+        if ordered_at
+            .get(&p)
+            .is_some_and(|ts| ts.iter().any(|o| *o >= t && *o - t <= 7 * 86_400))
+        {
+            buyers.insert(p.clone());
+        }
+        visitors.insert(p);
+    }
+    // Stitching is what makes the base: fewer people than cookies, and
+    // people who bought after a visit made before they were customers.
+    let cookies: BTreeSet<String> = data
+        .sessions
+        .iter()
+        .map(|s| s.anonymous_id.to_string())
+        .collect();
+    assert!(visitors.len() < cookies.len());
+    let anonymous_converting = data.sessions.iter().filter(|s| {
+        s.customer_id.is_none()
+            && session_person(s).is_some_and(|p| {
+                let t = secs(s.started_at);
+                ordered_at
+                    .get(&p)
+                    .is_some_and(|ts| ts.iter().any(|o| *o >= t && *o - t <= 7 * 86_400))
+            })
+    });
+    assert!(anonymous_converting.count() > 0);
+    let conversion = json!([[
+        buyers.len() as f64,
+        buyers.len() as f64 / visitors.len() as f64
+    ]]);
+
     let dir = tempfile::tempdir().unwrap();
     let engines = common::warehouses::all_engines("stitched_funnel", &data, dir.path()).await;
     let op = Caller::operator();
@@ -492,6 +552,17 @@ async fn stitched_funnel_counts_people_as_the_generator_truth_says() {
         assert!(
             fixture::same(&got, &want),
             "{name}: got {got:?}\nwant {want}"
+        );
+        let got = fixture::rows(
+            &catalog,
+            wh,
+            json!({"metrics": ["visitors_purchasing_7d", "visitor_to_purchase_7d"]}),
+            &op,
+        )
+        .await;
+        assert!(
+            fixture::same(&got, &conversion),
+            "{name}: got {got:?}\nwant {conversion}"
         );
     }
 }

@@ -1,5 +1,6 @@
-//! Stitched funnels, attribution, measures, consent and suppression on a
-//! hand-made identity graph, on DuckDB, PostgreSQL, MariaDB and SQLite.
+//! Stitched funnels, attribution, measures, conversions, consent and
+//! suppression on a hand-made identity graph, on DuckDB, PostgreSQL,
+//! MariaDB and SQLite.
 //!
 //! Four customers browse anonymously (cookies `a1`..`a4`) before signing
 //! up; signing up links the cookie to the customer. `a5` never signs up.
@@ -53,6 +54,7 @@ models:
     defaults: {agg_time_dimension: ordered_at}
     measures:
       - {name: amount, agg: sum}
+      - {name: order_count, agg: count}
   - name: touches
     subject: customer
     source: {table: st_touches}
@@ -84,6 +86,21 @@ metrics:
   - {name: revenue, type: simple, measure: orders.amount}
   - {name: people, type: simple, measure: events.people}
   - {name: event_count, type: simple, measure: events.event_count}
+  - name: view_to_order_7d
+    type: conversion
+    base_measure: events.people
+    conversion_measure: orders.order_count
+    entity: customer
+    window: 7 days
+    filter: "events.event_type = 'view'"
+  - name: viewers_ordering_7d
+    type: conversion
+    base_measure: events.people
+    conversion_measure: orders.order_count
+    entity: customer
+    window: 7 days
+    calculation: count
+    filter: "events.event_type = 'view'"
 consent:
   purposes:
     - {name: analytics, requires_consent: false}
@@ -377,6 +394,20 @@ fn cases() -> Vec<(Json, Json)> {
             json!({"metrics": ["people", "event_count"], "purpose": "marketing"}),
             json!([[2, 1]]),
         ),
+        // A conversion on a stitched base measure matches per person: the
+        // views are anonymous, the orders a customer's. Viewers 1, 2, 3 and
+        // a5 (4 suppressed); 1, 2 and 3 ordered 3 days 3 hours, 4 days 3
+        // hours and 5 days 3 hours after their first view, inside 7 days.
+        (
+            json!({"metrics": ["viewers_ordering_7d", "view_to_order_7d"]}),
+            json!([[3, 0.75]]),
+        ),
+        // Marketing: viewers 1 and 2 (2's view was before the withdrawal),
+        // but 2's order on day 5 came after it, so only 1 converted.
+        (
+            json!({"metrics": ["viewers_ordering_7d", "view_to_order_7d"], "purpose": "marketing"}),
+            json!([[1, 0.5]]),
+        ),
     ]
 }
 
@@ -437,6 +468,44 @@ fn stitched_definitions_need_an_identity_and_stitchable_models() {
         .to_string();
     assert!(
         err.contains("funnels.visit.stitched") && err.contains("stitches `customer`"),
+        "{err}"
+    );
+    // A conversion on a stitched base measure, matched by another entity
+    // than the stitched one: its conversions could not be found per person.
+    let dir = tempfile::tempdir().unwrap();
+    let defs = DEFS
+        .replace(
+            "  - name: erasure_requests\n",
+            "  - name: clicks
+    source: {table: st_clicks}
+    entities:
+      - {name: click, type: primary, expr: click_id}
+      - {name: event, type: foreign, expr: event_id}
+    dimensions:
+      - {name: clicked_at, type: time, granularity: hour}
+    defaults: {agg_time_dimension: clicked_at}
+    measures:
+      - {name: click_count, agg: count}
+  - name: erasure_requests\n",
+        )
+        .replace(
+            "consent:\n",
+            "  - name: viewers_clicking
+    type: conversion
+    base_measure: events.people
+    conversion_measure: clicks.click_count
+    entity: event
+    window: 1 day
+consent:\n",
+        );
+    std::fs::write(dir.path().join("defs.yml"), &defs).unwrap();
+    let err = accord::definitions::load_dir(dir.path())
+        .expect_err("invalid definitions")
+        .to_string();
+    assert!(
+        err.contains("metrics.viewers_clicking.base_measure")
+            && err.contains("matched per person")
+            && err.contains("stitches `customer`"),
         "{err}"
     );
 }

@@ -108,7 +108,9 @@ fn catalog() -> Arc<Catalog> {
     }
 }
 
-async fn fixture_engines(dir: &Path) -> Vec<(&'static str, Warehouse)> {
+/// The fixture on every engine; `db` names the PostgreSQL and MariaDB
+/// databases (one per test, as tests run in parallel).
+async fn fixture_engines(dir: &Path, db: &str) -> Vec<(&'static str, Warehouse)> {
     let duck_path = dir.join("ti.duckdb");
     {
         let conn = duckdb::Connection::open(&duck_path).expect("open duckdb");
@@ -117,14 +119,14 @@ async fn fixture_engines(dir: &Path) -> Vec<(&'static str, Warehouse)> {
                 .unwrap_or_else(|e| panic!("{s}: {e}"));
         }
     }
-    let pg = postgres_db("timeintel_fixture").await;
+    let pg = postgres_db(db).await;
     {
         let mut c = sqlx::PgConnection::connect(&pg).await.expect("pg");
         for s in fixture_sql("postgres") {
             sqlx::raw_sql(&s).execute(&mut c).await.expect(&s);
         }
     }
-    let my = mysql_db("timeintel_fixture").await;
+    let my = mysql_db(db).await;
     {
         let mut c = sqlx::MySqlConnection::connect(&my).await.expect("mysql");
         for s in fixture_sql("mysql") {
@@ -353,7 +355,7 @@ fn cases() -> Vec<(&'static str, Json, Vec<Vec<&'static str>>)> {
 #[tokio::test]
 async fn hand_computed_results_on_every_engine() {
     let dir = tempfile::tempdir().unwrap();
-    let engines = fixture_engines(dir.path()).await;
+    let engines = fixture_engines(dir.path(), "timeintel_fixture").await;
     let catalog = catalog();
     let mut failures = Vec::new();
     for (what, raw, expected) in cases() {
@@ -388,6 +390,66 @@ async fn hand_computed_results_on_every_engine() {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+/// A conversion metric's conversions obey the caller's row policies like
+/// its base events do, on every engine.
+#[tokio::test]
+async fn conversions_obey_row_policies_on_both_sides() {
+    let dir = tempfile::tempdir().unwrap();
+    let engines = fixture_engines(dir.path(), "timeintel_policies").await;
+    let catalog = catalog();
+    let cases: Vec<(&str, &str, Json, Vec<Vec<&str>>)> = vec![
+        // Visible purchases: 4 (before its signup) and 6 (customer 5, at
+        // signup). Purchases 1 and 2 (customer 1) and 5 (customer 4) are
+        // hidden, so of the five signups only customer 5 converted.
+        (
+            "hidden purchases convert nobody",
+            "early_purchases",
+            json!({"metrics": ["converted_7d", "conversion_7d"]}),
+            vec![vec!["1", "0.2"]],
+        ),
+        (
+            "hidden purchases, by plan",
+            "early_purchases",
+            json!({"metrics": ["converted_7d", "conversion_7d"], "dimensions": ["ti_signups.plan"]}),
+            vec![vec!["A", "1", "0.333333"], vec!["B", "0", "0"]],
+        ),
+        // Signups 1, 3 and 5; the conversion side joins ti_signups for the
+        // policy inside the EXISTS, which must not capture the outer
+        // ti_signups: customers 1 and 5 converted.
+        (
+            "a policy on the base model, joined again for the conversions",
+            "plan_a",
+            json!({"metrics": ["converted_7d", "conversion_7d", "conversion_7d_same_plan"]}),
+            vec![vec!["2", "0.666667", "0.666667"]],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, role, raw, expected) in cases {
+        let query = q(raw);
+        let caller = Caller::with_roles(&[role]);
+        for (name, wh) in &engines {
+            match execute::run(&catalog, wh, &query, &caller, 10_000).await {
+                Ok(done) => {
+                    let got: Vec<Vec<String>> = done
+                        .result
+                        .rows
+                        .iter()
+                        .map(|r| r.iter().map(text).collect())
+                        .collect();
+                    if got != expected {
+                        failures.push(format!(
+                            "{what} on {name}:\n  want {expected:?}\n  got  {got:?}\n{}",
+                            done.sql
+                        ));
+                    }
+                }
+                Err(e) => failures.push(format!("{what} on {name}: {e}")),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
 #[test]

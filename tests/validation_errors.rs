@@ -350,3 +350,23 @@ fn metric_time_in_a_metric_filter_is_the_measures_time() {
         "{sql}"
     );
 }
+
+#[test]
+fn model_names_with_generated_alias_shapes_are_refused() {
+    for (name, fix) in [("order__lines", "order_lines"), ("_orders", "orders")] {
+        let text = BASE.replacen("name: customers", &format!("name: {name}"), 1);
+        let out = match load_str("defs.yml", &text) {
+            Ok(_) => panic!("`{name}` should be refused"),
+            Err(d) => d.to_string(),
+        };
+        assert_has(
+            &out,
+            &[
+                "defs.yml:14:11",
+                &format!("models.{name}.name"),
+                "reserved for generated aliases",
+                &format!("try `{fix}`"),
+            ],
+        );
+    }
+}

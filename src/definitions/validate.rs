@@ -53,6 +53,17 @@ impl Ctx<'_> {
     }
 }
 
+/// `name` without leading underscores and with runs of `_` made single.
+fn suggest_model_name(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.trim_start_matches('_').chars() {
+        if !(c == '_' && out.ends_with('_')) {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
@@ -162,6 +173,20 @@ fn build_model(cx: &mut Ctx, id: ModelId, raw: RawModel, loc: &Location) -> Opti
             &raw.name.referenced,
             f("name"),
             format!("model name `{name}` must be a plain identifier (letters, digits, _)"),
+        );
+        return None;
+    }
+    // Generated SQL names nested scans `<alias>__<model>`; a model name
+    // with `__` (or one starting with `_`) could collide with one of those
+    // and silently bind a column to the wrong table.
+    if name.contains("__") || name.starts_with('_') {
+        cx.error(
+            &raw.name.referenced,
+            f("name"),
+            format!(
+                "model name `{name}` may not start with `_` or contain `__` (reserved for generated aliases); try `{}`",
+                suggest_model_name(&name)
+            ),
         );
         return None;
     }

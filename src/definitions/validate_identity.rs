@@ -451,4 +451,30 @@ pub fn stitched_measures(c: &Catalog, identity_written: bool, diags: &mut Diagno
             }
         }
     }
+    // A conversion whose base measure is stitched matches conversions per
+    // person, so its conversion model must be stitchable by the same
+    // entity; otherwise an anonymous base event could never convert.
+    for metric in &c.metrics {
+        let crate::catalog::MetricKind::Conversion(conv) = &metric.kind else {
+            continue;
+        };
+        let base = c.model(conv.base_model);
+        if base.measures[conv.base_measure].stitched_at.is_none() {
+            continue;
+        }
+        let problem = match &c.identity {
+            None => None,
+            Some(_) => stitch_problem(c, &conv.entity, &[conv.conversion_model]),
+        };
+        if let Some(p) = problem {
+            diags.push(Diagnostic::new(
+                Some(metric.pos.clone()),
+                format!("metrics.{}.base_measure", metric.name),
+                format!(
+                    "the base measure `{}.{}` is stitched, so conversions are matched per person: {p}",
+                    base.name, base.measures[conv.base_measure].name
+                ),
+            ));
+        }
+    }
 }

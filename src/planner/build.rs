@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use crate::access::{Access, Caller};
 use crate::catalog::policy::ConsentMode;
-use crate::catalog::{Aggregation, Catalog, DimensionKind, ModelId};
+use crate::catalog::{Aggregation, Catalog, DimensionKind, MetricKind, ModelId};
 use crate::diagnostics::closest;
 use crate::query::{DimensionRef, Filter, SemanticQuery, parse_metric_ref};
 use crate::sql::ast::*;
@@ -595,6 +595,33 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                 let resolved =
                     resolve_row_expr(f, &mut |r| resolve(r, &mut joins).map(untruncated))?;
                 split_conjuncts(resolved, &mut parts);
+            }
+            if let Some(id) = leaves[li].converted {
+                let MetricKind::Conversion(conv) = &catalog.metric(id).kind else {
+                    return Err(PlanError::new(
+                        ErrorCode::Unsupported,
+                        "internal: a converted leaf of a metric that is not a conversion",
+                    ));
+                };
+                parts.push(super::conversion::exists(
+                    catalog,
+                    conv,
+                    &base_alias,
+                    person.as_ref().map(|p| &p.key),
+                    &mut |conv_joins, conv_time, conv_person| {
+                        super::fact_policy::fact_conditions(
+                            catalog,
+                            &access,
+                            &row_policies,
+                            conv.conversion_model,
+                            conv_joins,
+                            Some(conv_time),
+                            conv_person,
+                            &mut consent_ctes,
+                            &mut policies,
+                        )
+                    },
+                )?);
             }
             parts.dedup();
             leaf_conjuncts.push(parts);

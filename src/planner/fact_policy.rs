@@ -38,7 +38,7 @@ fn is_time(catalog: &Catalog, parts: &[Ident]) -> bool {
 
 /// Conditions a scan of `model_id`'s rows must add to its WHERE, for
 /// builders that hold a [`JoinTree`] (attribution's conversion and touch
-/// scans): the one policy code path, [`super::build::scan_policy_conditions`],
+/// scans, a conversion metric's EXISTS): the one policy code path, [`super::build::scan_policy_conditions`],
 /// with policy references resolved from the scanned model (joining their
 /// models into `joins` as needed).
 #[allow(clippy::too_many_arguments)]

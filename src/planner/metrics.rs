@@ -16,6 +16,10 @@ pub struct Leaf {
     pub filters: Vec<Expr>,
     /// Column name of the aggregate in scans.
     pub alias: String,
+    /// A conversion metric's converted events: only base rows for which a
+    /// conversion exists count. The scan builder writes that test, since
+    /// it holds the caller's policies the conversion side must obey too.
+    pub converted: Option<MetricId>,
 }
 
 /// How a metric is computed from leaves.
@@ -126,7 +130,7 @@ impl Expansion {
         }
         Ok(match &metric.kind {
             MetricKind::Simple { model, measure } => {
-                MetricTree::Leaf(self.leaf(*model, *measure, filters, &metric.name))
+                MetricTree::Leaf(self.leaf(*model, *measure, filters, None, &metric.name))
             }
             MetricKind::Ratio {
                 numerator,
@@ -162,11 +166,16 @@ impl Expansion {
                     conv.base_model,
                     conv.base_measure,
                     filters.clone(),
+                    None,
                     &format!("{}_base", metric.name),
                 );
-                let mut converted = filters;
-                converted.push(super::conversion::exists(catalog, conv));
-                let hit = self.leaf(conv.base_model, conv.base_measure, converted, &metric.name);
+                let hit = self.leaf(
+                    conv.base_model,
+                    conv.base_measure,
+                    filters,
+                    Some(id),
+                    &metric.name,
+                );
                 // A filtered count reads NULL for a group without matching
                 // rows; a group of base events none of which converted has
                 // 0 conversions.
@@ -197,17 +206,19 @@ impl Expansion {
         model: ModelId,
         measure: usize,
         mut filters: Vec<Expr>,
+        converted: Option<MetricId>,
         hint: &str,
     ) -> usize {
         // Filters compare as a set: the same conditions in another order are
         // the same leaf.
         filters.sort_by_cached_key(|f| format!("{f:?}"));
         filters.dedup();
-        if let Some(i) = self
-            .leaves
-            .iter()
-            .position(|l| l.model == model && l.measure == measure && l.filters == filters)
-        {
+        if let Some(i) = self.leaves.iter().position(|l| {
+            l.model == model
+                && l.measure == measure
+                && l.filters == filters
+                && l.converted == converted
+        }) {
             return i;
         }
         let mut alias = hint.to_string();
@@ -221,6 +232,7 @@ impl Expansion {
             measure,
             filters,
             alias,
+            converted,
         });
         self.leaves.len() - 1
     }

@@ -13,6 +13,10 @@ use super::{ErrorCode, PlanError};
 pub struct JoinTree {
     pub base: ModelId,
     pub base_alias: String,
+    /// Put before every joined model's alias; empty for a top-level scan.
+    /// A correlated subquery's joins are prefixed so they never shadow an
+    /// alias of the query around it.
+    prefix: String,
     nodes: Vec<JoinNode>,
 }
 
@@ -49,6 +53,19 @@ impl JoinTree {
         JoinTree {
             base,
             base_alias: catalog.model(base).name.clone(),
+            prefix: String::new(),
+            nodes: Vec::new(),
+        }
+    }
+
+    /// A tree for a scan nested inside another query: the base is
+    /// `alias` and each joined model `<alias>__<model>`. Model names hold
+    /// no `__`, so none of these can capture an outer alias.
+    pub fn nested(base: ModelId, alias: &str) -> JoinTree {
+        JoinTree {
+            base,
+            base_alias: alias.to_string(),
+            prefix: format!("{alias}__"),
             nodes: Vec::new(),
         }
     }
@@ -71,9 +88,9 @@ impl JoinTree {
                     let model_name = &catalog.model(edge.to).name;
                     // The model's own name reads best; a role-playing second
                     // join to the same model is named by its entity.
-                    let mut alias = model_name.clone();
+                    let mut alias = format!("{}{model_name}", self.prefix);
                     if self.alias_taken(&alias) {
-                        alias = format!("{}__{}", edge.entity, model_name);
+                        alias = format!("{}{}__{}", self.prefix, edge.entity, model_name);
                     }
                     let mut n = 2;
                     let stem = alias.clone();
