@@ -1091,6 +1091,33 @@ async fn server_reports_checks_and_warns_dependent_queries() {
     let w = g["extensions"]["warnings"].to_string();
     assert!(w.contains("check `orders_volume`"), "{g}");
 
+    // A caller held to one region is warned which checks fail, without
+    // what they measured over every region.
+    let req = c
+        .http
+        .post(c.url("/v1/query"))
+        .header(
+            "authorization",
+            auth::bearer(&auth::token(
+                &["regional_manager"],
+                &[("region", json!("EU"))],
+            )),
+        )
+        .json(&json!({"metrics": ["revenue"]}));
+    let r = c.send(req).await.ok_json();
+    let w = r["meta"]["warnings"].to_string();
+    assert!(
+        w.contains("check `orders_volume`") && w.contains("evidence withheld"),
+        "{w}"
+    );
+    let full = c.query(&json!({"metrics": ["revenue"]})).await.ok_json();
+    assert!(
+        !full["meta"]["warnings"]
+            .to_string()
+            .contains("evidence withheld"),
+        "{full}"
+    );
+
     let metrics = c.get("/metrics").await.text();
     assert!(metrics.contains("accord_check_failing{check=\"orders_volume\",kind=\"volume\",target=\"model:orders\",severity=\"error\"} 1"), "{metrics}");
     assert!(
@@ -1114,6 +1141,17 @@ async fn server_reports_checks_and_warns_dependent_queries() {
         .collect();
     assert_eq!(names, ["orders_anomaly"], "{p}");
     assert_eq!(p["defined"], json!(1));
+    // Its answers are held to groups of 10 people, and the check ran over
+    // every row: the status and definition show, the evidence does not.
+    let anomaly = &p["latest"]["checks"][0];
+    assert!(anomaly["status"].is_string(), "{anomaly}");
+    assert!(anomaly["threshold"].is_string(), "{anomaly}");
+    assert_eq!(anomaly["observed"], Json::Null, "{anomaly}");
+    assert_eq!(anomaly["details"], json!({}), "{anomaly}");
+    assert_eq!(
+        anomaly["message"],
+        json!(accord::checks::run::EVIDENCE_WITHHELD)
+    );
     let runs = p["history"].as_array().unwrap();
     assert!(
         runs.iter().all(|r| {

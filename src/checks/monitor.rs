@@ -277,7 +277,18 @@ pub async fn handler(
         checks: r.checks.iter().filter(|c| shown(c)).cloned().collect(),
         ..r.clone()
     };
-    let latest = state.checks.latest().map(|r| visible(&r));
+    let evidence = evidence_shown_to(&access);
+    let latest = state.checks.latest().map(|r| {
+        let mut r = visible(&r);
+        if !evidence {
+            r.checks = r
+                .checks
+                .iter()
+                .map(CheckOutcome::without_evidence)
+                .collect();
+        }
+        r
+    });
     let history: Vec<RunSummary> = state
         .checks
         .history()
@@ -316,6 +327,17 @@ pub async fn handler(
     .into_response())
 }
 
+/// Whether the caller may see check evidence (observed values, messages,
+/// details). Checks run over every row of the warehouse, so a caller whose
+/// answers are restricted (row filters, a purpose that needs consent,
+/// `min_group_size`) would learn from them what their queries withhold;
+/// such a caller sees each check's status, threshold and SQL only.
+fn evidence_shown_to(access: &crate::access::Access) -> bool {
+    access.row_filters().is_ok_and(|f| f.is_empty())
+        && access.min_group_size().is_none()
+        && !access.purpose.is_some_and(|p| p.requires_consent)
+}
+
 /// Whether the caller may see a check on `metric` (a name, maybe
 /// `name@version`) or on `model`.
 fn check_visible(
@@ -352,11 +374,31 @@ fn input_names(nodes: &[InputNode], out: &mut Vec<String>) {
     }
 }
 
-/// Warnings for a query over `metrics` (as written in the request): one per
-/// failing check of the latest run that a metric depends on.
-pub fn warnings_for(state: &AppState, catalog: &Catalog, metrics: &[String]) -> Vec<String> {
+/// Warnings for a query over `metrics` (as written in the request) by
+/// `caller` (with the query's purpose): one per failing check of the latest
+/// run that a metric depends on, without evidence for a caller who may not
+/// see it.
+pub fn warnings_for(
+    state: &AppState,
+    catalog: &Catalog,
+    metrics: &[String],
+    caller: &crate::access::Caller,
+) -> Vec<String> {
     let Some(run) = state.checks.latest() else {
         return Vec::new();
+    };
+    let shown = crate::access::Access::resolve(catalog, caller)
+        .is_ok_and(|access| evidence_shown_to(&access));
+    if shown {
+        return affected_warnings(catalog, &run, metrics);
+    }
+    let run = CheckRun {
+        checks: run
+            .checks
+            .iter()
+            .map(CheckOutcome::without_evidence)
+            .collect(),
+        ..(*run).clone()
     };
     affected_warnings(catalog, &run, metrics)
 }

@@ -83,7 +83,22 @@ impl CheckOutcome {
     pub fn is_failing(&self) -> bool {
         matches!(self.status, Status::Fail | Status::Error)
     }
+
+    /// The outcome without what was measured over every row: the status,
+    /// threshold and SQL stay (they follow from the definition).
+    pub fn without_evidence(&self) -> CheckOutcome {
+        CheckOutcome {
+            observed: None,
+            message: EVIDENCE_WITHHELD.to_string(),
+            details: serde_json::json!({}),
+            ..self.clone()
+        }
+    }
 }
+
+/// The message of a check whose evidence a caller may not see.
+pub const EVIDENCE_WITHHELD: &str =
+    "evidence withheld: this check ran over rows your access policies or purpose do not show";
 
 /// One run of every check.
 #[derive(Debug, Clone, Serialize)]

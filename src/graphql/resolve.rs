@@ -757,6 +757,7 @@ async fn run_model_field<'a>(
             &data.state,
             &data.catalog,
             &q.metrics,
+            &data.caller.for_query(&q),
         ));
         // Plan columns are the dimensions then the metrics, in query order.
         let position = |plan_index: usize| -> Option<usize> {

@@ -272,7 +272,10 @@ pub async fn query(
                     .iter()
                     .cloned()
                     .chain(crate::checks::monitor::warnings_for(
-                        &state, &catalog, &q.metrics,
+                        &state,
+                        &catalog,
+                        &q.metrics,
+                        &caller.for_query(&q),
                     ))
                     .collect(),
             };
