@@ -259,7 +259,9 @@ async fn schema_is_generated_from_the_catalog() {
             "limit",
             "offset",
             "timeRange",
-            "purpose"
+            "purpose",
+            "timeZone",
+            "weekStart"
         ]
     );
 
@@ -535,6 +537,22 @@ async fn results_agree_with_rest() {
         json!({"metrics": ["orders"], "dimensions": ["metric_time:week"],
                "time_range": {"start": "2025-03-01", "end": "2025-06-01"},
                "limit": 4, "offset": 2, "order_by": ["-metric_time:week"]}),
+        &[("metricTime", "metric_time__week"), ("orders", "orders")],
+    )
+    .await;
+
+    // Periods in a time zone, weeks from Sunday (REST's `time_zone` and
+    // `week_start`; their numbers are checked against the generator in
+    // tests/time_intelligence_demo.rs and tests/pg_wire_access.rs).
+    n += agree(
+        c,
+        None,
+        r#"{ orders(timeRange: {start: "2025-03-01", end: "2025-05-01"}, timeZone: "Pacific/Auckland",
+                     weekStart: "sunday") { metricTime(granularity: WEEK) orders } }"#,
+        "orders",
+        json!({"metrics": ["orders"], "dimensions": ["metric_time:week"],
+               "time_range": {"start": "2025-03-01", "end": "2025-05-01"},
+               "time_zone": "Pacific/Auckland", "week_start": "sunday"}),
         &[("metricTime", "metric_time__week"), ("orders", "orders")],
     )
     .await;

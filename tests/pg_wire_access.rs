@@ -499,3 +499,87 @@ async fn admin_under_marketing_counts_consenting_customers_only() {
     assert_ne!(code, "XX000", "{message}");
     assert!(message.contains("marketting"), "{message}");
 }
+
+// ---------------------------------------------------------------------------
+// Session time settings
+
+/// Live orders per period start (`YYYY-MM-DD`), with each order's UTC time
+/// read in `zone` and truncated by `start_of`.
+fn orders_per_period(
+    zone: chrono_tz::Tz,
+    start_of: impl Fn(chrono::NaiveDate) -> chrono::NaiveDate,
+) -> BTreeMap<String, i64> {
+    use chrono::TimeZone as _;
+    let mut out: BTreeMap<String, i64> = BTreeMap::new();
+    for o in live_orders() {
+        let local = zone.from_utc_datetime(&o.ordered_at).date_naive();
+        *out.entry(start_of(local).to_string()).or_default() += 1;
+    }
+    out
+}
+
+async fn periods(client: &tokio_postgres::Client, grain: &str) -> BTreeMap<String, i64> {
+    rows(
+        client,
+        &format!(
+            "SELECT DATE_TRUNC('{grain}', metric_time) AS p, orders FROM orders GROUP BY 1 ORDER BY 1"
+        ),
+    )
+    .await
+    .into_iter()
+    .map(|r| {
+        let p = r[0].clone().expect("a period");
+        (p[..10].to_string(), r[1].as_deref().unwrap().parse().unwrap())
+    })
+    .collect()
+}
+
+#[tokio::test]
+async fn set_accord_time_zone_and_week_start_move_the_periods() {
+    use chrono::Datelike as _;
+    let month = |d: chrono::NaiveDate| d.with_day(1).unwrap();
+    let sunday_week = |d: chrono::NaiveDate| {
+        d - chrono::Duration::days(d.weekday().num_days_from_sunday().into())
+    };
+    let auckland = chrono_tz::Pacific::Auckland;
+
+    let admin = connect(&["admin"], &[]).await;
+    let utc_months = orders_per_period(chrono_tz::UTC, month);
+    assert_eq!(periods(&admin, "month").await, utc_months);
+
+    admin
+        .simple_query("SET accord.time_zone = 'Pacific/Auckland'")
+        .await
+        .expect("SET");
+    let nz_months = orders_per_period(auckland, month);
+    // Otherwise the setting could be ignored unnoticed.
+    assert_ne!(nz_months, utc_months);
+    assert_eq!(periods(&admin, "month").await, nz_months);
+
+    admin
+        .simple_query("SET accord.week_start TO 'sunday'")
+        .await
+        .expect("SET");
+    assert_eq!(
+        periods(&admin, "week").await,
+        orders_per_period(auckland, sunday_week)
+    );
+
+    // RESET ALL goes back to the server's defaults (UTC, Monday weeks).
+    admin.simple_query("RESET ALL").await.expect("RESET");
+    assert_eq!(periods(&admin, "month").await, utc_months);
+
+    // A zone that does not exist is refused, naming it.
+    admin
+        .simple_query("SET accord.time_zone = 'Europe/Berlinn'")
+        .await
+        .expect("SET");
+    let (code, message) = refused(&admin, "SELECT orders FROM orders").await;
+    assert_ne!(code, "XX000", "{message}");
+    assert!(message.contains("Europe/Berlinn"), "{message}");
+    admin
+        .simple_query("RESET accord.time_zone")
+        .await
+        .expect("RESET");
+    assert_eq!(periods(&admin, "month").await, utc_months);
+}

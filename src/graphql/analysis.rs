@@ -63,6 +63,7 @@ pub fn field(kind: &'static str) -> Field {
     .argument(InputValue::new("limit", TypeRef::named(TypeRef::INT)))
     .argument(InputValue::new("offset", TypeRef::named(TypeRef::INT)))
     .argument(InputValue::new("purpose", TypeRef::named(TypeRef::STRING)))
+    .argument(super::schema::time_zone_arg())
 }
 
 /// `analyses`: the funnels and retention analyses the caller may run.
@@ -91,6 +92,7 @@ async fn run<'a>(ctx: &ResolverContext<'a>, kind: &str) -> Result<Option<FieldVa
         ("limit", "limit"),
         ("offset", "offset"),
         ("purpose", "purpose"),
+        ("timeZone", "time_zone"),
     ] {
         if let Some(v) = ctx.args.get(arg) {
             let v = v

@@ -254,7 +254,12 @@ pub(super) fn semantic_query(input: Json) -> Result<SemanticQuery, Error> {
         }
     };
     obj.retain(|_, v| !v.is_null());
-    for (from, to) in [("timeRange", "time_range"), ("orderBy", "order_by")] {
+    for (from, to) in [
+        ("timeRange", "time_range"),
+        ("orderBy", "order_by"),
+        ("timeZone", "time_zone"),
+        ("weekStart", "week_start"),
+    ] {
         if let Some(v) = obj.remove(from) {
             obj.insert(to.to_string(), v);
         }

@@ -616,13 +616,18 @@ fn build_query(
             end: s("end"),
         });
     }
-    if let Some(p) = ctx.args.get("purpose").filter(|v| !v.is_null()) {
-        q.purpose = Some(
-            p.string()
-                .map_err(|e| invalid("invalid_query", e.message))?
-                .to_string(),
-        );
-    }
+    let text = |name: &str| -> Result<Option<String>, Error> {
+        match ctx.args.get(name).filter(|v| !v.is_null()) {
+            Some(v) => v
+                .string()
+                .map(|s| Some(s.to_string()))
+                .map_err(|e| invalid("invalid_query", e.message)),
+            None => Ok(None),
+        }
+    };
+    q.purpose = text("purpose")?;
+    q.time_zone = text("timeZone")?;
+    q.week_start = text("weekStart")?;
     Ok((q, sel))
 }
 

@@ -481,6 +481,8 @@ fn input_types() -> Vec<InputObject> {
             .field(InputValue::new("limit", TypeRef::named(TypeRef::INT)))
             .field(InputValue::new("offset", TypeRef::named(TypeRef::INT)))
             .field(InputValue::new("purpose", s()))
+            .field(InputValue::new("timeZone", s()))
+            .field(InputValue::new("weekStart", s()))
             .field(InputValue::new("funnel", s()))
             .field(InputValue::new("retention", s()))
             .field(InputValue::new(
@@ -667,7 +669,9 @@ pub fn build(
         ))
         .argument(InputValue::new("purpose", TypeRef::named(TypeRef::STRING)).description(
             "The purpose the data is used for (consent); defaults to the token's, then the configured default.",
-        ));
+        ))
+        .argument(time_zone_arg())
+        .argument(week_start_arg());
         query = query.field(root);
         builder = builder
             .register(row)
@@ -762,4 +766,18 @@ pub fn value_of(v: Option<&Value>) -> Option<FieldValue<'static>> {
     v.filter(|v| **v != Value::Null)
         .cloned()
         .map(FieldValue::value)
+}
+
+/// `timeZone`: the IANA zone periods and `timeRange` are read in.
+pub(super) fn time_zone_arg() -> InputValue {
+    InputValue::new("timeZone", TypeRef::named(TypeRef::STRING)).description(
+        "IANA time zone (`Europe/Berlin`) metricTime periods and timeRange are read in; defaults to the server's, UTC.",
+    )
+}
+
+/// `weekStart`: the first day of a `week` period.
+pub(super) fn week_start_arg() -> InputValue {
+    InputValue::new("weekStart", TypeRef::named(TypeRef::STRING)).description(
+        "First day of a week period (`monday` .. `sunday`); defaults to the server's, Monday.",
+    )
 }

@@ -78,6 +78,22 @@ impl Session {
         }
     }
 
+    /// `RESET name` forgets one setting; `RESET ALL` (`None`, and
+    /// `DISCARD ALL`, which poolers send between clients) forgets every
+    /// `accord.*` one, so the next client starts from the token's purpose
+    /// and the server's time zone.
+    pub fn reset(&self, name: Option<&str>) {
+        if let Ok(mut s) = self.settings.lock() {
+            match name {
+                Some(n) => {
+                    let n = n.to_ascii_lowercase();
+                    s.retain(|(k, _)| *k != n);
+                }
+                None => s.retain(|(k, _)| !k.starts_with("accord.")),
+            }
+        }
+    }
+
     /// The caller as the next query runs: `SET accord.purpose` overrides
     /// the token's purpose.
     pub fn caller(&self) -> Caller {

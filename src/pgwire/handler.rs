@@ -49,6 +49,8 @@ pub enum Command {
     Commit,
     Rollback,
     Set(Vec<(String, String)>),
+    /// `RESET name`, or `RESET ALL` (`None`): back to the defaults.
+    Reset(Option<String>),
     Show(String),
     /// Accepted and ignored, with this command tag.
     Tag(String),
@@ -312,7 +314,12 @@ pub fn classify(sql: &str) -> SqlResult<Kind> {
         "rollback" | "abort" if !lower.contains(" to ") => Some(Command::Rollback),
         "rollback" => Some(Command::Tag("ROLLBACK".into())),
         "set" => Some(Command::Set(parse_set(&text[3..]))),
-        "reset" => Some(Command::Tag("RESET".into())),
+        "reset" => Some(Command::Reset(
+            match text[5..].trim().trim_end_matches(';').trim() {
+                all if all.eq_ignore_ascii_case("all") => None,
+                name => Some(name.to_ascii_lowercase()),
+            },
+        )),
         "discard" => Some(Command::Tag(format!(
             "DISCARD {}",
             text[7..].trim().to_ascii_uppercase()
@@ -704,10 +711,15 @@ impl Engine {
                 }
                 Output::Tag("SET".into())
             }
+            Command::Reset(name) => {
+                session.reset(name.as_deref());
+                Output::Tag("RESET".into())
+            }
             Command::Show(name) => return self.show(session, info, name),
             Command::Tag(t) => {
                 if t == "DISCARD ALL" {
                     session.cursors.discard();
+                    session.reset(None);
                 }
                 Output::Tag(t.clone())
             }
@@ -866,7 +878,13 @@ impl Engine {
         }
         match &bound {
             sp::Statement::Query(q) if translate::references_model(q, &exposed) => {
-                let t = translate::translate(q, &exposed)?;
+                let mut t = translate::translate(q, &exposed)?;
+                // `SET accord.time_zone` / `accord.week_start`: the session's
+                // periods, as a REST query's `time_zone` / `week_start`
+                // (an invalid value is refused by the planner, naming it).
+                let setting = |name: &str| session.setting(name).filter(|v| !v.is_empty());
+                t.query.time_zone = setting("accord.time_zone");
+                t.query.week_start = setting("accord.week_start");
                 let fields = semantic_fields(&t);
                 if t.empty {
                     return Ok((fields, vec![]));

@@ -176,6 +176,11 @@ impl Plan {
 /// Plans a query against a catalog for a caller: the caller's policies and
 /// purpose are applied here, and only here, for every interface.
 pub fn plan(catalog: &Catalog, query: &SemanticQuery, caller: &Caller) -> Result<Plan, PlanError> {
+    // A misspelt zone or week start is an error even where the query has
+    // no period it would move: silently ignoring it would let the caller
+    // believe it applied.
+    timezone::zone(query)?;
+    timezone::week_start(query)?;
     // Funnels and retention analyses (planner::funnel, planner::retention).
     if query.funnel.is_some() || query.retention.is_some() {
         return analysis::plan(catalog, query, caller);
