@@ -1761,6 +1761,27 @@ async fn partner_groups_by_country_have_at_least_ten_customers() {
     .await;
     let body = r.ok_json();
     assert_eq!(body["meta"]["warnings"], json!([K_WARNING]));
+    // Every format carries the warnings in a header too (a CSV or Arrow
+    // body has no place for them).
+    let header = |r: &Resp| -> Value {
+        serde_json::from_str(r.header("x-accord-warnings").expect("x-accord-warnings"))
+            .expect("a JSON array")
+    };
+    assert_eq!(header(&r), json!([K_WARNING]));
+    let c = Client::new(main_server());
+    let csv = c
+        .send(
+            c.http
+                .post(c.url("/v1/query"))
+                .header("Authorization", bearer(&partner()))
+                .header("accept", "text/csv")
+                .json(
+                    &json!({"metrics": ["revenue", "orders"], "dimensions": ["customers.country"]}),
+                ),
+        )
+        .await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(header(&csv), json!([K_WARNING]));
     let buyers = buyers_by(|o| customer(o.customer_id).country);
     let mut expected = Vec::new();
     for (c, who) in &buyers {

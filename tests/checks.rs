@@ -1104,12 +1104,19 @@ async fn server_reports_checks_and_warns_dependent_queries() {
             )),
         )
         .json(&json!({"metrics": ["revenue"]}));
-    let r = c.send(req).await.ok_json();
+    let resp = c.send(req).await;
+    let r = resp.ok_json();
     let w = r["meta"]["warnings"].to_string();
     assert!(
         w.contains("check `orders_volume`") && w.contains("evidence withheld"),
         "{w}"
     );
+    // The same warnings in the header every format carries, non-ASCII
+    // (the dash) escaped.
+    let header = resp.header("x-accord-warnings").expect("x-accord-warnings");
+    assert!(header.is_ascii() && header.contains("\\u2014"), "{header}");
+    let parsed: Json = serde_json::from_str(header).expect("a JSON array");
+    assert_eq!(parsed, r["meta"]["warnings"]);
     let full = c.query(&json!({"metrics": ["revenue"]})).await.ok_json();
     assert!(
         !full["meta"]["warnings"]

@@ -353,6 +353,7 @@ impl<'c> AnalysisCx<'c> {
                 base_alias: &alias,
                 fact_time: Some(time.clone()),
                 stitched: person.as_ref().map(|p| p.key.clone()),
+                suppression_implied: false,
             },
             &mut |r| {
                 let target = target_model(catalog, r, &[src.model], &|_, _| true)?;

@@ -1075,6 +1075,7 @@ fn conversion_scan(
         &mut joins,
         Some(time.clone()),
         stitched,
+        false,
         consent_ctes,
         policies,
     )?);
@@ -1167,6 +1168,7 @@ fn touch_scan(
         &mut joins,
         Some(time),
         stitched,
+        false,
         consent_ctes,
         policies,
     )?);

@@ -555,6 +555,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                 base_alias: &base_alias,
                 fact_time,
                 stitched: person.as_ref().map(|p| p.key.clone()),
+                suppression_implied: false,
             },
             &mut |r| resolve(r, &mut joins).map(untruncated),
             &is_time,
@@ -603,6 +604,15 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                         "internal: a converted leaf of a metric that is not a conversion",
                     ));
                 };
+                // The conversion's subject is the base event's (the same
+                // person when stitched, else the same entity key, when both
+                // models' subject is the conversion entity): the base scan's
+                // suppression already covers it. Consent is not implied: it
+                // is read at the conversion's own time.
+                let subject_is =
+                    |m: ModelId| catalog.model(m).subject.as_deref() == Some(conv.entity.as_str());
+                let suppression_implied = person.is_some()
+                    || (subject_is(conv.base_model) && subject_is(conv.conversion_model));
                 parts.push(super::conversion::exists(
                     catalog,
                     conv,
@@ -617,6 +627,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                             conv_joins,
                             Some(conv_time),
                             conv_person,
+                            suppression_implied,
                             &mut consent_ctes,
                             &mut policies,
                         )
@@ -1205,6 +1216,10 @@ pub(super) struct ScanPolicyInput<'a> {
     /// ([`super::stitch::StitchedSubject::key`]): consent and suppression
     /// then hold per person, anonymous rows included.
     pub stitched: Option<Expr>,
+    /// Every row is correlated to a row of the same subject that is already
+    /// held to the suppression list (a conversion EXISTS matched on the
+    /// base event's subject), so the list is not read again.
+    pub suppression_implied: bool,
 }
 
 /// The WHERE conditions the caller's policies put on one scan of `model`:
@@ -1295,7 +1310,11 @@ pub(super) fn scan_policy_conditions(
                     ));
                 }
             }
-            if let Some((supp_model, key)) = &consent.suppression {
+            if let Some((supp_model, key)) = consent
+                .suppression
+                .as_ref()
+                .filter(|_| !scan.suppression_implied)
+            {
                 let alias = "suppressed";
                 // Stitched: a suppressed person's every identifier the map
                 // still holds is left out, not only rows keyed by them.

@@ -50,6 +50,7 @@ pub(super) fn fact_conditions(
     joins: &mut JoinTree,
     fact_time: Option<Expr>,
     stitched: Option<Expr>,
+    suppression_implied: bool,
     consent_ctes: &mut Vec<Cte>,
     policies: &mut Vec<String>,
 ) -> Result<Vec<Expr>, PlanError> {
@@ -63,6 +64,7 @@ pub(super) fn fact_conditions(
             base_alias: &base_alias,
             fact_time,
             stitched,
+            suppression_implied,
         },
         &mut |r| resolve_policy_ref(catalog, model_id, r, joins).map(untruncated),
         &|parts| is_time(catalog, parts),

@@ -253,6 +253,20 @@ pub async fn query(
         cache,
         "query"
     );
+    let warnings: Vec<String> = executed
+        .warnings
+        .iter()
+        .cloned()
+        .chain(crate::checks::monitor::warnings_for(
+            &state,
+            &catalog,
+            &q.metrics,
+            &caller.for_query(&q),
+        ))
+        .collect();
+    let warnings_header = (!warnings.is_empty())
+        .then(|| HeaderValue::from_str(&ascii_json(&warnings)).ok())
+        .flatten();
     let mut resp = match format {
         Format::Json => {
             let meta = QueryMeta {
@@ -267,17 +281,7 @@ pub async fn query(
                 },
                 row_count: executed.result.rows.len(),
                 truncated: executed.result.truncated,
-                warnings: executed
-                    .warnings
-                    .iter()
-                    .cloned()
-                    .chain(crate::checks::monitor::warnings_for(
-                        &state,
-                        &catalog,
-                        &q.metrics,
-                        &caller.for_query(&q),
-                    ))
-                    .collect(),
+                warnings,
             };
             Json(QueryResponse {
                 columns: &executed.result.columns,
@@ -319,7 +323,30 @@ pub async fn query(
     if executed.result.truncated {
         h.insert("x-accord-truncated", HeaderValue::from_static("true"));
     }
+    // CSV and Arrow bodies have no place for `meta.warnings`; every format
+    // carries them here (suppressed groups, failing checks, ...).
+    if let Some(v) = warnings_header {
+        h.insert("x-accord-warnings", v);
+    }
     Ok(resp)
+}
+
+/// `items` as a JSON array of strings with every non-ASCII character
+/// escaped (`\uXXXX`), so it is a valid header value.
+fn ascii_json(items: &[String]) -> String {
+    let json = serde_json::to_string(items).unwrap_or_else(|_| "[]".into());
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    out
 }
 
 #[derive(Debug, Deserialize)]
