@@ -476,8 +476,8 @@ fn demo_suppressed(catalog: &Catalog, data: &accord::demo::DemoData) -> BTreeSet
     }
 }
 
-#[tokio::test]
-async fn demo_revenue_under_marketing_follows_the_consent_ledger() {
+/// The demo (scale 1) in a DuckDB file of its own; keep the directory.
+async fn demo_on_duckdb() -> (accord::demo::DemoData, tempfile::TempDir, Warehouse) {
     let data = common::warehouses::demo(1);
     let dir = tempfile::tempdir().expect("tempdir");
     let wh = common::warehouses::open(&format!(
@@ -486,6 +486,12 @@ async fn demo_revenue_under_marketing_follows_the_consent_ledger() {
     ))
     .await;
     wh.load_demo(&data).await.expect("load the demo data");
+    (data, dir, wh)
+}
+
+#[tokio::test]
+async fn demo_revenue_under_marketing_follows_the_consent_ledger() {
+    let (data, _dir, wh) = demo_on_duckdb().await;
     let catalog = common::demo_catalog();
 
     let ledger = demo_ledger(&data);
@@ -563,14 +569,7 @@ async fn demo_revenue_under_marketing_follows_the_consent_ledger() {
 /// placed while they still had (consent as of each fact, on both sides).
 #[tokio::test]
 async fn demo_conversions_under_marketing_need_consent_at_the_conversion_too() {
-    let data = common::warehouses::demo(1);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let wh = common::warehouses::open(&format!(
-        "duckdb://{}",
-        dir.path().join("demo.duckdb").display()
-    ))
-    .await;
-    wh.load_demo(&data).await.expect("load the demo data");
+    let (data, _dir, wh) = demo_on_duckdb().await;
     let catalog = common::demo_catalog();
     let ledger = demo_ledger(&data);
     let suppressed = demo_suppressed(&catalog, &data);

@@ -410,16 +410,17 @@ async fn stitched_funnel_and_conversion_count_people_as_the_generator_truth_says
             (anon, p)
         })
         .collect();
-    let event_person = |e: &accord::demo::Event| -> Option<String> {
-        match person_of.get(&e.anonymous_id.to_string()) {
+    // The person of a row with this cookie and customer column.
+    let person = |anon: String, customer: Option<i64>| -> Option<String> {
+        match person_of.get(&anon) {
             Some(Some(p)) => Some(p.clone()),
             // Not in the map: the row's own customer, unless suppressed.
-            _ => e
-                .customer_id
+            _ => customer
                 .filter(|c| !erased.contains(c))
                 .map(|c| format!("c{c}")),
         }
     };
+    let event_person = |e: &accord::demo::Event| person(e.anonymous_id.to_string(), e.customer_id);
     // Each step's (person, time) events.
     let times = |kind: &str| -> Vec<(String, i64)> {
         data.events
@@ -488,15 +489,8 @@ async fn stitched_funnel_and_conversion_count_people_as_the_generator_truth_says
     // The stitched conversion metric `visitor_to_purchase_7d`: people who
     // visited (a session), and of them those with an order within 7 days
     // after one of their visits, on the same truth.
-    let session_person = |s: &accord::demo::Session| -> Option<String> {
-        match person_of.get(&s.anonymous_id.to_string()) {
-            Some(Some(p)) => Some(p.clone()),
-            _ => s
-                .customer_id
-                .filter(|c| !erased.contains(c))
-                .map(|c| format!("c{c}")),
-        }
-    };
+    let session_person =
+        |s: &accord::demo::Session| person(s.anonymous_id.to_string(), s.customer_id);
     let mut ordered_at: HashMap<String, Vec<i64>> = HashMap::new();
     for o in data
         .orders

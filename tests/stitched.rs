@@ -433,6 +433,15 @@ async fn stitched_analyses_credit_people_on_every_engine() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The errors of definitions that must not load.
+fn load_err(defs: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("defs.yml"), defs).unwrap();
+    accord::definitions::load_dir(dir.path())
+        .expect_err("invalid definitions")
+        .to_string()
+}
+
 #[test]
 fn stitched_definitions_need_an_identity_and_stitchable_models() {
     let cases = [
@@ -449,30 +458,20 @@ fn stitched_definitions_need_an_identity_and_stitchable_models() {
         ),
     ];
     for (defs, field) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("defs.yml"), &defs).unwrap();
-        let err = accord::definitions::load_dir(dir.path())
-            .expect_err("invalid definitions")
-            .to_string();
+        let err = load_err(&defs);
         assert!(err.contains(field), "{field}: {err}");
     }
     // A funnel naming a subject other than the stitched entity.
-    let dir = tempfile::tempdir().unwrap();
-    let defs = DEFS.replace(
+    let err = load_err(&DEFS.replace(
         "    subject: customer\n    stitched: true\n    window: 30 days",
         "    subject: event\n    stitched: true\n    window: 30 days",
-    );
-    std::fs::write(dir.path().join("defs.yml"), &defs).unwrap();
-    let err = accord::definitions::load_dir(dir.path())
-        .expect_err("invalid definitions")
-        .to_string();
+    ));
     assert!(
         err.contains("funnels.visit.stitched") && err.contains("stitches `customer`"),
         "{err}"
     );
     // A conversion on a stitched base measure, matched by another entity
     // than the stitched one: its conversions could not be found per person.
-    let dir = tempfile::tempdir().unwrap();
     let defs = DEFS
         .replace(
             "  - name: erasure_requests\n",
@@ -498,10 +497,7 @@ fn stitched_definitions_need_an_identity_and_stitchable_models() {
     window: 1 day
 consent:\n",
         );
-    std::fs::write(dir.path().join("defs.yml"), &defs).unwrap();
-    let err = accord::definitions::load_dir(dir.path())
-        .expect_err("invalid definitions")
-        .to_string();
+    let err = load_err(&defs);
     assert!(
         err.contains("metrics.viewers_clicking.base_measure")
             && err.contains("matched per person")
