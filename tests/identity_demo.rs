@@ -289,6 +289,24 @@ async fn demo_stitching_recovers_the_truth_on_every_engine() {
         (credited - logged_in).to_string(),
         visitors.len().to_string(),
     ];
+    // Credited sessions by the region of the customer they are credited
+    // to: anonymous sessions land in their customer's region, none in none.
+    let region: HashMap<String, &str> = data
+        .customers
+        .iter()
+        .map(|c| (c.customer_id.to_string(), c.region))
+        .collect();
+    let mut credited_by_region: BTreeMap<String, i64> = BTreeMap::new();
+    for s in &kept {
+        if let Some((t, id)) = canonical(s)
+            && t == "customer_id"
+        {
+            *credited_by_region
+                .entry(region[id].to_string())
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(credited_by_region.values().sum::<i64>(), credited);
 
     for (engine, wh) in all_engines("identity_demo", &data, dir.path()).await {
         let r = identity::build(&catalog, &wh, &BuildOptions::default())
@@ -362,5 +380,27 @@ async fn demo_stitching_recovers_the_truth_on_every_engine() {
         .unwrap_or_else(|e| panic!("{engine}: {e}"));
         let row: Vec<String> = done.result.rows[0].iter().map(text).collect();
         assert_eq!(row, expected_row, "{engine}\n{}", done.sql);
+
+        let query =
+            q(json!({"metrics": ["credited_sessions"], "dimensions": ["customers.region"]}));
+        let done = accord::execute::run(
+            &catalog,
+            &wh,
+            &query,
+            &accord::access::Caller::operator(),
+            10,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{engine}: {e}"));
+        // Sessions of people who never became customers form a group
+        // without a region, with nothing credited.
+        let got: BTreeMap<String, i64> = done
+            .result
+            .rows
+            .iter()
+            .map(|r| (text(&r[0]), text(&r[1]).parse::<i64>().unwrap_or(0)))
+            .filter(|(_, n)| *n != 0)
+            .collect();
+        assert_eq!(got, credited_by_region, "{engine}\n{}", done.sql);
     }
 }

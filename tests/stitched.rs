@@ -166,6 +166,11 @@ attribution:
     conversion: revenue
     touches: {model: touches, time: touched_at, channel: channel}
     lookback: {days: 30}
+roles:
+  - name: eu
+    description: European customers only.
+    row_filters:
+      - {model: customers, filter: "region = 'EU'"}
 "#;
 
 /// `2025-03-<1+day> <hour>:00:00`.
@@ -278,8 +283,17 @@ fn cell(v: &Value) -> Json {
 }
 
 async fn rows(catalog: &Catalog, wh: &Warehouse, query: Json) -> Vec<Vec<Json>> {
+    rows_as(catalog, wh, query, &Caller::operator()).await
+}
+
+async fn rows_as(
+    catalog: &Catalog,
+    wh: &Warehouse,
+    query: Json,
+    caller: &Caller,
+) -> Vec<Vec<Json>> {
     let q = common::q(query.clone());
-    let done = execute::run(catalog, wh, &q, &Caller::operator(), 10_000)
+    let done = execute::run(catalog, wh, &q, caller, 10_000)
         .await
         .unwrap_or_else(|e| panic!("{query} on {}: {e}", wh.url().redacted()));
     let mut out: Vec<Vec<Json>> = done
@@ -408,6 +422,46 @@ fn cases() -> Vec<(Json, Json)> {
             json!({"metrics": ["viewers_ordering_7d", "view_to_order_7d"], "purpose": "marketing"}),
             json!([[1, 0.5]]),
         ),
+        // A stitched scan reaches customers through the row's person: the
+        // anonymous views of customers 1 and 3 are EU's, 2's US's; only a5
+        // (never a customer) has no region. Each person is in one group.
+        (
+            json!({"metrics": ["people"], "dimensions": ["customers.region"]}),
+            json!([[null, 1], ["EU", 2], ["US", 1]]),
+        ),
+    ]
+}
+
+/// (query, expected rows) for the `eu` role (a row filter on customers),
+/// after customer 4's erasure request: on stitched scans the filter holds
+/// per person, so customers 1 and 3 keep their anonymous rows.
+fn eu_cases() -> Vec<(Json, Json)> {
+    vec![
+        // People 1 and 3; by the rows' own column, 1's and 3's signups.
+        (
+            json!({"metrics": ["people", "event_count"]}),
+            json!([[2, 2]]),
+        ),
+        // Both viewed, signed up a day later and ordered: 2 days 3 hours
+        // and 4 days 3 hours after signing up (median: their mean).
+        (
+            json!({"funnel": "visit"}),
+            json!([
+                [1, "view", 2, 1.0, 1.0, null],
+                [2, "signup", 2, 1.0, 1.0, DAY],
+                [3, "order", 2, 1.0, 1.0, 3.0 * DAY + 3.0 * 3600.0]
+            ]),
+        ),
+        // Their first touches were anonymous search clicks.
+        (
+            json!({"metrics": ["revenue"], "attribution": "first", "dimensions": ["channel"]}),
+            json!([["search", 130.0]]),
+        ),
+        // Both viewers ordered within 7 days.
+        (
+            json!({"metrics": ["viewers_ordering_7d", "view_to_order_7d"]}),
+            json!([[2, 1.0]]),
+        ),
     ]
 }
 
@@ -427,6 +481,15 @@ async fn stitched_analyses_credit_people_on_every_engine() {
             let got = rows(&catalog, &wh, query.clone()).await;
             if !same(&got, &want) {
                 failures.push(format!("{name}: {query}\n  got  {got:?}\n  want {want}"));
+            }
+        }
+        let eu = Caller::with_roles(&["eu"]);
+        for (query, want) in eu_cases() {
+            let got = rows_as(&catalog, &wh, query.clone(), &eu).await;
+            if !same(&got, &want) {
+                failures.push(format!(
+                    "{name} as eu: {query}\n  got  {got:?}\n  want {want}"
+                ));
             }
         }
     }

@@ -202,6 +202,10 @@ pub struct TableTypes {
     pub create_suffix: Option<String>,
     /// Template (`{expr}`) making text compare, group and sort bytewise.
     pub binary_text: String,
+    /// How a typed key column is compared with text (`{key}`, `{key_text}`,
+    /// `{text}`; see `Expr::KeyEqualsText`); default `{key_text} = {text}`.
+    #[serde(default)]
+    pub key_equals_text: Option<String>,
     /// `CREATE INDEX {name} ON {table} ({columns})` for engines that join
     /// unindexed tables by nested loops (MySQL/MariaDB); absent elsewhere.
     #[serde(default)]
@@ -245,6 +249,7 @@ pub struct Dialect {
     pub notes: Vec<String>,
     pub tables: TableTypes,
     pub binary_text: Template,
+    pub key_equals_text: Option<Template>,
 }
 
 const REQUIRED_TYPES: [SqlType; 7] = [
@@ -377,6 +382,12 @@ impl Dialect {
             typed_union_nulls: raw.typed_union_nulls,
             notes: raw.notes,
             binary_text: Template::parse(&raw.tables.binary_text, &["expr"])?,
+            key_equals_text: raw
+                .tables
+                .key_equals_text
+                .as_deref()
+                .map(|t| Template::parse(t, &["key", "key_text", "text"]))
+                .transpose()?,
             tables: raw.tables,
         })
     }

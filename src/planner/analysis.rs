@@ -261,6 +261,9 @@ impl<'c> AnalysisCx<'c> {
             .stitched
             .then(|| super::stitch::stitched_subject(catalog, src.model, &alias))
             .flatten();
+        if let Some(p) = &person {
+            super::stitch::follow_person(catalog, &mut joins, p);
+        }
         let subject_expr = match &person {
             Some(p) => p.key.clone(),
             None => model
@@ -398,8 +401,9 @@ impl<'c> AnalysisCx<'c> {
                 projection,
                 from: Some(source_ref(catalog, src.model, &alias)),
                 joins: {
-                    let mut j = joins.joins(catalog);
-                    j.extend(person.map(|p| p.join));
+                    // The map first: a join that follows the person reads it.
+                    let mut j: Vec<Join> = person.map(|p| p.join).into_iter().collect();
+                    j.extend(joins.joins(catalog));
                     j
                 },
                 selection: Expr::and_all(conditions.into_iter().map(parenthesize)),

@@ -48,12 +48,17 @@ fn subject_key(
     catalog: &Catalog,
     model: ModelId,
     (subject, stitched): (&str, bool),
-    alias: &str,
+    joins: &mut JoinTree,
 ) -> Result<(Expr, Option<Join>), PlanError> {
+    let alias = joins.base_alias.clone();
+    let alias = alias.as_str();
     let found = match stitched {
-        true => {
-            super::stitch::stitched_subject(catalog, model, alias).map(|p| (p.key, Some(p.join)))
-        }
+        true => super::stitch::stitched_subject(catalog, model, alias).map(|p| {
+            // Dimensions and row policies of the entity's models follow
+            // the person too.
+            super::stitch::follow_person(catalog, joins, &p);
+            (p.key, Some(p.join))
+        }),
         false => catalog
             .model(model)
             .entity(subject)
@@ -1008,7 +1013,7 @@ fn conversion_scan(
         (_, Some(e)) => qualify(e, &alias),
         (_, None) => num(1),
     };
-    let (subject_expr, person_join) = subject_key(catalog, r.model, subject, &alias)?;
+    let (subject_expr, person_join) = subject_key(catalog, r.model, subject, &mut joins)?;
     let stitched = person_join.is_some().then(|| subject_expr.clone());
     let context = format!("needed by {}", r.metric.name);
     let is_time = |parts: &[Ident]| {
@@ -1088,9 +1093,10 @@ fn conversion_scan(
     Ok(Select {
         projection,
         from: Some(source_ref(catalog, r.model, &alias)),
+        // The map first: a join that follows the person reads it.
         joins: {
-            let mut j = joins.joins(catalog);
-            j.extend(person_join);
+            let mut j: Vec<Join> = person_join.into_iter().collect();
+            j.extend(joins.joins(catalog));
             j
         },
         selection: Expr::and_all(conditions.into_iter().map(parenthesize_or)),
@@ -1128,7 +1134,8 @@ fn touch_scan(
     let mut joins = JoinTree::new(catalog, model.id);
     let alias = joins.base_alias.clone();
     let time = qualify(&model.dimensions[a.touches.time].expr, &alias);
-    let (subject, person_join) = subject_key(catalog, model.id, (&a.subject, a.stitched), &alias)?;
+    let (subject, person_join) =
+        subject_key(catalog, model.id, (&a.subject, a.stitched), &mut joins)?;
     let stitched = person_join.is_some().then(|| subject.clone());
     let mut projection = vec![
         item(primary_key(catalog, model.id, &alias)?, "touch_key"),
@@ -1175,9 +1182,10 @@ fn touch_scan(
     Ok(Select {
         projection,
         from: Some(source_ref(catalog, model.id, &alias)),
+        // The map first: a join that follows the person reads it.
         joins: {
-            let mut j = joins.joins(catalog);
-            j.extend(person_join);
+            let mut j: Vec<Join> = person_join.into_iter().collect();
+            j.extend(joins.joins(catalog));
             j
         },
         selection: Expr::and_all(conditions.into_iter().map(parenthesize_or)),

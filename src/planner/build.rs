@@ -541,6 +541,9 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             .stitched
             .then(|| super::stitch::stitched_subject(catalog, scan.model, &base_alias))
             .flatten();
+        if let Some(p) = &person {
+            super::stitch::follow_person(catalog, &mut joins, p);
+        }
         let fact_time = scan
             .leaves
             .iter()
@@ -687,9 +690,10 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         scan_selects.push(Select {
             projection,
             from: Some(source_ref(catalog, scan.model, &base_alias)),
+            // The map first: a join that follows the person reads it.
             joins: {
-                let mut j = joins.joins(catalog);
-                j.extend(person.map(|p| p.join));
+                let mut j: Vec<Join> = person.map(|p| p.join).into_iter().collect();
+                j.extend(joins.joins(catalog));
                 j
             },
             selection: Expr::and_all(conditions.into_iter().map(parenthesize_or)),

@@ -87,6 +87,9 @@ pub fn exists(
         conds.push(Expr::binary(BinOp::Eq, c(&p.conversion), b(&p.base)));
     }
     let mut joins = JoinTree::nested(conv.conversion_model, CONV);
+    if let Some((_, inner)) = &stitched {
+        super::stitch::follow_person(catalog, &mut joins, inner);
+    }
     conds.extend(govern(
         &mut joins,
         conv_time,

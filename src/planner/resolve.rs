@@ -17,6 +17,10 @@ pub struct JoinTree {
     /// A correlated subquery's joins are prefixed so they never shadow an
     /// alias of the query around it.
     prefix: String,
+    /// A stitched scan's person: joins from the base on this entity match
+    /// the entity's key against this expression (the person's canonical
+    /// entity id as text) instead of the row's own key column.
+    follow: Option<(String, Expr)>,
     nodes: Vec<JoinNode>,
 }
 
@@ -54,6 +58,7 @@ impl JoinTree {
             base,
             base_alias: catalog.model(base).name.clone(),
             prefix: String::new(),
+            follow: None,
             nodes: Vec::new(),
         }
     }
@@ -66,8 +71,15 @@ impl JoinTree {
             base,
             base_alias: alias.to_string(),
             prefix: format!("{alias}__"),
+            follow: None,
             nodes: Vec::new(),
         }
+    }
+
+    /// Joins from the base on `entity` follow `key` (see
+    /// `stitch::follow_person`).
+    pub fn follow(&mut self, entity: &str, key: Expr) {
+        self.follow = Some((entity.to_string(), key));
     }
 
     fn alias_taken(&self, alias: &str) -> bool {
@@ -135,9 +147,17 @@ impl JoinTree {
                     .entity(&n.entity)
                     .map(|e| e.keys.clone())
                     .unwrap_or_default();
-                let on = Expr::and_all(from_keys.iter().zip(&to_keys).map(|(a, b)| {
-                    Expr::binary(BinOp::Eq, qualify(a, parent_alias), qualify(b, &n.alias))
-                }));
+                let followed = match (&self.follow, n.parent) {
+                    (Some((entity, key)), None) if *entity == n.entity => {
+                        super::stitch::entity_match(catalog, n.model, &n.alias, key)
+                    }
+                    _ => None,
+                };
+                let on = followed.or_else(|| {
+                    Expr::and_all(from_keys.iter().zip(&to_keys).map(|(a, b)| {
+                        Expr::binary(BinOp::Eq, qualify(a, parent_alias), qualify(b, &n.alias))
+                    }))
+                });
                 Join {
                     kind: JoinKind::Left,
                     table: source_ref(catalog, n.model, &n.alias),

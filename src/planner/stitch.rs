@@ -5,7 +5,9 @@
 //! suppression on their scans) uses to see a fact through the identity map
 //! built by `accord identity build`: it yields a LEFT JOIN of the map on the
 //! row's identifier and the expressions of the row's canonical id;
-//! [`stitched_subject`] turns that into one person key per row. The map
+//! [`stitched_subject`] turns that into one person key per row, and
+//! [`follow_person`] makes the scan's joins to the entity's models (its
+//! dimensions and row policies) go through that person. The map
 //! holds at most one row per (identifier type, identifier), so the join
 //! never multiplies a scan's rows.
 //!
@@ -19,7 +21,7 @@ use crate::catalog::{Catalog, Measure, ModelId};
 use crate::identity::{Identity, normalized};
 use crate::sql::ast::{BinOp, Expr, Ident, Join, JoinKind, Literal, SqlType, TableRef};
 
-use super::resolve::qualify;
+use super::resolve::{JoinTree, qualify};
 
 /// Alias of the identity map in a stitched scan.
 pub const MAP_ALIAS: &str = "identity_map";
@@ -126,6 +128,12 @@ pub(super) struct StitchedSubject {
     /// build, blocked, erased) by its own entity key when it has one; NULL
     /// for a row of nobody.
     pub key: Expr,
+    /// The entity (customer) the row's person is, as the identity map
+    /// spells it: the canonical id when the cluster is a known entity's,
+    /// the row's own entity key when the map does not know the row, NULL
+    /// for a never-identified visitor. Joins to the entity's models follow
+    /// it ([`follow_person`]).
+    pub entity_key: Expr,
 }
 
 /// The person behind each row of `model` scanned as `base_alias`, seen
@@ -166,21 +174,31 @@ fn stitched_subject_as(
         ),
         k.id.clone(),
     );
+    let whens = vec![
+        (
+            Expr::IsNull {
+                expr: Box::new(k.id.clone()),
+                negated: false,
+            },
+            own,
+        ),
+        (k.is_entity, k.id),
+    ];
     let key = Expr::Case {
         operand: None,
-        whens: vec![
-            (
-                Expr::IsNull {
-                    expr: Box::new(k.id.clone()),
-                    negated: false,
-                },
-                own,
-            ),
-            (k.is_entity, k.id),
-        ],
+        whens: whens.clone(),
         otherwise: Some(Box::new(typed)),
     };
-    Some(StitchedSubject { join: k.join, key })
+    let entity_key = Expr::Case {
+        operand: None,
+        whens,
+        otherwise: None,
+    };
+    Some(StitchedSubject {
+        join: k.join,
+        key,
+        entity_key,
+    })
 }
 
 /// The person behind each row of `model` scanned as `base_alias`, through
@@ -206,6 +224,46 @@ pub(super) fn nested_subject(
         base_alias,
         &format!("{MAP_ALIAS}_{base_alias}"),
     )
+}
+
+/// Makes `joins` (a stitched scan's) reach the identity entity's models
+/// through the row's person: an anonymous page view of a later customer
+/// then has that customer's region, and a row policy on customers holds
+/// per person, as consent and suppression do.
+pub(super) fn follow_person(catalog: &Catalog, joins: &mut JoinTree, person: &StitchedSubject) {
+    if let Some(identity) = &catalog.identity {
+        joins.follow(&identity.entity, person.entity_key.clone());
+    }
+}
+
+/// The ON condition of a [`follow_person`] join: the entity key of `model`
+/// (joined as `alias`) equal to `person`'s entity key, which is text as the
+/// map spells canonical ids; `None` when the model has no single-column key
+/// of the stitched entity.
+pub(super) fn entity_match(
+    catalog: &Catalog,
+    model: ModelId,
+    alias: &str,
+    person: &Expr,
+) -> Option<Expr> {
+    let identity = catalog.identity.as_ref()?;
+    let e = catalog
+        .model(model)
+        .entity(&identity.entity)
+        .filter(|e| e.keys.len() == 1)?;
+    let key = qualify(&e.keys[0], alias);
+    let key_text = normalized(
+        identity.canonical_type(),
+        Expr::Cast {
+            expr: Box::new(key.clone()),
+            ty: SqlType::Text,
+        },
+    );
+    Some(Expr::KeyEqualsText {
+        key: Box::new(key),
+        key_text: Box::new(key_text),
+        text: Box::new(person.clone()),
+    })
 }
 
 /// The value a stitched measure aggregates: for `count_distinct`, the

@@ -266,6 +266,16 @@ pub enum Expr {
     /// collation (`tables.binary_text` in the dialect file): identifiers
     /// must match exactly on every engine.
     BinaryText(Box<Expr>),
+    /// A typed key column equal to a text value (an identity map's
+    /// canonical id); `key_text` is the key spelt as that text is. Rendered
+    /// by `tables.key_equals_text` (`{key}`, `{key_text}`, `{text}`), by
+    /// default `{key_text} = {text}`: engines that join by nested loops
+    /// compare the raw column instead, so its index still serves the join.
+    KeyEqualsText {
+        key: Box<Expr>,
+        key_text: Box<Expr>,
+        text: Box<Expr>,
+    },
     /// `base` raised to `exponent`, both as doubles, with the dialect's
     /// optional `power` function; refused where the engine has none.
     Power {
@@ -442,6 +452,15 @@ impl Expr {
             },
             Expr::EpochSeconds(e) => Expr::EpochSeconds(boxed(e, f)?),
             Expr::BinaryText(e) => Expr::BinaryText(boxed(e, f)?),
+            Expr::KeyEqualsText {
+                key,
+                key_text,
+                text,
+            } => Expr::KeyEqualsText {
+                key: boxed(key, f)?,
+                key_text: boxed(key_text, f)?,
+                text: boxed(text, f)?,
+            },
             Expr::Power { base, exponent } => Expr::Power {
                 base: boxed(base, f)?,
                 exponent: boxed(exponent, f)?,
@@ -516,6 +535,15 @@ impl Expr {
             Expr::Like { expr, pattern, .. } => {
                 expr.walk(f);
                 pattern.walk(f);
+            }
+            Expr::KeyEqualsText {
+                key,
+                key_text,
+                text,
+            } => {
+                key.walk(f);
+                key_text.walk(f);
+                text.walk(f);
             }
             Expr::AddTimeBy { expr, amount, .. } => {
                 expr.walk(f);

@@ -398,6 +398,22 @@ impl<'d> Renderer<'d> {
                 .d
                 .binary_text
                 .render(&[("expr", &self.template_arg(expr)?)]),
+            Expr::KeyEqualsText {
+                key,
+                key_text,
+                text,
+            } => match &self.d.key_equals_text {
+                Some(t) => t.render(&[
+                    ("key", &self.template_arg(key)?),
+                    ("key_text", &self.template_arg(key_text)?),
+                    ("text", &self.template_arg(text)?),
+                ]),
+                None => self.expr(&Expr::binary(
+                    BinOp::Eq,
+                    (**key_text).clone(),
+                    (**text).clone(),
+                ))?,
+            },
             Expr::Power { base, exponent } => self
                 .d
                 .optional_function("power")
