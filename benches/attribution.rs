@@ -121,12 +121,8 @@ const INSTANCES: [&str; 6] = [
 ];
 
 fn bench(c: &mut Criterion) {
-    let common::Bench {
-        rt,
-        wh,
-        scale,
-        _dir,
-    } = common::duckdb();
+    let bench = common::duckdb();
+    let (rt, wh, scale) = (&bench.rt, &bench.wh, bench.scale);
     let started = Instant::now();
     let data = generate(&DemoConfig { scale, seed: 42 });
     let stats = rt.block_on(wh.load_demo(&data)).expect("load");
@@ -145,13 +141,7 @@ fn bench(c: &mut Criterion) {
     )
     .expect("defs");
     // The demo instances are stitched: they read the identity map.
-    let opts = accord::identity::BuildOptions {
-        full: true,
-        ..Default::default()
-    };
-    let report = rt
-        .block_on(accord::identity::build(&catalog, &wh, &opts))
-        .expect("identity build");
+    let report = bench.build_identity(&catalog);
     eprintln!(
         "identity map: {} identifiers in {} ms",
         report.identifiers, report.duration_ms

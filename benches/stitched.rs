@@ -51,12 +51,8 @@ fn hand(follow: bool) -> String {
 }
 
 fn bench(c: &mut Criterion) {
-    let common::Bench {
-        rt,
-        wh,
-        scale,
-        _dir,
-    } = common::duckdb();
+    let bench = common::duckdb();
+    let (rt, wh, scale) = (&bench.rt, &bench.wh, bench.scale);
     let data = generate(&DemoConfig { scale, seed: 42 });
     eprintln!(
         "demo scale {scale}: {} sessions, {} customers",
@@ -69,12 +65,7 @@ fn bench(c: &mut Criterion) {
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("metric_defs"),
     )
     .expect("defs");
-    let opts = accord::identity::BuildOptions {
-        full: true,
-        ..Default::default()
-    };
-    rt.block_on(accord::identity::build(&catalog, &wh, &opts))
-        .expect("identity build");
+    bench.build_identity(&catalog);
     let query = serde_json::from_value(serde_json::json!({
         "metrics": ["credited_sessions"],
         "dimensions": ["customers.region"],

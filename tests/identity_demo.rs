@@ -366,32 +366,30 @@ async fn demo_stitching_recovers_the_truth_on_every_engine() {
         );
         assert_eq!(read_map(&wh).await, got, "{engine}");
 
-        let query = q(
+        let run = |raw: serde_json::Value| {
+            let (catalog, wh, engine) = (&catalog, &wh, &engine);
+            async move {
+                accord::execute::run(
+                    catalog,
+                    wh,
+                    &q(raw),
+                    &accord::access::Caller::operator(),
+                    10,
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{engine}: {e}"))
+            }
+        };
+        let done = run(
             json!({"metrics": ["stitched_visitors", "credited_sessions", "anonymous_sessions_credited", "visitors"]}),
-        );
-        let done = accord::execute::run(
-            &catalog,
-            &wh,
-            &query,
-            &accord::access::Caller::operator(),
-            10,
         )
-        .await
-        .unwrap_or_else(|e| panic!("{engine}: {e}"));
+        .await;
         let row: Vec<String> = done.result.rows[0].iter().map(text).collect();
         assert_eq!(row, expected_row, "{engine}\n{}", done.sql);
 
-        let query =
-            q(json!({"metrics": ["credited_sessions"], "dimensions": ["customers.region"]}));
-        let done = accord::execute::run(
-            &catalog,
-            &wh,
-            &query,
-            &accord::access::Caller::operator(),
-            10,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{engine}: {e}"));
+        let done =
+            run(json!({"metrics": ["credited_sessions"], "dimensions": ["customers.region"]}))
+                .await;
         // Sessions of people who never became customers form a group
         // without a region, with nothing credited.
         let got: BTreeMap<String, i64> = done

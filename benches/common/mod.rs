@@ -37,3 +37,20 @@ pub fn duckdb() -> Bench {
         _dir: dir,
     }
 }
+
+impl Bench {
+    /// A full identity build: the demo's stitched definitions read the map.
+    #[allow(dead_code)] // not every bench reads stitched definitions
+    pub fn build_identity(
+        &self,
+        catalog: &accord::catalog::Catalog,
+    ) -> accord::identity::BuildReport {
+        let opts = accord::identity::BuildOptions {
+            full: true,
+            ..Default::default()
+        };
+        self.rt
+            .block_on(accord::identity::build(catalog, &self.wh, &opts))
+            .expect("identity build")
+    }
+}
