@@ -14,8 +14,6 @@
 use std::path::PathBuf;
 
 use accord::demo::{DemoConfig, generate};
-use accord::dialect::DialectKind;
-use accord::planner;
 use accord::query::SemanticQuery;
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -111,13 +109,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("analysis_duckdb_5m");
     g.sample_size(10);
     for (name, query, hand) in cases {
-        let (_, sql) = planner::compile(
-            &catalog,
-            &query,
-            &accord::access::Caller::operator(),
-            DialectKind::Duckdb,
-        )
-        .expect("compiles");
+        let sql = common::duckdb_sql(&catalog, &query);
         // Both must answer: a failing hand-written query is a bench bug.
         let a = rt
             .block_on(wh.query(&sql, usize::MAX))

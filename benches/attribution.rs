@@ -16,8 +16,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use accord::demo::{DemoConfig, generate};
-use accord::dialect::DialectKind;
-use accord::planner;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 mod common;
@@ -155,13 +153,7 @@ fn bench(c: &mut Criterion) {
             "dimensions": ["channel"],
         }))
         .expect("query");
-        let (_, sql) = planner::compile(
-            &catalog,
-            &query,
-            &accord::access::Caller::operator(),
-            DialectKind::Duckdb,
-        )
-        .expect("compiles");
+        let sql = common::duckdb_sql(&catalog, &query);
         let hand = hand(instance, true);
         // Both must answer the same groups: a mismatch is a bench bug.
         let a = rt

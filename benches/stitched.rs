@@ -9,8 +9,6 @@
 use std::path::PathBuf;
 
 use accord::demo::{DemoConfig, generate};
-use accord::dialect::DialectKind;
-use accord::planner;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 mod common;
@@ -71,13 +69,7 @@ fn bench(c: &mut Criterion) {
         "dimensions": ["customers.region"],
     }))
     .expect("query");
-    let (_, sql) = planner::compile(
-        &catalog,
-        &query,
-        &accord::access::Caller::operator(),
-        DialectKind::Duckdb,
-    )
-    .expect("compiles");
+    let sql = common::duckdb_sql(&catalog, &query);
     let (followed, plain) = (hand(true), hand(false));
     // The same answer as the hand-written twin: a mismatch is a bench bug.
     let a = rt.block_on(wh.query(&sql, usize::MAX)).expect("accord SQL");

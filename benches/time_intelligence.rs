@@ -8,8 +8,6 @@
 use std::path::PathBuf;
 
 use accord::demo::{DemoConfig, generate};
-use accord::dialect::DialectKind;
-use accord::planner;
 use accord::query::SemanticQuery;
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -95,13 +93,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("time_intelligence");
     g.sample_size(10);
     for (name, query, hand) in cases() {
-        let (_, sql) = planner::compile(
-            &catalog,
-            &query,
-            &accord::access::Caller::operator().for_query(&query),
-            DialectKind::Duckdb,
-        )
-        .expect("compiles");
+        let sql = common::duckdb_sql(&catalog, &query);
         let a = rt
             .block_on(wh.query(&sql, usize::MAX))
             .expect("accord SQL runs");

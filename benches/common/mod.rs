@@ -54,3 +54,21 @@ impl Bench {
             .expect("identity build")
     }
 }
+
+/// The DuckDB SQL of `query` as the operator would run it (with the
+/// query's own purpose).
+#[allow(dead_code)] // not every bench compiles semantic queries
+pub fn duckdb_sql(
+    catalog: &accord::catalog::Catalog,
+    query: &accord::query::SemanticQuery,
+) -> String {
+    let caller = accord::access::Caller::operator().for_query(query);
+    accord::planner::compile(
+        catalog,
+        query,
+        &caller,
+        accord::dialect::DialectKind::Duckdb,
+    )
+    .expect("compiles")
+    .1
+}
