@@ -167,6 +167,20 @@ impl DuckEngine {
         })
     }
 
+    /// A connection and the permit that bounds how many run at once; the
+    /// permit travels with the blocking task that uses the connection.
+    async fn checkout(
+        &self,
+    ) -> Result<(tokio::sync::OwnedSemaphorePermit, duckdb::Connection), WarehouseError> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| WarehouseError::Config("warehouse closed".into()))?;
+        Ok((permit, self.connection()?))
+    }
+
     /// Runs `statements` in one transaction on one connection (DuckDB's DDL
     /// is transactional, so a DROP and a RENAME commit together). Each
     /// statement gets `timeout`; one that takes longer is interrupted and
@@ -178,13 +192,7 @@ impl DuckEngine {
         timeout: std::time::Duration,
         name: String,
     ) -> Result<(), WarehouseError> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| WarehouseError::Config("warehouse closed".into()))?;
-        let conn = self.connection()?;
+        let (permit, conn) = self.checkout().await?;
         let interrupt = conn.interrupt_handle();
         let statements = statements.to_vec();
         let count = statements.len();
@@ -250,13 +258,7 @@ impl DuckEngine {
     }
 
     pub async fn stream(&self, sql: &str, name: String) -> Result<RowStream, WarehouseError> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| WarehouseError::Config("warehouse closed".into()))?;
-        let conn = self.connection()?;
+        let (permit, conn) = self.checkout().await?;
         let (tx, rx) = mpsc::channel(2);
         let (cols_tx, cols_rx) = tokio::sync::oneshot::channel();
         let sql = sql.to_string();
