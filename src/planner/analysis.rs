@@ -259,11 +259,8 @@ impl<'c> AnalysisCx<'c> {
         // Validation guarantees a stitched analysis stitchable models.
         let person = self
             .stitched
-            .then(|| super::stitch::stitched_subject(catalog, src.model, &alias))
+            .then(|| super::stitch::scan_person(catalog, &mut joins))
             .flatten();
-        if let Some(p) = &person {
-            super::stitch::follow_person(catalog, &mut joins, p);
-        }
         let subject_expr = match &person {
             Some(p) => p.key.clone(),
             None => model

@@ -50,20 +50,13 @@ fn subject_key(
     (subject, stitched): (&str, bool),
     joins: &mut JoinTree,
 ) -> Result<(Expr, Option<Join>), PlanError> {
-    let alias = joins.base_alias.clone();
-    let alias = alias.as_str();
     let found = match stitched {
-        true => super::stitch::stitched_subject(catalog, model, alias).map(|p| {
-            // Dimensions and row policies of the entity's models follow
-            // the person too.
-            super::stitch::follow_person(catalog, joins, &p);
-            (p.key, Some(p.join))
-        }),
+        true => super::stitch::scan_person(catalog, joins).map(|p| (p.key, Some(p.join))),
         false => catalog
             .model(model)
             .entity(subject)
             .filter(|e| e.keys.len() == 1)
-            .map(|e| (qualify(&e.keys[0], alias), None)),
+            .map(|e| (qualify(&e.keys[0], &joins.base_alias), None)),
     };
     found.ok_or_else(|| {
         PlanError::new(

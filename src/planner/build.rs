@@ -539,11 +539,8 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         // Validation guarantees stitched measures a stitchable model.
         let person = scan
             .stitched
-            .then(|| super::stitch::stitched_subject(catalog, scan.model, &base_alias))
+            .then(|| super::stitch::scan_person(catalog, &mut joins))
             .flatten();
-        if let Some(p) = &person {
-            super::stitch::follow_person(catalog, &mut joins, p);
-        }
         let fact_time = scan
             .leaves
             .iter()

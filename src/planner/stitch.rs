@@ -6,7 +6,7 @@
 //! built by `accord identity build`: it yields a LEFT JOIN of the map on the
 //! row's identifier and the expressions of the row's canonical id;
 //! [`stitched_subject`] turns that into one person key per row, and
-//! [`follow_person`] makes the scan's joins to the entity's models (its
+//! [`scan_person`] also makes the scan's joins to the entity's models (its
 //! dimensions and row policies) go through that person. The map
 //! holds at most one row per (identifier type, identifier), so the join
 //! never multiplies a scan's rows.
@@ -226,10 +226,19 @@ pub(super) fn nested_subject(
     )
 }
 
-/// Makes `joins` (a stitched scan's) reach the identity entity's models
-/// through the row's person: an anonymous page view of a later customer
-/// then has that customer's region, and a row policy on customers holds
-/// per person, as consent and suppression do.
+/// The person behind each row of the scan `joins` is built for (its base
+/// model under its base alias), with `joins` made to reach the identity
+/// entity's models through that person: an anonymous page view of a later
+/// customer then has that customer's region, and a row policy on customers
+/// holds per person, as consent and suppression do. Every stitched scan
+/// starts here, so none can forget the joins.
+pub(super) fn scan_person(catalog: &Catalog, joins: &mut JoinTree) -> Option<StitchedSubject> {
+    let person = stitched_subject(catalog, joins.base, &joins.base_alias)?;
+    follow_person(catalog, joins, &person);
+    Some(person)
+}
+
+/// Makes `joins` reach the identity entity's models through `person`.
 pub(super) fn follow_person(catalog: &Catalog, joins: &mut JoinTree, person: &StitchedSubject) {
     if let Some(identity) = &catalog.identity {
         joins.follow(&identity.entity, person.entity_key.clone());
