@@ -397,12 +397,7 @@ impl<'c> AnalysisCx<'c> {
             select: Select {
                 projection,
                 from: Some(source_ref(catalog, src.model, &alias)),
-                joins: {
-                    // The map first: a join that follows the person reads it.
-                    let mut j: Vec<Join> = person.map(|p| p.join).into_iter().collect();
-                    j.extend(joins.joins(catalog));
-                    j
-                },
+                joins: joins.joins(catalog),
                 selection: Expr::and_all(conditions.into_iter().map(parenthesize)),
                 group_by: Vec::new(),
                 having: None,

@@ -49,14 +49,14 @@ fn subject_key(
     model: ModelId,
     (subject, stitched): (&str, bool),
     joins: &mut JoinTree,
-) -> Result<(Expr, Option<Join>), PlanError> {
+) -> Result<Expr, PlanError> {
     let found = match stitched {
-        true => super::stitch::scan_person(catalog, joins).map(|p| (p.key, Some(p.join))),
+        true => super::stitch::scan_person(catalog, joins).map(|p| p.key),
         false => catalog
             .model(model)
             .entity(subject)
             .filter(|e| e.keys.len() == 1)
-            .map(|e| (qualify(&e.keys[0], &joins.base_alias), None)),
+            .map(|e| qualify(&e.keys[0], &joins.base_alias)),
     };
     found.ok_or_else(|| {
         PlanError::new(
@@ -1006,8 +1006,8 @@ fn conversion_scan(
         (_, Some(e)) => qualify(e, &alias),
         (_, None) => num(1),
     };
-    let (subject_expr, person_join) = subject_key(catalog, r.model, subject, &mut joins)?;
-    let stitched = person_join.is_some().then(|| subject_expr.clone());
+    let subject_expr = subject_key(catalog, r.model, subject, &mut joins)?;
+    let stitched = subject.1.then(|| subject_expr.clone());
     let context = format!("needed by {}", r.metric.name);
     let is_time = |parts: &[Ident]| {
         let text: Vec<&str> = parts.iter().map(|p| p.value.as_str()).collect();
@@ -1086,12 +1086,7 @@ fn conversion_scan(
     Ok(Select {
         projection,
         from: Some(source_ref(catalog, r.model, &alias)),
-        // The map first: a join that follows the person reads it.
-        joins: {
-            let mut j: Vec<Join> = person_join.into_iter().collect();
-            j.extend(joins.joins(catalog));
-            j
-        },
+        joins: joins.joins(catalog),
         selection: Expr::and_all(conditions.into_iter().map(parenthesize_or)),
         group_by: Vec::new(),
         having: None,
@@ -1127,9 +1122,8 @@ fn touch_scan(
     let mut joins = JoinTree::new(catalog, model.id);
     let alias = joins.base_alias.clone();
     let time = qualify(&model.dimensions[a.touches.time].expr, &alias);
-    let (subject, person_join) =
-        subject_key(catalog, model.id, (&a.subject, a.stitched), &mut joins)?;
-    let stitched = person_join.is_some().then(|| subject.clone());
+    let subject = subject_key(catalog, model.id, (&a.subject, a.stitched), &mut joins)?;
+    let stitched = a.stitched.then(|| subject.clone());
     let mut projection = vec![
         item(primary_key(catalog, model.id, &alias)?, "touch_key"),
         item(subject.clone(), "subject"),
@@ -1175,12 +1169,7 @@ fn touch_scan(
     Ok(Select {
         projection,
         from: Some(source_ref(catalog, model.id, &alias)),
-        // The map first: a join that follows the person reads it.
-        joins: {
-            let mut j: Vec<Join> = person_join.into_iter().collect();
-            j.extend(joins.joins(catalog));
-            j
-        },
+        joins: joins.joins(catalog),
         selection: Expr::and_all(conditions.into_iter().map(parenthesize_or)),
         group_by: Vec::new(),
         having: None,

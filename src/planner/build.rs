@@ -687,12 +687,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         scan_selects.push(Select {
             projection,
             from: Some(source_ref(catalog, scan.model, &base_alias)),
-            // The map first: a join that follows the person reads it.
-            joins: {
-                let mut j: Vec<Join> = person.map(|p| p.join).into_iter().collect();
-                j.extend(joins.joins(catalog));
-                j
-            },
+            joins: joins.joins(catalog),
             selection: Expr::and_all(conditions.into_iter().map(parenthesize_or)),
             group_by: (1..=dims.len()).collect(),
             having: None,

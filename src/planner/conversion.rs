@@ -95,15 +95,13 @@ pub fn exists(
         conv_time,
         stitched.as_ref().map(|(_, inner)| inner.key.clone()),
     )?);
-    let mut select_joins: Vec<_> = stitched.map(|(_, inner)| inner.join).into_iter().collect();
-    select_joins.extend(joins.joins(catalog));
     let select = Select {
         projection: vec![SelectItem {
             expr: Expr::Lit(Literal::Number("1".into())),
             alias: None,
         }],
         from: Some(source_ref(catalog, conv.conversion_model, CONV)),
-        joins: select_joins,
+        joins: joins.joins(catalog),
         selection: Expr::and_all(conds),
         group_by: Vec::new(),
         having: None,

@@ -19,9 +19,16 @@ pub struct JoinTree {
     prefix: String,
     /// A stitched scan's person: joins from the base on this entity match
     /// the entity's key against this expression (the person's canonical
-    /// entity id as text) instead of the row's own key column.
-    follow: Option<(String, Expr)>,
+    /// entity id as text) instead of the row's own key column; the identity
+    /// map join it reads comes first in [`JoinTree::joins`].
+    follow: Option<Follow>,
     nodes: Vec<JoinNode>,
+}
+
+struct Follow {
+    entity: String,
+    key: Expr,
+    map: Join,
 }
 
 struct JoinNode {
@@ -76,10 +83,14 @@ impl JoinTree {
         }
     }
 
-    /// Joins from the base on `entity` follow `key` (see
-    /// `stitch::follow_person`).
-    pub fn follow(&mut self, entity: &str, key: Expr) {
-        self.follow = Some((entity.to_string(), key));
+    /// Joins from the base on `entity` follow `key`, read through `map`
+    /// (see `stitch::scan_person`).
+    pub fn follow(&mut self, entity: &str, key: Expr, map: Join) {
+        self.follow = Some(Follow {
+            entity: entity.to_string(),
+            key,
+            map,
+        });
     }
 
     fn alias_taken(&self, alias: &str) -> bool {
@@ -127,44 +138,44 @@ impl JoinTree {
         }
     }
 
-    /// LEFT JOINs in dependency order: a fact whose dimension row is missing
-    /// still counts, under a NULL dimension value.
+    /// LEFT JOINs in dependency order (a followed person's map first): a
+    /// fact whose dimension row is missing still counts, under a NULL
+    /// dimension value.
     pub fn joins(&self, catalog: &Catalog) -> Vec<Join> {
-        self.nodes
-            .iter()
-            .map(|n| {
-                let (parent_model, parent_alias) = match n.parent {
-                    Some(p) => (self.nodes[p].model, self.nodes[p].alias.as_str()),
-                    None => (self.base, self.base_alias.as_str()),
-                };
-                let from_keys = catalog
-                    .model(parent_model)
-                    .entity(&n.entity)
-                    .map(|e| e.keys.clone())
-                    .unwrap_or_default();
-                let target = catalog.model(n.model);
-                let to_keys = target
-                    .entity(&n.entity)
-                    .map(|e| e.keys.clone())
-                    .unwrap_or_default();
-                let followed = match (&self.follow, n.parent) {
-                    (Some((entity, key)), None) if *entity == n.entity => {
-                        super::stitch::entity_match(catalog, n.model, &n.alias, key)
-                    }
-                    _ => None,
-                };
-                let on = followed.or_else(|| {
-                    Expr::and_all(from_keys.iter().zip(&to_keys).map(|(a, b)| {
-                        Expr::binary(BinOp::Eq, qualify(a, parent_alias), qualify(b, &n.alias))
-                    }))
-                });
-                Join {
-                    kind: JoinKind::Left,
-                    table: source_ref(catalog, n.model, &n.alias),
-                    on,
-                }
-            })
+        let map = self.follow.as_ref().map(|f| f.map.clone());
+        map.into_iter()
+            .chain(self.nodes.iter().map(|n| self.join(catalog, n)))
             .collect()
+    }
+
+    fn join(&self, catalog: &Catalog, n: &JoinNode) -> Join {
+        let (parent_model, parent_alias) = match n.parent {
+            Some(p) => (self.nodes[p].model, self.nodes[p].alias.as_str()),
+            None => (self.base, self.base_alias.as_str()),
+        };
+        let keys = |m: ModelId| {
+            catalog
+                .model(m)
+                .entity(&n.entity)
+                .map(|e| e.keys.clone())
+                .unwrap_or_default()
+        };
+        let followed = match (&self.follow, n.parent) {
+            (Some(f), None) if f.entity == n.entity => {
+                super::stitch::entity_match(catalog, n.model, &n.alias, &f.key)
+            }
+            _ => None,
+        };
+        let on = followed.or_else(|| {
+            Expr::and_all(keys(parent_model).iter().zip(&keys(n.model)).map(|(a, b)| {
+                Expr::binary(BinOp::Eq, qualify(a, parent_alias), qualify(b, &n.alias))
+            }))
+        });
+        Join {
+            kind: JoinKind::Left,
+            table: source_ref(catalog, n.model, &n.alias),
+            on,
+        }
     }
 }
 

@@ -232,16 +232,22 @@ pub(super) fn nested_subject(
 /// customer then has that customer's region, and a row policy on customers
 /// holds per person, as consent and suppression do. Every stitched scan
 /// starts here, so none can forget the joins.
+/// The identity map join comes with `joins` (first in its list).
 pub(super) fn scan_person(catalog: &Catalog, joins: &mut JoinTree) -> Option<StitchedSubject> {
     let person = stitched_subject(catalog, joins.base, &joins.base_alias)?;
     follow_person(catalog, joins, &person);
     Some(person)
 }
 
-/// Makes `joins` reach the identity entity's models through `person`.
+/// Makes `joins` reach the identity entity's models through `person`, and
+/// carry the map join `person` reads.
 pub(super) fn follow_person(catalog: &Catalog, joins: &mut JoinTree, person: &StitchedSubject) {
     if let Some(identity) = &catalog.identity {
-        joins.follow(&identity.entity, person.entity_key.clone());
+        joins.follow(
+            &identity.entity,
+            person.entity_key.clone(),
+            person.join.clone(),
+        );
     }
 }
 
