@@ -627,3 +627,44 @@ fn a_zoned_time_range_means_the_same_instants_for_metrics_and_analyses() {
         assert!(zoned.contains("2025-05-31 22:00:00"), "{body}: {zoned}");
     }
 }
+
+/// The conversion side reads the suppression list unless the base scan's
+/// already covers the same subject: with a base model that has no subject
+/// (so its scan is not held to the list), the EXISTS must read it.
+#[test]
+fn conversion_side_suppression_is_skipped_only_when_the_base_covers_it() {
+    let catalog = demo_plus(
+        r#"
+models:
+  - name: raw_visits
+    source: {table: sessions}
+    entities:
+      - {name: visit, type: primary, expr: session_id}
+      - {name: customer, type: foreign, expr: customer_id}
+    dimensions:
+      - {name: started_at, type: time, granularity: hour}
+    defaults: {agg_time_dimension: started_at}
+    measures:
+      - {name: visit_count, agg: count}
+metrics:
+  - name: raw_visit_to_order_7d
+    type: conversion
+    base_measure: raw_visits.visit_count
+    conversion_measure: orders.order_count
+    entity: customer
+    window: 7 days
+"#,
+    );
+    let suppression_reads = |metric: &str| {
+        let q = common::q(json!({"metrics": [metric]}));
+        let (_, sql) =
+            accord::planner::compile(&catalog, &q, &Caller::operator(), DialectKind::Duckdb)
+                .unwrap_or_else(|e| panic!("{metric}: {e}"));
+        sql.matches("FROM erasure_requests").count()
+    };
+    // customers and orders both have subject `customer`: the base scan's
+    // list covers the conversions.
+    assert_eq!(suppression_reads("signup_to_purchase_7d"), 1);
+    // raw_visits has no subject: only the conversion side reads the list.
+    assert_eq!(suppression_reads("raw_visit_to_order_7d"), 1);
+}
