@@ -355,6 +355,15 @@ impl<'c> Access<'c> {
         k
     }
 
+    /// The cell rule of a caller held to a minimum group size: the
+    /// smallest `k` and the finest `time_grain` among its roles (like `k`,
+    /// the most permissive role wins), none if any role has no minimum.
+    pub fn k_anonymity(&self) -> Option<(u32, crate::catalog::Grain)> {
+        let k = self.min_group_size()?;
+        let grain = self.roles.as_ref()?.iter().map(|r| r.time_grain).min()?;
+        Some((k, grain))
+    }
+
     /// The versions of a metric the caller may use, oldest first.
     pub fn visible_versions(&self, name: &str) -> Vec<MetricId> {
         self.catalog

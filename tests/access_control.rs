@@ -452,7 +452,7 @@ async fn partner_cannot_group_by_a_hidden_dimension() {
     let r = query(
         main_server(),
         &partner(),
-        json!({"metrics": ["revenue"], "dimensions": ["customers.country", "customers.segment"]}),
+        json!({"metrics": ["revenue"], "dimensions": ["customers.region", "customers.segment"]}),
     )
     .await;
     let p = refused(
@@ -487,7 +487,7 @@ async fn partner_cannot_name_a_hidden_dimension_in_where() {
     let r = query(
         main_server(),
         &partner(),
-        json!({"metrics": ["revenue"], "where": "customers.country = 'DE' AND customers.segment = 'smb'"}),
+        json!({"metrics": ["revenue"], "where": "customers.region = 'EU' AND customers.segment = 'smb'"}),
     )
     .await;
     let p = refused(
@@ -504,7 +504,7 @@ async fn partner_cannot_order_by_a_hidden_dimension() {
     let r = query(
         main_server(),
         &partner(),
-        json!({"metrics": ["revenue"], "dimensions": ["customers.country"],
+        json!({"metrics": ["revenue"], "dimensions": ["customers.region"],
                "order_by": ["customers.segment"]}),
     )
     .await;
@@ -594,14 +594,14 @@ async fn a_dimension_typo_suggests_only_visible_dimensions() {
         "unknown dimension `customers.segmnt`",
     );
     assert_eq!(suggestions(&p), Vec::<String>::new());
-    let r = query(main_server(), &partner(), q("customers.countri")).await;
+    let r = query(main_server(), &partner(), q("customers.regoin")).await;
     let p = refused(
         &r,
         422,
         "unknown_dimension",
-        "unknown dimension `customers.countri`",
+        "unknown dimension `customers.regoin`",
     );
-    assert_eq!(suggestions(&p), ["customers.country"]);
+    assert_eq!(suggestions(&p), ["customers.region"]);
 }
 
 #[tokio::test]
@@ -648,7 +648,7 @@ async fn the_catalog_shows_the_partner_only_what_it_may_see() {
             ));
         }
     }
-    assert_eq!(dims, ["customers.country", "customers.region"]);
+    assert_eq!(dims, ["customers.region"]);
     for m in c["metrics"].as_array().expect("metrics") {
         let ds: BTreeSet<&str> = m["dimensions"]
             .as_array()
@@ -751,10 +751,7 @@ async fn a_visible_metric_in_the_catalog_lists_only_visible_dimensions() {
         .iter()
         .map(|d| d.as_str().unwrap())
         .collect();
-    assert_eq!(
-        dims,
-        BTreeSet::from(["customers.country", "customers.region", "metric_time"])
-    );
+    assert_eq!(dims, BTreeSet::from(["customers.region", "metric_time"]));
 }
 
 // ---------------------------------------------------------------------------
@@ -1753,9 +1750,11 @@ const K_WARNING: &str =
 
 #[tokio::test]
 async fn partner_groups_by_country_have_at_least_ten_customers() {
+    // Each country group is one (region, country, year) cell of the
+    // country partner: the cell rule adds nothing to the group rule here.
     let r = query(
-        main_server(),
-        &partner(),
+        extra_server(),
+        &country_partner(),
         json!({"metrics": ["revenue", "orders"], "dimensions": ["customers.country"]}),
     )
     .await;
@@ -1768,12 +1767,12 @@ async fn partner_groups_by_country_have_at_least_ten_customers() {
             .expect("a JSON array")
     };
     assert_eq!(header(&r), json!([K_WARNING]));
-    let c = Client::new(main_server());
+    let c = Client::new(extra_server());
     let csv = c
         .send(
             c.http
                 .post(c.url("/v1/query"))
-                .header("Authorization", bearer(&partner()))
+                .header("Authorization", bearer(&country_partner()))
                 .header("accept", "text/csv")
                 .json(
                     &json!({"metrics": ["revenue", "orders"], "dimensions": ["customers.country"]}),
@@ -1797,9 +1796,11 @@ async fn partner_groups_by_country_have_at_least_ten_customers() {
 
 #[tokio::test]
 async fn partner_small_groups_over_time_are_suppressed_and_large_ones_kept() {
+    // By month, each (country, month) group is one cell of the monthly
+    // partner: the cell rule adds nothing to the group rule here.
     let r = query(
-        main_server(),
-        &partner(),
+        extra_server(),
+        &token(&["monthly_partner"], &[]),
         json!({"metrics": ["orders"], "dimensions": ["customers.country", "metric_time:month"]}),
     )
     .await;
@@ -1852,8 +1853,8 @@ async fn partner_small_groups_over_time_are_suppressed_and_large_ones_kept() {
 #[tokio::test]
 async fn partner_groups_over_two_models_need_ten_subjects_in_each() {
     let r = query(
-        main_server(),
-        &partner(),
+        extra_server(),
+        &country_partner(),
         json!({"metrics": ["orders", "sessions"], "dimensions": ["customers.country"]}),
     )
     .await;
@@ -1929,14 +1930,15 @@ async fn a_filter_cannot_narrow_the_partner_to_a_small_group() {
             .to_string()
     };
     let r = query(
-        main_server(),
-        &partner(),
+        extra_server(),
+        &country_partner(),
         json!({"metrics": ["revenue", "orders"],
                "filters": [{"dimension": "customers.country", "op": "eq", "values": [small_country]}],
                "time_range": {"start": small_day, "end": next_day(small_day)}}),
     )
     .await;
-    assert_eq!(rows(&r), Vec::<Value>::new());
+    // The partner's time cells are years: a day is not one.
+    k_refused(&r, "time_range.start must fall on a year boundary (UTC)");
     // A whole country over the year is big enough.
     let by_country = buyers_by(|o| customer(o.customer_id).country);
     let (big, _) = by_country
@@ -1944,8 +1946,8 @@ async fn a_filter_cannot_narrow_the_partner_to_a_small_group() {
         .find(|(_, b)| b.len() >= 10)
         .expect("a large country");
     let r = query(
-        main_server(),
-        &partner(),
+        extra_server(),
+        &country_partner(),
         json!({"metrics": ["orders"],
                "where": format!("customers.country = '{big}'")}),
     )
@@ -1970,6 +1972,238 @@ async fn the_partners_grand_total_works() {
         body["rows"],
         json!([[dec(revenue_total(|_, _| true)), live_orders().count()]])
     );
+}
+
+// ---------------------------------------------------------------------------
+// k-anonymity against differencing (cells, docs/access.md)
+// ---------------------------------------------------------------------------
+
+/// A 403 whose detail starts with `message` (the rest names the rule).
+fn k_refused(r: &Resp, message: &str) -> Value {
+    let p = r.problem(403, "forbidden");
+    let detail = p["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.starts_with(message) && detail.contains("min_group_size"),
+        "detail in:\n{p:#}"
+    );
+    p
+}
+
+fn monthly_partner() -> String {
+    token(&["monthly_partner"], &[])
+}
+
+fn country_partner() -> String {
+    token(&["country_partner"], &[])
+}
+
+/// Buyers per (region, country, month) cell, over every live order.
+fn monthly_cells() -> BTreeMap<(&'static str, &'static str, String), BTreeSet<i64>> {
+    buyers_by(|o| {
+        let c = customer(o.customer_id);
+        (
+            region(c),
+            country(c),
+            o.ordered_at.format("%Y-%m").to_string(),
+        )
+    })
+}
+
+/// Whether every cell `inside` holds 0 or at least 10 buyers.
+fn cells_safe(inside: impl Fn(&str, &str) -> bool) -> bool {
+    monthly_cells()
+        .iter()
+        .filter(|((r, c, _), _)| inside(r, c))
+        .all(|(_, b)| b.len() >= 10)
+}
+
+#[tokio::test]
+async fn a_region_is_shown_only_if_none_of_its_country_months_is_small() {
+    let r = query(
+        extra_server(),
+        &monthly_partner(),
+        json!({"metrics": ["orders"], "dimensions": ["customers.region"]}),
+    )
+    .await;
+    let by_region = buyers_by(|o| region(customer(o.customer_id)));
+    let mut expected = Vec::new();
+    let mut hidden_by_a_cell = 0;
+    for (reg, who) in &by_region {
+        let safe = cells_safe(|r, _| r == *reg);
+        if who.len() >= 10 && !safe {
+            hidden_by_a_cell += 1;
+        }
+        if who.len() >= 10 && safe {
+            let n = live_orders()
+                .filter(|o| region(customer(o.customer_id)) == *reg)
+                .count();
+            expected.push(json!([reg, n]));
+        }
+    }
+    assert!(
+        hidden_by_a_cell > 0,
+        "the data has a large region with a small country-month"
+    );
+    assert_eq!(rows(&r), expected);
+}
+
+#[tokio::test]
+async fn a_total_minus_a_filtered_total_never_isolates_a_small_country() {
+    // The attack: February in total, and February without Argentina.
+    let cells = monthly_cells();
+    let ((_, small, month), few) = cells
+        .iter()
+        .find(|((_, c, m), b)| b.len() < 10 && *c == "AR" && m.as_str() == "2025-02")
+        .or_else(|| cells.iter().find(|(_, b)| b.len() < 10))
+        .expect("a small country-month");
+    assert!(few.len() < 10);
+    let start = format!("{month}-01");
+    let end = (chrono::NaiveDate::parse_from_str(&start, "%Y-%m-%d").unwrap()
+        + chrono::Months::new(1))
+    .format("%Y-%m-%d")
+    .to_string();
+    let range = json!({"start": start, "end": end});
+    let total = query(
+        extra_server(),
+        &monthly_partner(),
+        json!({"metrics": ["revenue"], "time_range": range}),
+    )
+    .await;
+    let without = query(
+        extra_server(),
+        &monthly_partner(),
+        json!({"metrics": ["revenue"], "time_range": range,
+               "where": format!("customers.country <> '{small}' OR customers.country IS NULL")}),
+    )
+    .await;
+    let structured = query(
+        extra_server(),
+        &monthly_partner(),
+        json!({"metrics": ["revenue"], "time_range": range,
+               "filters": [{"dimension": "customers.country", "op": "neq", "values": [small]}]}),
+    )
+    .await;
+    // The grand total holds the small cell, so no total is shown at all:
+    // neither side of the difference exists.
+    assert!(!cells_safe(|_, _| true));
+    assert_eq!(rows(&total), Vec::<Value>::new());
+    assert_eq!(rows(&without), Vec::<Value>::new());
+    assert_eq!(rows(&structured), Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn a_cell_rule_refuses_what_would_cut_a_cell() {
+    let t = monthly_partner();
+    for (q, field, message) in [
+        (
+            json!({"metrics": ["revenue"], "time_range": {"start": "2025-02-01", "end": "2025-02-14 10:00:00"}}),
+            "time_range.end",
+            "time_range.end must fall on a month boundary (UTC)",
+        ),
+        (
+            json!({"metrics": ["revenue"], "time_range": {"start": "2025-02-01 01:00:00", "end": "2025-03-01"}}),
+            "time_range.start",
+            "time_range.start must fall on a month boundary (UTC)",
+        ),
+        (
+            json!({"metrics": ["revenue"], "time_zone": "Asia/Tokyo"}),
+            "time_zone",
+            "time is read in UTC for your role",
+        ),
+        (
+            json!({"metrics": ["revenue"], "dimensions": ["metric_time:day"]}),
+            "dimensions[0]",
+            "time may be grouped by month or coarser unions of it, not by day",
+        ),
+        (
+            json!({"metrics": ["revenue"], "dimensions": ["metric_time:week"]}),
+            "dimensions[0]",
+            "time may be grouped by month or coarser unions of it, not by week",
+        ),
+        (
+            json!({"metrics": ["revenue"], "filters": [{"dimension": "metric_time", "op": "gte", "values": ["2025-02-01"]}]}),
+            "filters[0]",
+            "filters on time are not available; use time_range",
+        ),
+        (
+            json!({"metrics": ["revenue"], "where": "metric_time < '2025-02-14 10:00:00'"}),
+            "where",
+            "filters on time are not available; use time_range",
+        ),
+    ] {
+        let r = query(extra_server(), &t, q.clone()).await;
+        let p = k_refused(&r, message);
+        assert_eq!(p["field"], json!(field), "{q}");
+    }
+    // Quarters are unions of months; the whole year is too.
+    let r = query(
+        extra_server(),
+        &t,
+        json!({"metrics": ["orders"], "dimensions": ["metric_time:quarter"],
+               "time_range": {"start": "2025-01-01", "end": "2026-01-01"}}),
+    )
+    .await;
+    r.ok_json();
+}
+
+#[tokio::test]
+async fn no_total_is_shown_while_it_holds_a_small_cell() {
+    // The country partner's cells are (region, country, year). A total
+    // that holds a small country is never shown, so subtracting a total
+    // without that country from it is impossible; the total without every
+    // small country is shown, and is exactly the large countries' sum.
+    let year = json!({"start": "2025-01-01", "end": "2026-01-01"});
+    let by_country = buyers_by(|o| customer(o.customer_id).country);
+    let small: Vec<&str> = by_country
+        .iter()
+        .filter(|(_, b)| b.len() < 10)
+        .map(|(c, _)| *c)
+        .collect();
+    assert!(small.len() > 1, "the demo has several small countries");
+    let t = country_partner();
+    let ask = |filter: Option<String>| {
+        let mut q = json!({"metrics": ["revenue"], "time_range": year});
+        if let Some(w) = filter {
+            q["where"] = json!(w);
+        }
+        query(extra_server(), &t, q)
+    };
+    assert_eq!(rows(&ask(None).await), Vec::<Value>::new());
+    let without_one = ask(Some(format!(
+        "customers.country <> '{}' OR customers.country IS NULL",
+        small[0]
+    )))
+    .await;
+    assert_eq!(rows(&without_one), Vec::<Value>::new());
+    let list: Vec<String> = small.iter().map(|c| format!("'{c}'")).collect();
+    let without_all = ask(Some(format!(
+        "customers.country NOT IN ({})",
+        list.join(", ")
+    )))
+    .await;
+    assert_eq!(
+        rows(&without_all),
+        [json!([dec(revenue_total(
+            |_, c| !small.contains(&country(c))
+        ))])]
+    );
+}
+
+#[tokio::test]
+async fn a_cell_rule_refuses_query_kinds_without_cells() {
+    for (q, what) in [
+        (json!({"funnel": "visit_to_purchase"}), "funnel"),
+        (
+            json!({"metrics": ["revenue"], "attribution": "linear_30d"}),
+            "attributed",
+        ),
+    ] {
+        let r = query(main_server(), &partner(), q.clone()).await;
+        k_refused(
+            &r,
+            &format!("{what} queries are not available to roles with a minimum group size"),
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -2134,7 +2368,7 @@ async fn compile_shows_the_partners_group_size() {
     let r = compile(
         main_server(),
         &partner(),
-        json!({"metrics": ["revenue"], "dimensions": ["customers.country"]}),
+        json!({"metrics": ["revenue"], "dimensions": ["customers.region"]}),
     )
     .await;
     assert_eq!(
@@ -2142,12 +2376,13 @@ async fn compile_shows_the_partners_group_size() {
         expected_policies(&[
             "roles: partner",
             "min_group_size 10: groups built from fewer distinct subjects are suppressed",
+            "min_group_size 10 cells: every visible dimension × metric_time:year (UTC); a group holding a cell of 1 to 9 subjects is suppressed",
         ])
     );
     let v = r.ok_json();
     assert_eq!(v["warnings"], json!([K_WARNING]));
     let sql = v["sql"].as_str().unwrap();
-    assert!(sql.contains("HAVING") && sql.contains(">= 10"), "{sql}");
+    assert!(sql.contains("__cells_1") && sql.contains(">= 10"), "{sql}");
 }
 
 #[tokio::test]

@@ -370,3 +370,22 @@ fn model_names_with_generated_alias_shapes_are_refused() {
         );
     }
 }
+
+#[test]
+fn a_roles_time_grain_needs_a_minimum_group_size_and_a_known_grain() {
+    let out = errors(
+        "roles:\n  - {name: partner, min_group_size: 10, time_grain: mnth}\n  - {name: viewer, time_grain: month}\n",
+    );
+    assert_has(
+        &out,
+        &[
+            "defs.yml:21:53",
+            "roles.partner.time_grain",
+            "unknown time grain `mnth`",
+            "did you mean `month`?",
+            "defs.yml:22:32",
+            "roles.viewer.time_grain",
+            "time_grain applies only to a role with min_group_size",
+        ],
+    );
+}

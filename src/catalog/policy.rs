@@ -79,6 +79,9 @@ pub struct Role {
     pub masks: Vec<(String, String, Mask)>,
     pub row_filters: Vec<RowFilter>,
     pub min_group_size: Option<u32>,
+    /// With `min_group_size`: the finest period the role's answers are cut
+    /// at (time cells, see `planner::kanon`).
+    pub time_grain: crate::catalog::Grain,
     pub purposes: Option<Vec<String>>,
 }
 

@@ -54,6 +54,9 @@ pub struct RawRole {
     pub row_filters: Vec<S<RawRowFilter>>,
     #[serde(default)]
     pub min_group_size: Option<S<u32>>,
+    /// The finest time cell of a role with `min_group_size` (default month).
+    #[serde(default)]
+    pub time_grain: Option<S<String>>,
     /// Purposes this role may query under; absent means any.
     #[serde(default)]
     pub purposes: Option<Vec<S<String>>>,

@@ -9,7 +9,7 @@ use crate::catalog::policy::{
     CLAIM_PREFIX, Consent, ConsentMode, Ledger, Mask, MemberRef, Purpose, Role, RowFilter,
     claims_to_placeholders,
 };
-use crate::catalog::{Catalog, DimensionKind, EntityKind, Model};
+use crate::catalog::{Catalog, DimensionKind, EntityKind, Grain, Model};
 use crate::diagnostics::{Diagnostics, closest};
 use crate::sql::ast::Expr;
 use crate::sql::convert::{Origin, parse_expr};
@@ -276,6 +276,12 @@ pub fn roles(c: &Catalog, raw: Vec<(Arc<str>, S<RawRole>)>, diags: &mut Diagnost
                 "min_group_size must be at least 2",
             );
         }
+        let time_grain = role_time_grain(
+            &mut cx,
+            r.time_grain.as_ref(),
+            r.min_group_size.is_some(),
+            &f,
+        );
         out.push(Role {
             name,
             description: r.description,
@@ -284,6 +290,7 @@ pub fn roles(c: &Catalog, raw: Vec<(Arc<str>, S<RawRole>)>, diags: &mut Diagnost
             masks,
             row_filters,
             min_group_size: r.min_group_size.map(|k| k.value).filter(|k| *k >= 2),
+            time_grain,
             purposes: role_purposes,
         });
     }
@@ -471,5 +478,35 @@ pub fn consent(
         mode,
         suppression,
         subject_entity,
+    })
+}
+
+/// A role's `time_grain`: a grain name, only beside `min_group_size`;
+/// month when absent.
+fn role_time_grain(
+    cx: &mut Ctx,
+    grain: Option<&S<String>>,
+    has_k: bool,
+    f: &dyn Fn(&str) -> String,
+) -> Grain {
+    let Some(g) = grain else {
+        return Grain::Month;
+    };
+    if !has_k {
+        cx.error(
+            &g.referenced,
+            f("time_grain"),
+            "time_grain applies only to a role with min_group_size",
+        );
+    }
+    Grain::parse(g.value.trim()).unwrap_or_else(|| {
+        cx.suggest(
+            &g.referenced,
+            f("time_grain"),
+            format!("unknown time grain `{}`", g.value),
+            &g.value,
+            &Grain::names(),
+        );
+        Grain::Month
     })
 }

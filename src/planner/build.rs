@@ -21,6 +21,7 @@ use crate::sql::convert::{Origin, parse_expr};
 
 use super::fact_policy::{consent_cte, consent_exists};
 use super::filters::{coerce_time_literals, structured};
+use super::kanon::CellRule;
 use super::metrics::{Expansion, Leaf, MetricTree, leaf_column};
 use super::resolve::{JoinTree, ResolvedDim, qualify, resolve_dimension, source_ref, target_model};
 use super::{ColumnRole, ErrorCode, OutputColumn, Plan, PlanError};
@@ -105,6 +106,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         "a query",
     )?;
     let mut warnings = Vec::new();
+    let cell_rule = CellRule::of(&access);
 
     // Metrics → leaves.
     let mut expansion = Expansion::default();
@@ -289,6 +291,9 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                     ));
                 }
             }
+        } else if cell_rule.is_some() {
+            // Time cells: even a question without time is a union of them.
+            measure.time_dimension
         } else {
             None
         };
@@ -382,6 +387,9 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         ));
         warnings.push(format!("groups built from fewer than {k} distinct subjects are suppressed (min_group_size policy)"));
     }
+    if let Some(rule) = cell_rule {
+        policies.push(rule.describe());
+    }
     let mut consent_ctes: Vec<Cte> = Vec::new();
     let mut subject_counts: Vec<Option<Expr>> = Vec::new();
     let kind_of = |r: &DimensionRef| -> Option<DimensionKind> {
@@ -417,9 +425,25 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         None => None,
     };
     let time_range = super::timezone::range_bounds(q)?;
+    if let Some(rule) = cell_rule {
+        let kind = |r: &DimensionRef| kind_of(r).unwrap_or(DimensionKind::Categorical);
+        let grouped: Vec<_> = dims
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (format!("dimensions[{i}]"), kind(r), r.grain))
+            .collect();
+        let filtered: Vec<_> = row_filters
+            .iter()
+            .map(|(i, _, r)| (format!("filters[{i}]"), kind(r)))
+            .chain(where_refs.iter().map(|r| ("where".to_string(), kind(r))))
+            .collect();
+        rule.check_request(q, &time_range, &grouped, &filtered)?;
+    }
 
     // Build each scan.
     let mut scan_selects: Vec<Select> = Vec::new();
+    // Per scan, with a cell rule: its cells CTE (see planner::kanon).
+    let mut scan_cells: Vec<Option<Query>> = Vec::new();
     let mut dim_kinds: Vec<DimensionKind> = vec![DimensionKind::Categorical; dims.len()];
     let dim_aliases: Vec<String> = dims.iter().map(DimensionRef::alias).collect();
     // Leaf aliases must not collide with dimension columns in the scans.
@@ -561,28 +585,49 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             &is_time,
             (&mut consent_ctes, &mut policies),
         )?);
-        subject_counts.push(min_group_size.map(|_| {
-            let key = match &person {
-                Some(p) => Some(p.key.clone()),
-                None => model
-                    .subject
-                    .as_ref()
-                    .and_then(|s| model.entity(s))
-                    .or_else(|| model.primary_entity())
-                    .filter(|e| e.keys.len() == 1)
-                    .map(|e| qualify(&e.keys[0], &base_alias)),
-            };
-            match key {
-                Some(k) => Expr::Aggregate {
-                    agg: Aggregation::CountDistinct,
-                    arg: Some(Box::new(k)),
-                },
-                None => Expr::Aggregate {
-                    agg: Aggregation::Count,
-                    arg: None,
-                },
+        let subject_key = match &person {
+            Some(p) => Some(p.key.clone()),
+            None => model
+                .subject
+                .as_ref()
+                .and_then(|s| model.entity(s))
+                .or_else(|| model.primary_entity())
+                .filter(|e| e.keys.len() == 1)
+                .map(|e| qualify(&e.keys[0], &base_alias)),
+        };
+        let subjects = |key: &Option<Expr>| match key {
+            Some(k) => Expr::Aggregate {
+                agg: Aggregation::CountDistinct,
+                arg: Some(Box::new(k.clone())),
+            },
+            None => Expr::Aggregate {
+                agg: Aggregation::Count,
+                arg: None,
+            },
+        };
+        subject_counts.push(min_group_size.map(|_| subjects(&subject_key)));
+        let cell_parts = match cell_rule {
+            Some(rule) => {
+                let mut named = |joins: &mut JoinTree| {
+                    dims.iter()
+                        .chain(row_filters.iter().map(|(_, _, r)| r))
+                        .chain(where_refs.iter())
+                        .filter(|r| !r.is_metric_time())
+                        .map(|r| resolve(r, joins))
+                        .collect::<Result<Vec<_>, _>>()
+                };
+                let cells = super::kanon::cell_exprs(
+                    catalog,
+                    &access,
+                    rule,
+                    &mut joins,
+                    &mut named,
+                    time_expr.as_ref(),
+                )?;
+                Some((cells, subjects(&subject_key)))
             }
-        }));
+            None => None,
+        };
         // Each leaf's filter as a list of conjuncts. Conjuncts every leaf
         // of the scan shares go to WHERE (the engine then reads only those
         // rows); what remains per leaf becomes a CASE inside its aggregate,
@@ -684,6 +729,16 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                 alias: Some(Ident::generated(leaf_alias[li].clone())),
             });
         }
+        scan_cells.push(cell_parts.map(|(cells, count)| {
+            super::kanon::cells_query(
+                projection[..dims.len()].to_vec(),
+                cells,
+                count,
+                source_ref(catalog, scan.model, &base_alias),
+                joins.joins(catalog),
+                conditions.iter().cloned().map(parenthesize_or).collect(),
+            )
+        }));
         scan_selects.push(Select {
             projection,
             from: Some(source_ref(catalog, scan.model, &base_alias)),
@@ -762,7 +817,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
     }
 
     let metric_kind_none: Option<DimensionKind> = None;
-    let query = if scan_selects.len() == 1 {
+    let query = if scan_selects.len() == 1 && cell_rule.is_none() {
         // One scan: the metrics are computed straight from its aggregates.
         let mut select = scan_selects
             .pop()
@@ -842,6 +897,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             &leaf_alias,
             &leaf_integer,
             (&subject_cols, min_group_size),
+            scan_cells,
             scan_selects,
             &requested,
             &post_filters,
@@ -996,6 +1052,7 @@ fn stitch(
     leaf_alias: &[String],
     leaf_integer: &[bool],
     (subject_cols, min_group_size): (&[Option<String>], Option<u32>),
+    scan_cells: Vec<Option<Query>>,
     scan_selects: Vec<Select>,
     requested: &[RequestedMetric],
     post_filters: &[(usize, &Filter)],
@@ -1019,11 +1076,34 @@ fn stitch(
             query: Query::select(select),
         });
     }
+    // k-anonymity cells (planner::kanon): one CTE per scan, read by a
+    // branch of its own that carries the group's smallest cell.
+    let mut guard_cols: Vec<(String, String)> = Vec::new();
+    for (i, (scan, cells)) in scans.iter().zip(scan_cells).enumerate() {
+        let Some(cells) = cells else { continue };
+        let name = format!("{}_cells_{}", catalog.model(scan.model).name, i + 1);
+        ctes.push(Cte {
+            name: Ident::generated(name.clone()),
+            query: cells,
+        });
+        guard_cols.push((name, format!("__cells_{}", i + 1)));
+    }
+    let typed_null = |integer: bool| {
+        Expr::TypedNull(if integer {
+            SqlType::BigInt
+        } else {
+            SqlType::Decimal
+        })
+    };
+    let null_item = |expr: Expr, name: &str| SelectItem {
+        expr,
+        alias: Some(Ident::generated(name)),
+    };
     let all_leaves: Vec<usize> = scans
         .iter()
         .flat_map(|s| s.leaves.iter().copied())
         .collect();
-    let branches: Vec<Select> = scans
+    let mut branches: Vec<Select> = scans
         .iter()
         .zip(&cte_names)
         .map(|(scan, name)| {
@@ -1038,11 +1118,7 @@ fn stitch(
                 let expr = if scan.leaves.contains(li) {
                     Expr::bare(&leaf_alias[*li])
                 } else {
-                    Expr::TypedNull(if leaf_integer[*li] {
-                        SqlType::BigInt
-                    } else {
-                        SqlType::Decimal
-                    })
+                    typed_null(leaf_integer[*li])
                 };
                 projection.push(SelectItem {
                     expr,
@@ -1062,6 +1138,9 @@ fn stitch(
                     });
                 }
             }
+            for (_, col) in &guard_cols {
+                projection.push(null_item(typed_null(true), col));
+            }
             Select {
                 projection,
                 from: Some(TableRef::Named {
@@ -1075,6 +1154,34 @@ fn stitch(
             }
         })
         .collect();
+    for (g, (cte, column)) in guard_cols.iter().enumerate() {
+        let mut nulls: Vec<SelectItem> = all_leaves
+            .iter()
+            .map(|li| null_item(typed_null(leaf_integer[*li]), &leaf_alias[*li]))
+            .collect();
+        nulls.extend(
+            subject_cols
+                .iter()
+                .flatten()
+                .map(|c| null_item(typed_null(true), c)),
+        );
+        let before: Vec<SelectItem> = guard_cols[..g]
+            .iter()
+            .map(|(_, c)| null_item(typed_null(true), c))
+            .collect();
+        let after: Vec<SelectItem> = guard_cols[g + 1..]
+            .iter()
+            .map(|(_, c)| null_item(typed_null(true), c))
+            .collect();
+        nulls.extend(before);
+        branches.push(super::kanon::guard_branch(
+            cte,
+            dim_aliases,
+            nulls,
+            column,
+            after,
+        ));
+    }
     let union = Query {
         ctes: Vec::new(),
         body: SetExpr::UnionAll(branches),
@@ -1100,7 +1207,11 @@ fn stitch(
             alias: Some(Ident::generated(leaf_alias[*li].clone())),
         });
     }
-    for col in subject_cols.iter().flatten() {
+    for col in subject_cols
+        .iter()
+        .flatten()
+        .chain(guard_cols.iter().map(|(_, c)| c))
+    {
         stitched.push(SelectItem {
             expr: Expr::Aggregate {
                 agg: Aggregation::Max,
@@ -1147,9 +1258,25 @@ fn stitch(
         }
     }
     // k-anonymity: a group is shown only if every scan that contributed to
-    // it saw at least k distinct subjects.
+    // it saw at least k distinct subjects, and every cell in it holds none
+    // or at least k (planner::kanon).
     if let Some(k) = min_group_size {
-        for col in subject_cols.iter().flatten() {
+        if !guard_cols.is_empty() {
+            // A group only the cells saw is no answer.
+            let seen = subject_cols.iter().flatten().map(|c| Expr::IsNull {
+                expr: Box::new(Expr::bare(c)),
+                negated: true,
+            });
+            conditions.extend(
+                seen.reduce(|a, b| Expr::binary(BinOp::Or, a, b))
+                    .map(|e| Expr::Nested(Box::new(e))),
+            );
+        }
+        for col in subject_cols
+            .iter()
+            .flatten()
+            .chain(guard_cols.iter().map(|(_, c)| c))
+        {
             conditions.push(Expr::Nested(Box::new(Expr::binary(
                 BinOp::Or,
                 Expr::IsNull {

@@ -15,6 +15,7 @@ mod conversion;
 mod fact_policy;
 mod filters;
 mod funnel;
+mod kanon;
 mod metrics;
 mod resolve;
 mod retention;
@@ -181,6 +182,7 @@ pub fn plan(catalog: &Catalog, query: &SemanticQuery, caller: &Caller) -> Result
     // believe it applied.
     timezone::zone(query)?;
     timezone::week_start(query)?;
+    kanon::refuse_uncelled_kinds(catalog, query, caller)?;
     // Funnels and retention analyses (planner::funnel, planner::retention).
     if query.funnel.is_some() || query.retention.is_some() {
         return analysis::plan(catalog, query, caller);
