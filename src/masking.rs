@@ -201,7 +201,11 @@ mod tests {
     #[test]
     fn scrub_removes_every_form_of_the_key() {
         let k = MaskKey::new(DEV_KEY.as_bytes()).unwrap();
-        let text = format!("near '{}' and {}", k.ipad_hex(), k.opad_hex().to_uppercase());
+        let text = format!(
+            "near '{}' and {}",
+            k.ipad_hex(),
+            k.opad_hex().to_uppercase()
+        );
         let clean = k.scrub(&text);
         assert!(!clean.contains(&k.ipad_hex()) && !clean.contains(&k.opad_hex().to_uppercase()));
         assert!(clean.contains("<mask key withheld>"), "{clean}");

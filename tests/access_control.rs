@@ -1730,7 +1730,7 @@ async fn a_hash_mask_is_refused_on_a_dialect_without_a_hash() {
         p["detail"]
             .as_str()
             .unwrap()
-            .contains("hash function for masking"),
+            .contains("keyed hash (HMAC-SHA256) for masking"),
         "{p:#}"
     );
 }

@@ -3,9 +3,9 @@
 //! recover every email with a dictionary. Expected pseudonyms here come from
 //! the `hmac` crate over the generator's rows, never from accord's output.
 
-mod common;
 #[path = "common/auth.rs"]
 mod auth;
+mod common;
 #[path = "common/http.rs"]
 mod http;
 
@@ -26,7 +26,11 @@ const OTHER_KEY: &str = "a-second-deployment-key-of-32-bytes-or-more";
 /// Customers the `signups` metric counts, by email: not test accounts, not
 /// on the suppression list (erasure requests).
 fn signups_by_email(data: &DemoData) -> BTreeMap<&str, i64> {
-    let erased: BTreeSet<i64> = data.erasure_requests.iter().map(|e| e.customer_id).collect();
+    let erased: BTreeSet<i64> = data
+        .erasure_requests
+        .iter()
+        .map(|e| e.customer_id)
+        .collect();
     let mut out = BTreeMap::new();
     for c in &data.customers {
         if !c.is_test && !erased.contains(&c.customer_id) {
@@ -119,13 +123,19 @@ async fn masked_emails_are_hmac_sha256_on_every_engine() {
 async fn ordering_on_a_masked_email_orders_the_pseudonyms() {
     let data = warehouses::demo(1);
     let dir = tempfile::tempdir().expect("tempdir");
-    let wh = warehouses::open(&format!("duckdb://{}", dir.path().join("o.duckdb").display())).await;
+    let wh = warehouses::open(&format!(
+        "duckdb://{}",
+        dir.path().join("o.duckdb").display()
+    ))
+    .await;
     wh.load_demo(&data).await.expect("load");
     let done = accord::execute::run(
         &demo_catalog(),
         &wh,
-        &q(json!({"metrics": ["signups"], "dimensions": ["customers.email"],
-                  "order_by": ["customers.email"], "limit": 20})),
+        &q(
+            json!({"metrics": ["signups"], "dimensions": ["customers.email"],
+                  "order_by": ["customers.email"], "limit": 20}),
+        ),
         &Caller::with_roles(&["analyst"]),
         100,
     )
@@ -163,10 +173,7 @@ async fn a_rotated_key_changes_the_pseudonyms_and_bypasses_the_cache() {
         .map(|c| c.email.clone())
         .collect();
     let pseudonyms = |key: &str| -> BTreeSet<String> {
-        emails
-            .iter()
-            .map(|e| hmac_hex(key.as_bytes(), e))
-            .collect()
+        emails.iter().map(|e| hmac_hex(key.as_bytes(), e)).collect()
     };
     let first_column = |r: &http::Resp| -> Vec<String> {
         r.ok_json()["rows"]
@@ -188,7 +195,11 @@ async fn a_rotated_key_changes_the_pseudonyms_and_bypasses_the_cache() {
     let wh = &server.running().state.warehouse;
     wh.set_mask_key(Some(MaskKey::new(OTHER_KEY.as_bytes()).unwrap()));
     let b = server.client.query(&body).await;
-    assert_eq!(b.ok_json()["meta"]["cache"], "miss", "not served across keys");
+    assert_eq!(
+        b.ok_json()["meta"]["cache"],
+        "miss",
+        "not served across keys"
+    );
     let b_rows = first_column(&b);
     assert!(b_rows.iter().all(|p| other.contains(p) && !dev.contains(p)));
 
@@ -239,7 +250,10 @@ fn masked_sql_per_dialect() {
             Ok(sql) => sql,
             Err(e) => {
                 assert!(
-                    matches!(d, DialectKind::Sqlite | DialectKind::Snowflake | DialectKind::Redshift),
+                    matches!(
+                        d,
+                        DialectKind::Sqlite | DialectKind::Snowflake | DialectKind::Redshift
+                    ),
                     "{d}: {e}"
                 );
                 assert!(e.message.contains("keyed hash (HMAC-SHA256)"), "{e}");
@@ -248,7 +262,10 @@ fn masked_sql_per_dialect() {
             }
         };
         let run = plan.render_for_execution(d, Some(&key)).expect("renders");
-        assert!(run.contains(&key.ipad_hex()) || run.contains(&key.raw_hex()), "{run}");
+        assert!(
+            run.contains(&key.ipad_hex()) || run.contains(&key.raw_hex()),
+            "{run}"
+        );
         assert!(!shown.contains(&key.ipad_hex()) && !shown.contains(&key.raw_hex()));
         for sql in [&shown, &run] {
             let parser = sqlparser::dialect::dialect_from_str(&d.dialect().sqlparser).unwrap();
@@ -297,12 +314,35 @@ fn the_cli_acts_as_a_role_with_the_configured_key_only() {
     assert!(err.contains("at least 32"), "{err}");
     // With the key from the environment: HMAC pseudonyms.
     let out = run(Some(OTHER_KEY));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_pseudonyms(&out.stdout, OTHER_KEY);
+    // From ./accord.yaml, as `accord serve` reads it: here a key file.
+    std::fs::write(dir.path().join("key.txt"), format!("{OTHER_KEY}x\n")).unwrap();
+    std::fs::write(
+        dir.path().join("accord.yaml"),
+        "masking:\n  hmac_key_file: key.txt\n",
+    )
+    .unwrap();
+    let out = run(None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_pseudonyms(&out.stdout, &format!("{OTHER_KEY}x"));
+}
+
+/// Every row of a CSV answer starts with HMAC(key, some demo email).
+fn assert_pseudonyms(stdout: &[u8], key: &str) {
+    let csv = String::from_utf8_lossy(stdout);
     let pseudonyms: BTreeSet<String> = warehouses::demo(1)
         .customers
         .iter()
-        .map(|c| hmac_hex(OTHER_KEY.as_bytes(), &c.email))
+        .map(|c| hmac_hex(key.as_bytes(), &c.email))
         .collect();
     let lines: Vec<&str> = csv.lines().skip(1).filter(|l| !l.is_empty()).collect();
     assert!(!lines.is_empty());
@@ -310,4 +350,33 @@ fn the_cli_acts_as_a_role_with_the_configured_key_only() {
         let p = line.split(',').next().unwrap_or_default();
         assert!(pseudonyms.contains(p), "{line}");
     }
+}
+
+#[test]
+fn the_demo_configuration_carries_the_documented_development_key() {
+    let args = accord::server::ServeArgs {
+        config: Some(common::repo_path("accord.yaml")),
+        ..Default::default()
+    };
+    let config = args.resolve().expect("the demo accord.yaml resolves");
+    assert_eq!(config.mask_key, Some(MaskKey::dev()));
+    // A flag (or ACCORD_MASK_KEY) overrides it; a short one stops the server.
+    let args = accord::server::ServeArgs {
+        mask_key: Some(OTHER_KEY.into()),
+        ..args
+    };
+    let config = args.resolve().expect("resolves");
+    assert_eq!(
+        config.mask_key,
+        Some(MaskKey::new(OTHER_KEY.as_bytes()).unwrap())
+    );
+    let short = accord::server::ServeArgs {
+        mask_key: Some("0123456789".into()),
+        ..args
+    };
+    let err = short.resolve().unwrap_err();
+    assert!(
+        err.contains("masking: the mask key has 10 bytes; at least 32"),
+        "{err}"
+    );
 }

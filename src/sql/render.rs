@@ -479,7 +479,12 @@ impl<'d> Renderer<'d> {
                     .optional_function("hash")
                     .ok_or_else(|| unsupported("a keyed hash (HMAC-SHA256) for masking"))?;
                 let [ipad, opad, key] = self.mask_key_literals()?;
-                template.render(&[("expr", &x), ("ipad", &ipad), ("opad", &opad), ("key", &key)])
+                template.render(&[
+                    ("expr", &x),
+                    ("ipad", &ipad),
+                    ("opad", &opad),
+                    ("key", &key),
+                ])
             }
             Mask::Redact => stars,
             Mask::KeepLast { n } => {
