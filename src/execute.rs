@@ -11,6 +11,7 @@ use thiserror::Error;
 
 use crate::access::Caller;
 use crate::catalog::Catalog;
+use crate::masking::MaskKey;
 use crate::planner::{self, OutputColumn, Plan, PlanError};
 use crate::query::SemanticQuery;
 use crate::warehouse::result::normalize;
@@ -55,19 +56,27 @@ pub async fn run(
         &caller.for_query(query),
         warehouse.dialect(),
     )?;
-    execute_compiled(plan, sql, warehouse, max_rows).await
+    let key = warehouse.mask_key();
+    execute_compiled(plan, sql, warehouse, max_rows, key.as_deref()).await
 }
 
-/// Runs SQL already compiled for `warehouse` (callers that key a cache on
-/// the SQL compile first).
+/// Runs a plan already compiled for `warehouse` (callers that key a cache
+/// on the SQL compile first). `sql` is its shown form; the warehouse runs
+/// the plan rendered again with `mask_key`, the key the caller's cache key
+/// names (read once, so a rotation between the two cannot mix keys).
 pub async fn execute_compiled(
     plan: Plan,
     sql: String,
     warehouse: &Warehouse,
     max_rows: usize,
+    mask_key: Option<&MaskKey>,
 ) -> Result<Executed, ExecError> {
+    let runnable = plan.render_for_execution(warehouse.dialect(), mask_key)?;
     let started = Instant::now();
-    let mut result = warehouse.query(&sql, max_rows).await?;
+    let mut result = warehouse
+        .query(&runnable, max_rows)
+        .await
+        .map_err(|e| scrub(e, mask_key))?;
     let warehouse_time = started.elapsed();
     normalize(&mut result, &plan.columns);
     Ok(Executed {
@@ -78,4 +87,21 @@ pub async fn execute_compiled(
         warnings: plan.warnings,
         warehouse_time,
     })
+}
+
+/// A warehouse error that may quote the SQL it ran, without the mask key.
+fn scrub(e: WarehouseError, key: Option<&MaskKey>) -> WarehouseError {
+    let Some(key) = key else { return e };
+    match e {
+        WarehouseError::Query { warehouse, message } => WarehouseError::Query {
+            warehouse,
+            message: key.scrub(&message),
+        },
+        WarehouseError::Unavailable { warehouse, message } => WarehouseError::Unavailable {
+            warehouse,
+            message: key.scrub(&message),
+        },
+        WarehouseError::Config(m) => WarehouseError::Config(key.scrub(&m)),
+        other @ WarehouseError::Timeout { .. } => other,
+    }
 }

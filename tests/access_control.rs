@@ -21,7 +21,7 @@ use accord::demo::{Customer, DemoConfig, DemoData, Order};
 use accord::dialect::DialectKind;
 use accord::server::ServeConfig;
 use auth::{
-    JWKS_KID, Keys, SECRET, background_server, bearer, body, md5_hex, now, raw_token, sign_es256,
+    JWKS_KID, Keys, SECRET, background_server, bearer, body, mask_hex, now, raw_token, sign_es256,
     sign_hmac, sign_hs256, sign_rs256, token, with_payload,
 };
 use chrono::NaiveDateTime;
@@ -1127,7 +1127,7 @@ async fn analyst_and_marketing_eu_together_see_what_either_sees() {
     .await;
     for row in rows(&r) {
         let e = row[0].as_str().unwrap();
-        assert!(e.len() == 32 && !e.contains('@'), "{e}");
+        assert!(e.len() == 64 && !e.contains('@'), "{e}");
     }
 }
 
@@ -1565,7 +1565,7 @@ fn orders_per_email() -> BTreeMap<&'static str, i64> {
 }
 
 #[tokio::test]
-async fn the_analyst_sees_emails_as_md5_hex() {
+async fn the_analyst_sees_emails_as_keyed_hmac_hex() {
     for dim in ["customers.email", "email"] {
         let r = query(
             main_server(),
@@ -1584,12 +1584,12 @@ async fn the_analyst_sees_emails_as_md5_hex() {
             .collect();
         let expected: BTreeMap<String, i64> = orders_per_email()
             .into_iter()
-            .map(|(e, n)| (md5_hex(e), n))
+            .map(|(e, n)| (mask_hex(e), n))
             .collect();
         assert_eq!(got.len(), orders_per_email().len(), "{dim}");
         assert_eq!(got, expected, "{dim}");
         assert!(
-            got.keys().all(|h| h.len() == 32
+            got.keys().all(|h| h.len() == 64
                 && h.chars()
                     .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())),
             "{dim}"
@@ -1620,7 +1620,7 @@ async fn a_raw_email_filter_matches_nothing_for_the_analyst() {
 #[tokio::test]
 async fn the_hash_filter_finds_the_customer() {
     let (email, n) = orders_per_email().into_iter().nth(7).unwrap();
-    let hash = md5_hex(email);
+    let hash = mask_hex(email);
     let r = query(
         main_server(),
         &analyst(),
@@ -1641,7 +1641,7 @@ async fn pattern_filters_on_a_masked_email_match_nothing() {
         json!({"metrics": ["orders"],
                "filters": [{"dimension": "customers.email", "op": "starts_with", "values": [prefix]}]}),
         json!({"metrics": ["orders"], "where": "customers.email LIKE '%@%'"}),
-        json!({"metrics": ["orders"], "where": "length(customers.email) <> 32"}),
+        json!({"metrics": ["orders"], "where": "length(customers.email) <> 64"}),
     ] {
         let r = query(main_server(), &analyst(), q.clone()).await;
         let got = rows(&r);
@@ -1727,7 +1727,7 @@ async fn a_hash_mask_is_refused_on_a_dialect_without_a_hash() {
         p["detail"]
             .as_str()
             .unwrap()
-            .contains("hash function for masking"),
+            .contains("keyed hash (HMAC-SHA256) for masking"),
         "{p:#}"
     );
 }
@@ -2467,7 +2467,7 @@ fn the_planner_denies_a_caller_without_roles_and_trusts_the_operator() {
     let (plan, sql) = accord::planner::compile(&c, &q, &Caller::operator(), DialectKind::Duckdb)
         .expect("the operator sees everything");
     assert_eq!(plan.policies, suppression_policy());
-    assert!(!sql.contains("md5"), "{sql}");
+    assert!(!sql.contains("sha256("), "{sql}");
 }
 
 #[test]
@@ -2492,5 +2492,5 @@ fn the_planner_applies_claims_and_masks_like_the_server() {
         DialectKind::Duckdb,
     )
     .expect("compiles");
-    assert!(sql.contains("md5("), "{sql}");
+    assert!(sql.contains("sha256("), "{sql}");
 }

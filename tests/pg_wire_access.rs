@@ -342,7 +342,7 @@ async fn a_scram_user_is_the_role_and_claims_it_maps_to() {
 // Masks
 
 #[tokio::test]
-async fn the_analyst_sees_emails_as_md5_hex() {
+async fn the_analyst_sees_emails_as_keyed_hmac_hex() {
     let analyst = connect(&["analyst"], &[]).await;
     let got = keyed(
         &analyst,
@@ -352,11 +352,11 @@ async fn the_analyst_sees_emails_as_md5_hex() {
     let mut expected: BTreeMap<String, Decimal> = BTreeMap::new();
     for o in live_orders() {
         *expected
-            .entry(auth::md5_hex(&customer(o.customer_id).email))
+            .entry(auth::mask_hex(&customer(o.customer_id).email))
             .or_default() += Decimal::ONE;
     }
     assert_eq!(got, expected);
-    assert!(got.keys().all(|k| k.len() == 32 && !k.contains('@')));
+    assert!(got.keys().all(|k| k.len() == 64 && !k.contains('@')));
     // A raw email in WHERE matches nothing; its hash finds the customer.
     let (email, n) = {
         let mut per: BTreeMap<&str, i64> = BTreeMap::new();
@@ -372,7 +372,7 @@ async fn the_analyst_sees_emails_as_md5_hex() {
     )
     .await;
     assert!(raw.is_empty(), "{raw:?}");
-    let hash = auth::md5_hex(email);
+    let hash = auth::mask_hex(email);
     let found = rows(
         &analyst,
         &format!("SELECT customers__email, orders FROM orders WHERE customers__email = '{hash}' GROUP BY 1"),

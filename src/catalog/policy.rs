@@ -53,7 +53,8 @@ impl MemberRef {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "method")]
 pub enum Mask {
-    /// A one-way hash (MD5 hex): groups stay distinct, values unreadable.
+    /// A keyed one-way hash (HMAC-SHA256 hex, src/masking.rs): groups stay
+    /// distinct, values unreadable and untestable without the key.
     Hash,
     /// One constant for every value.
     Redact,

@@ -178,6 +178,9 @@ pub struct QueryCmdArgs {
     /// Most rows to print.
     #[arg(long, default_value_t = 10_000)]
     pub max_rows: usize,
+    /// Key of `hash` masks when acting as a role [default: accord.yaml's masking].
+    #[arg(long, env = "ACCORD_MASK_KEY", hide_env_values = true)]
+    pub mask_key: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -285,8 +285,20 @@ async fn query_cmd(a: args::QueryCmdArgs) -> ExitCode {
         Ok(x) => x,
         Err(code) => return code,
     };
+    // The operator sees true values, so only a role needs the mask key.
+    let mask_key = match caller.operator {
+        true => Ok(None),
+        false => crate::server::config::cli_mask_key(a.mask_key.as_deref()),
+    };
+    let mask_key = match mask_key {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let wh = match open_warehouse(&a.warehouse.warehouse, &a.query.defs).await {
-        Ok(w) => w,
+        Ok(w) => w.with_mask_key(mask_key),
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(1);

@@ -333,7 +333,9 @@ impl Dialect {
                 "starts_with" => &["expr", "prefix"],
                 "ilike" => &["expr", "pattern"],
                 "concat" => &["left", "right"],
-                "hash" => &["expr"],
+                // A keyed HMAC-SHA256 mask: `{ipad}`/`{opad}` are the
+                // padded keys and `{key}` the key, each a hex string literal.
+                "hash" => &["expr", "ipad", "opad", "key"],
                 "right" => &["expr", "n"],
                 "power" => &["base", "exponent"],
                 other => return Err(format!("functions.{other} is not a known function")),

@@ -169,8 +169,19 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The SQL to show: `hash` masks carry placeholders, not the mask key.
     pub fn render(&self, dialect: DialectKind) -> Result<String, PlanError> {
         Ok(Renderer::new(dialect.dialect()).query(&self.query)?)
+    }
+
+    /// The SQL to run: `hash` masks keyed with `key` (refused without one).
+    /// The text holds the key, so it goes to the warehouse and nowhere else.
+    pub fn render_for_execution(
+        &self,
+        dialect: DialectKind,
+        key: Option<&crate::masking::MaskKey>,
+    ) -> Result<String, PlanError> {
+        Ok(Renderer::for_execution(dialect.dialect(), key).query(&self.query)?)
     }
 }
 

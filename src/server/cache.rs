@@ -18,6 +18,9 @@ pub struct CacheKey {
     /// Who is asking, as far as it changes the answer (policies, consent).
     pub security_context: String,
     pub max_rows: usize,
+    /// Fingerprint of the mask key the answer's pseudonyms were made with
+    /// (empty without one): a rotated key never serves old pseudonyms.
+    pub mask_key: String,
 }
 
 #[derive(Clone)]

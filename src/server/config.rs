@@ -38,6 +38,8 @@ pub struct FileConfig {
     /// Data quality checks on a schedule (src/checks).
     #[serde(default)]
     pub checks: crate::checks::monitor::FileChecks,
+    /// The key of `hash` masks (src/masking.rs).
+    pub masking: Option<crate::masking::FileMasking>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -115,6 +117,9 @@ pub struct ServeArgs {
     /// HS256 secret for bearer tokens (overrides accord.yaml's auth.hs256_secret).
     #[arg(long, env = "ACCORD_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// Key of `hash` masks (HMAC-SHA256, at least 32 bytes; overrides accord.yaml's masking).
+    #[arg(long, env = "ACCORD_MASK_KEY", hide_env_values = true)]
+    pub mask_key: Option<String>,
     /// Do not watch the definitions directory for changes.
     #[arg(long, env = "ACCORD_NO_RELOAD")]
     pub no_reload: bool,
@@ -150,6 +155,8 @@ pub struct ServeConfig {
     pub time_zone: Option<String>,
     pub week_start: Option<String>,
     pub checks: crate::checks::monitor::ChecksConfig,
+    /// Key of `hash` masks; without one, hash-masked queries are refused.
+    pub mask_key: Option<crate::masking::MaskKey>,
 }
 
 impl ServeConfig {
@@ -196,8 +203,37 @@ impl ServeConfig {
                 ..Default::default()
             }),
             checks: Default::default(),
+            mask_key: Some(crate::masking::MaskKey::dev()),
         }
     }
+}
+
+fn read_file_config(path: Option<&Path>) -> Result<FileConfig, String> {
+    match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+        }
+        None => Ok(FileConfig::default()),
+    }
+}
+
+/// The mask key for CLI commands: `flag` (`--mask-key`, ACCORD_MASK_KEY),
+/// else the `masking:` section of ACCORD_CONFIG or ./accord.yaml, as
+/// `accord serve` would use.
+pub fn cli_mask_key(flag: Option<&str>) -> Result<Option<crate::masking::MaskKey>, String> {
+    if flag.is_some() {
+        return crate::masking::resolve(flag, None);
+    }
+    let path = std::env::var_os("ACCORD_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let default = PathBuf::from("accord.yaml");
+            default.exists().then_some(default)
+        });
+    let file = read_file_config(path.as_deref())?;
+    crate::masking::resolve(None, file.masking.as_ref())
 }
 
 impl ServeArgs {
@@ -206,14 +242,7 @@ impl ServeArgs {
             let default = PathBuf::from("accord.yaml");
             default.exists().then_some(default)
         });
-        let file: FileConfig = match &path {
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-                serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
-            }
-            None => FileConfig::default(),
-        };
+        let file = read_file_config(path.as_deref())?;
         let addr_text = self
             .http_addr
             .clone()
@@ -307,6 +336,7 @@ impl ServeArgs {
                 (a, None) => a,
             },
             checks: file.checks.resolve()?,
+            mask_key: crate::masking::resolve(self.mask_key.as_deref(), file.masking.as_ref())?,
         })
     }
 }

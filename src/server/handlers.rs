@@ -184,6 +184,9 @@ pub async fn run_query(
         }
     };
     let (plan, sql) = (compiled.0.clone(), compiled.1.clone());
+    // Plans and their shown SQL hold no key; the answer does, so its cache
+    // key names the key it will be computed with.
+    let mask_key = state.warehouse.mask_key();
     let key = CacheKey {
         definitions_version: catalog.version.clone(),
         sql: sql.clone(),
@@ -191,13 +194,18 @@ pub async fn run_query(
         // two callers from ever sharing an entry by accident.
         security_context: caller.security_context(),
         max_rows: state.config.max_rows,
+        mask_key: mask_key
+            .as_ref()
+            .map(|k| k.fingerprint().to_string())
+            .unwrap_or_default(),
     };
     let warehouse = state.warehouse.clone();
     let max_rows = state.config.max_rows;
     let (executed, computed) = state
         .cache
         .get_or_run(key, async move {
-            crate::execute::execute_compiled(plan, sql, &warehouse, max_rows).await
+            crate::execute::execute_compiled(plan, sql, &warehouse, max_rows, mask_key.as_deref())
+                .await
         })
         .await
         .map_err(|e: Arc<ExecError>| match &*e {

@@ -144,8 +144,10 @@ pub async fn build_state(config: ServeConfig) -> Result<Arc<AppState>, String> {
         ..WarehouseOptions::default()
     };
     let verifier = crate::auth::Verifier::new(config.auth.as_ref()).map_err(|e| e.to_string())?;
-    let warehouse =
-        crate::cli::open_warehouse_with(&config.warehouse, &config.defs, options).await?;
+    let warehouse = crate::cli::open_warehouse_with(&config.warehouse, &config.defs, options)
+        .await?
+        .with_mask_key(config.mask_key.clone());
+    log_mask_key(&config, &catalog);
     let state = Arc::new(AppState::new(
         config,
         catalog,
@@ -157,6 +159,19 @@ pub async fn build_state(config: ServeConfig) -> Result<Arc<AppState>, String> {
         .catalog_metrics
         .set(state.catalog().metrics.len() as i64);
     Ok(state)
+}
+
+/// Says which mask key serves (its fingerprint), or warns when roles use
+/// `hash` masks that will be refused for want of one.
+fn log_mask_key(config: &ServeConfig, catalog: &crate::catalog::Catalog) {
+    match &config.mask_key {
+        Some(k) => tracing::info!(fingerprint = k.fingerprint(), "hash masks keyed"),
+        None if crate::masking::catalog_uses_hash(catalog) => tracing::warn!(
+            "roles use `hash` masks but no mask key is configured (masking.hmac_key or \
+             ACCORD_MASK_KEY): their queries will be refused"
+        ),
+        None => {}
+    }
 }
 
 /// A running server (tests and `accord serve`).

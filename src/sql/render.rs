@@ -9,6 +9,7 @@ use thiserror::Error;
 use super::ast::*;
 use crate::catalog::Aggregation;
 use crate::dialect::{Dialect, LimitStyle};
+use crate::masking::MaskKey;
 
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum RenderError {
@@ -18,10 +19,26 @@ pub enum RenderError {
     InvalidLiteral(String),
     #[error("internal: unresolved name `{0}` reached the renderer")]
     Unresolved(String),
+    #[error(
+        "hashed values cannot be computed: this deployment has no mask key \
+         (its operator sets `masking.hmac_key` in accord.yaml or ACCORD_MASK_KEY)"
+    )]
+    NoMaskKey,
+}
+
+/// What `hash` masks are keyed with in the text being rendered.
+#[derive(Debug, Clone, Copy)]
+enum MaskKeyUse<'k> {
+    /// SQL shown to people (`/v1/compile`, `accord compile`): the key would
+    /// let its reader test guesses, so placeholders stand in for it.
+    Withheld,
+    /// SQL sent to the warehouse; `None` refuses `hash` masks.
+    Execute(Option<&'k MaskKey>),
 }
 
 pub struct Renderer<'d> {
     d: &'d Dialect,
+    mask_key: MaskKeyUse<'d>,
 }
 
 /// Keywords that must be quoted when used as identifiers in at least one
@@ -141,8 +158,23 @@ fn precedence(e: &Expr) -> u8 {
 }
 
 impl<'d> Renderer<'d> {
+    /// A renderer for SQL people read: `hash` masks show placeholders
+    /// instead of the mask key.
     pub fn new(d: &'d Dialect) -> Self {
-        Renderer { d }
+        Renderer {
+            d,
+            mask_key: MaskKeyUse::Withheld,
+        }
+    }
+
+    /// A renderer for SQL the warehouse runs: `hash` masks are keyed with
+    /// `key`, and refused without one. Its output holds the key: run it,
+    /// never show it.
+    pub fn for_execution(d: &'d Dialect, key: Option<&'d MaskKey>) -> Self {
+        Renderer {
+            d,
+            mask_key: MaskKeyUse::Execute(key),
+        }
     }
 
     pub fn ident(&self, id: &Ident) -> String {
@@ -441,11 +473,19 @@ impl<'d> Renderer<'d> {
             .string_literal("***")
             .map_err(RenderError::InvalidLiteral)?;
         let masked = match mask {
-            Mask::Hash => self
-                .d
-                .optional_function("hash")
-                .ok_or_else(|| unsupported("a hash function for masking"))?
-                .render(&[("expr", &x)]),
+            Mask::Hash => {
+                let template = self
+                    .d
+                    .optional_function("hash")
+                    .ok_or_else(|| unsupported("a keyed hash (HMAC-SHA256) for masking"))?;
+                let [ipad, opad, key] = self.mask_key_literals()?;
+                template.render(&[
+                    ("expr", &x),
+                    ("ipad", &ipad),
+                    ("opad", &opad),
+                    ("key", &key),
+                ])
+            }
             Mask::Redact => stars,
             Mask::KeepLast { n } => {
                 let right = self
@@ -459,6 +499,26 @@ impl<'d> Renderer<'d> {
             }
         };
         Ok(format!("CASE WHEN {x} IS NULL THEN NULL ELSE {masked} END"))
+    }
+
+    /// The inner pad, outer pad and key as string literals of hex (escaped
+    /// like any value), or placeholders naming them when withheld.
+    fn mask_key_literals(&self) -> Result<[String; 3], RenderError> {
+        let texts = match self.mask_key {
+            MaskKeyUse::Withheld => [
+                "<mask key: inner pad, withheld>".to_string(),
+                "<mask key: outer pad, withheld>".to_string(),
+                "<mask key, withheld>".to_string(),
+            ],
+            MaskKeyUse::Execute(None) => return Err(RenderError::NoMaskKey),
+            MaskKeyUse::Execute(Some(k)) => [k.ipad_hex(), k.opad_hex(), k.raw_hex()],
+        };
+        let lit = |t: &String| {
+            self.d
+                .string_literal(t)
+                .map_err(RenderError::InvalidLiteral)
+        };
+        Ok([lit(&texts[0])?, lit(&texts[1])?, lit(&texts[2])?])
     }
 
     fn aggregate(&self, agg: Aggregation, arg: Option<&Expr>) -> Result<String, RenderError> {

@@ -69,6 +69,9 @@ pub struct Warehouse {
     url: WarehouseUrl,
     engine: Engine,
     options: WarehouseOptions,
+    /// The deployment's key for `hash` masks, held like the credentials:
+    /// only SQL rendered for this warehouse to run carries it.
+    mask_key: arc_swap::ArcSwapOption<crate::masking::MaskKey>,
 }
 
 impl Warehouse {
@@ -100,7 +103,25 @@ impl Warehouse {
             url: url.clone(),
             engine,
             options,
+            mask_key: Default::default(),
         })
+    }
+
+    /// Sets the key `hash` masks are computed with (see crate::masking).
+    pub fn with_mask_key(self, key: Option<crate::masking::MaskKey>) -> Warehouse {
+        self.set_mask_key(key);
+        self
+    }
+
+    /// Replaces the mask key (rotation): every pseudonym changes, and result
+    /// caches keyed on the fingerprint stop matching the old ones.
+    pub fn set_mask_key(&self, key: Option<crate::masking::MaskKey>) {
+        self.mask_key.store(key.map(std::sync::Arc::new));
+    }
+
+    /// The current mask key; read it once per query.
+    pub fn mask_key(&self) -> Option<std::sync::Arc<crate::masking::MaskKey>> {
+        self.mask_key.load_full()
     }
 
     pub fn url(&self) -> &WarehouseUrl {

@@ -1,7 +1,8 @@
 //! Identity helpers for the access-control tests: tokens of every kind
 //! (HS256 through `accord::auth::mint_hs256`, hand-built RS256/ES256, unsigned
 //! `alg: none`), keys made with the `openssl` CLI, a JWKS document, an
-//! independent MD5 (to check hash masks without trusting the warehouse), and
+//! independent HMAC-SHA256 (to check hash masks without trusting the
+//! warehouse) and MD5 (what masks were before they were keyed), and
 //! servers that live on their own runtime for the whole test binary.
 #![allow(dead_code)]
 
@@ -112,6 +113,20 @@ pub fn with_payload(token: &str, claims: &Value) -> String {
         b64url(claims.to_string().as_bytes()),
         parts[2]
     )
+}
+
+/// HMAC-SHA256(key, value) as lower-case hex, by the `hmac` crate: what a
+/// `hash` mask must show, computed without the warehouse or accord.
+pub fn hmac_hex(key: &[u8], value: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(value.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The `hash` mask of `value` under the tests' (development) mask key.
+pub fn mask_hex(value: &str) -> String {
+    hmac_hex(accord::masking::DEV_KEY.as_bytes(), value)
 }
 
 /// MD5 (RFC 1321) as lower-case hex, written out here so hash masks are

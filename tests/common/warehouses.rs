@@ -66,11 +66,13 @@ pub async fn mysql_db(name: &str) -> String {
     .await
 }
 
+/// Opens `url` with the development mask key, as the demo server has.
 pub async fn open(url: &str) -> Warehouse {
     let url: WarehouseUrl = url.parse().expect("warehouse url");
     Warehouse::connect(&url, WarehouseOptions::default())
         .await
         .expect("connect")
+        .with_mask_key(Some(accord::masking::MaskKey::dev()))
 }
 
 /// The four executed engines, each loaded with `data`.
