@@ -15,6 +15,7 @@ mod conversion;
 mod fact_policy;
 mod filters;
 mod funnel;
+mod like;
 mod metrics;
 mod resolve;
 mod retention;
@@ -49,6 +50,8 @@ pub enum ErrorCode {
     Unsupported,
     /// The caller may not use a member, a purpose, or any role.
     Forbidden,
+    /// The request is larger or deeper than the server accepts.
+    QueryTooComplex,
 }
 
 impl ErrorCode {
@@ -62,6 +65,7 @@ impl ErrorCode {
             ErrorCode::InvalidQuery => "invalid_query",
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::QueryTooComplex => "query_too_complex",
         }
     }
 }
