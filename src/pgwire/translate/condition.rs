@@ -7,9 +7,10 @@
 use sqlparser::ast as sp;
 
 use super::literal;
-use super::{Ctx, constant_truth, filter_dim, unsupported};
+use super::{Ctx, column_ref, constant_truth, filter_dim, unsupported};
 use crate::pgwire::error::{SqlError, SqlResult};
 use crate::query::{Condition, FilterOp, FilterTree, FilterValue, MAX_FILTER_DEPTH};
+use crate::warehouse::ColumnType;
 
 const STATEMENT_TOO_COMPLEX: &str = "54001";
 const OPERATORS: &str =
@@ -24,7 +25,7 @@ pub enum Node {
 
 /// The WHERE expression `e` as a node.
 pub fn translate(ctx: &Ctx, e: &sp::Expr) -> SqlResult<Node> {
-    node(ctx, e, 0)
+    node(ctx, e, 0, false)
 }
 
 fn too_deep() -> SqlError {
@@ -35,11 +36,12 @@ fn too_deep() -> SqlError {
     .hint("write long lists flat: a OR b OR c …, or IN (…)")
 }
 
-/// `depth` counts the groups (AND / OR / NOT) around `e`.
-fn node(ctx: &Ctx, e: &sp::Expr, depth: usize) -> SqlResult<Node> {
+/// `depth` counts the groups (AND / OR / NOT) around `e`; `negated` says
+/// whether an odd number of NOTs encloses it (see [`unknown`]).
+fn node(ctx: &Ctx, e: &sp::Expr, depth: usize, negated: bool) -> SqlResult<Node> {
     use sp::BinaryOperator as B;
     match e {
-        sp::Expr::Nested(inner) => node(ctx, inner, depth),
+        sp::Expr::Nested(inner) => node(ctx, inner, depth, negated),
         sp::Expr::BinaryOp {
             op: op @ (B::And | B::Or),
             ..
@@ -50,7 +52,7 @@ fn node(ctx: &Ctx, e: &sp::Expr, depth: usize) -> SqlResult<Node> {
             let and = *op == B::And;
             let mut items = Vec::new();
             for operand in chain(e, op) {
-                match node(ctx, operand, depth + 1)? {
+                match node(ctx, operand, depth + 1, negated)? {
                     // TRUE in an AND and FALSE in an OR change nothing.
                     Node::Const(b) if b == and => {}
                     Node::Const(b) => return Ok(Node::Const(b)),
@@ -71,7 +73,7 @@ fn node(ctx: &Ctx, e: &sp::Expr, depth: usize) -> SqlResult<Node> {
             if depth >= MAX_FILTER_DEPTH {
                 return Err(too_deep());
             }
-            Ok(match node(ctx, expr, depth + 1)? {
+            Ok(match node(ctx, expr, depth + 1, !negated)? {
                 Node::Const(b) => Node::Const(!b),
                 Node::Tree(t) => Node::Tree(FilterTree::Not(Box::new(t))),
             })
@@ -79,7 +81,7 @@ fn node(ctx: &Ctx, e: &sp::Expr, depth: usize) -> SqlResult<Node> {
         sp::Expr::Value(v) if matches!(v.value, sp::Value::Boolean(_)) => {
             Ok(Node::Const(matches!(v.value, sp::Value::Boolean(true))))
         }
-        _ => leaf(ctx, e).map(|c| match c {
+        _ => leaf(ctx, e, negated).map(|c| match c {
             Leaf::Cond(c) => Node::Tree(c),
             Leaf::Const(b) => Node::Const(b),
         }),
@@ -127,18 +129,26 @@ fn negated(negate: bool, l: Leaf) -> Leaf {
     }
 }
 
-/// A literal operand's value; NULL is refused where SQL would make the
-/// test unknown rather than a NULL check.
-fn operand_value(e: &sp::Expr, what: &str) -> SqlResult<FilterValue> {
-    let v = literal::value(e).unwrap_or_else(|| {
+/// A literal operand's value.
+fn operand_value(e: &sp::Expr) -> SqlResult<FilterValue> {
+    literal::value(e).unwrap_or_else(|| {
         Err(unsupported(format!("`{e}` in WHERE is not supported"))
             .hint("compare dimensions with literals or parameters"))
-    })?;
-    if v == FilterValue::Null {
-        return Err(unsupported(format!("{what} NULL is never true in SQL"))
-            .hint("test for missing values with IS NULL / IS NOT NULL"));
+    })
+}
+
+/// A test involving NULL (`x = NULL`, `x IN (NULL)`, `x NOT IN (a, NULL)`,
+/// as a bound NULL parameter gives): SQL makes it unknown, never true. Where
+/// no NOT encloses it, that is exactly "no row", so it folds to FALSE; under
+/// NOT, unknown is not the opposite of false, so it is refused.
+fn unknown(e: &sp::Expr, negated: bool) -> SqlResult<Leaf> {
+    if negated {
+        return Err(unsupported(format!(
+            "`{e}` compares with NULL under NOT, which SQL leaves unknown"
+        ))
+        .hint("test for missing values with IS NULL / IS NOT NULL"));
     }
-    Ok(v)
+    Ok(Leaf::Const(false))
 }
 
 /// The dimension an operand names, refusing anything that is neither a
@@ -152,7 +162,7 @@ fn dimension(ctx: &Ctx, e: &sp::Expr) -> SqlResult<Option<String>> {
     Ok(d)
 }
 
-fn leaf(ctx: &Ctx, e: &sp::Expr) -> SqlResult<Leaf> {
+fn leaf(ctx: &Ctx, e: &sp::Expr, negated_context: bool) -> SqlResult<Leaf> {
     use sp::BinaryOperator as B;
     match e {
         sp::Expr::BinaryOp { left, op, right } => {
@@ -170,23 +180,24 @@ fn leaf(ctx: &Ctx, e: &sp::Expr) -> SqlResult<Leaf> {
                     );
                 }
             };
-            match (dimension(ctx, left)?, dimension(ctx, right)?) {
-                (Some(d), None) => Ok(cond(
-                    d,
-                    op,
-                    vec![operand_value(right, "a comparison with")?],
-                )),
-                (None, Some(d)) => Ok(cond(
-                    d,
-                    flipped,
-                    vec![operand_value(left, "a comparison with")?],
-                )),
-                (Some(_), Some(_)) => Err(unsupported(format!("`{e}` compares two columns"))
-                    .hint("compare a dimension with a literal")),
-                (None, None) => constant_truth(e).map(Leaf::Const).ok_or_else(|| {
-                    unsupported(format!("`{e}` in WHERE is not supported")).hint(OPERATORS)
-                }),
+            let (d, op, v, col) = match (dimension(ctx, left)?, dimension(ctx, right)?) {
+                (Some(d), None) => (d, op, operand_value(right)?, left),
+                (None, Some(d)) => (d, flipped, operand_value(left)?, right),
+                (Some(_), Some(_)) => {
+                    return Err(unsupported(format!("`{e}` compares two columns"))
+                        .hint("compare a dimension with a literal"));
+                }
+                (None, None) => {
+                    return constant_truth(e).map(Leaf::Const).ok_or_else(|| {
+                        unsupported(format!("`{e}` in WHERE is not supported")).hint(OPERATORS)
+                    });
+                }
+            };
+            if v == FilterValue::Null {
+                return unknown(e, negated_context);
             }
+            check_text(ctx, col, std::slice::from_ref(&v))?;
+            Ok(cond(d, op, vec![v]))
         }
         sp::Expr::IsNull(x) | sp::Expr::IsNotNull(x) => {
             let d = dim_operand(ctx, x)?;
@@ -204,28 +215,28 @@ fn leaf(ctx: &Ctx, e: &sp::Expr) -> SqlResult<Leaf> {
             ..
         } => {
             let d = dim_operand(ctx, expr)?;
-            let values = list
+            let mut values = list
                 .iter()
                 .map(|item| {
-                    literal::value(item)
-                        .unwrap_or_else(|| {
-                            Err(
-                                unsupported(format!("`{item}` in an IN list is not supported"))
-                                    .hint("IN lists hold literals"),
-                            )
-                        })
-                        .and_then(|v| match v {
-                            FilterValue::Null => {
-                                Err(unsupported("NULL in an IN list never matches in SQL")
-                                    .hint("test for missing values with IS NULL"))
-                            }
-                            v => Ok(v),
-                        })
+                    literal::value(item).unwrap_or_else(|| {
+                        Err(
+                            unsupported(format!("`{item}` in an IN list is not supported"))
+                                .hint("IN lists hold literals"),
+                        )
+                    })
                 })
                 .collect::<SqlResult<Vec<_>>>()?;
             if values.is_empty() {
                 return Err(unsupported("an empty IN list").hint("list at least one value"));
             }
+            // A NULL item never makes IN true and makes NOT IN never true.
+            if values.contains(&FilterValue::Null) {
+                values.retain(|v| *v != FilterValue::Null);
+                if *neg || values.is_empty() {
+                    return unknown(e, negated_context);
+                }
+            }
+            check_text(ctx, expr, &values)?;
             let op = if *neg { FilterOp::NotIn } else { FilterOp::In };
             Ok(cond(d, op, values))
         }
@@ -236,10 +247,11 @@ fn leaf(ctx: &Ctx, e: &sp::Expr) -> SqlResult<Leaf> {
             high,
         } => {
             let d = dim_operand(ctx, expr)?;
-            let values = vec![
-                operand_value(low, "BETWEEN")?,
-                operand_value(high, "BETWEEN")?,
-            ];
+            let values = vec![operand_value(low)?, operand_value(high)?];
+            if values.contains(&FilterValue::Null) {
+                return unknown(e, negated_context || *neg);
+            }
+            check_text(ctx, expr, &values)?;
             Ok(negated(*neg, cond(d, FilterOp::Between, values)))
         }
         sp::Expr::Like {
@@ -257,8 +269,9 @@ fn leaf(ctx: &Ctx, e: &sp::Expr) -> SqlResult<Leaf> {
             escape_char: None,
         } => {
             let d = dim_operand(ctx, expr)?;
-            let p = match operand_value(pattern, "LIKE")? {
+            let p = match operand_value(pattern)? {
                 FilterValue::String(s) => s,
+                FilterValue::Null => return unknown(e, negated_context),
                 other => {
                     return Err(SqlError::new(
                         "42883",
@@ -289,4 +302,19 @@ fn dim_operand(ctx: &Ctx, e: &sp::Expr) -> SqlResult<String> {
         unsupported(format!("`{e}` in WHERE is not supported"))
             .hint("the left side of IN, LIKE, BETWEEN and IS NULL is a dimension")
     })
+}
+
+/// PostgreSQL compares a text column with text only: a number against a
+/// text dimension is its "operator does not exist" error, not a guess at
+/// what was meant (the engines behind accord would each guess differently).
+fn check_text(ctx: &Ctx, dim: &sp::Expr, values: &[FilterValue]) -> SqlResult<()> {
+    let text = matches!(column_ref(ctx, dim), Some(Ok(c)) if c.ty == ColumnType::Text);
+    match values.iter().find(|v| matches!(v, FilterValue::Number(_))) {
+        Some(v) if text => Err(SqlError::new(
+            "42883",
+            format!("operator does not exist: text = numeric (`{dim}` compared with {v})"),
+        )
+        .hint("quote the value to compare text: '…'")),
+        _ => Ok(()),
+    }
 }
