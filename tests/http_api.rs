@@ -869,7 +869,7 @@ async fn unknown_body_field_is_422() {
     c.query(&json!({"metrics": "revenue"}))
         .await
         .problem(422, "invalid_request");
-    c.query(&json!({"metrics": ["revenue"], "filters": [{"dimension": "orders.status", "op": "like", "values": ["x"]}]}))
+    c.query(&json!({"metrics": ["revenue"], "filters": [{"dimension": "orders.status", "op": "matches", "values": ["x"]}]}))
         .await
         .problem(422, "invalid_request");
 }

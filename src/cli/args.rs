@@ -220,6 +220,10 @@ pub struct QueryArgs {
     /// `customers.region in EU,NA` or `orders.status = completed`. Repeatable.
     #[arg(long = "filter")]
     pub filters: Vec<String>,
+    /// A typed filter tree as JSON (the request's `filter` field), e.g.
+    /// `{"or": [{"dimension": "customers.country", "op": "eq", "values": ["DE"]}, …]}`.
+    #[arg(long = "filter-tree")]
+    pub filter_tree: Option<String>,
     /// Inclusive start of metric_time (`YYYY-MM-DD[ HH:MM:SS]`).
     #[arg(long)]
     pub start: Option<String>,
@@ -334,6 +338,12 @@ impl QueryArgs {
             metrics: self.metrics.clone(),
             dimensions: self.by.clone(),
             filters,
+            filter: match &self.filter_tree {
+                Some(json) => {
+                    Some(serde_json::from_str(json).map_err(|e| format!("--filter-tree: {e}"))?)
+                }
+                None => None,
+            },
             where_sql: self.where_sql.clone(),
             time_range,
             order_by: self

@@ -14,7 +14,10 @@ use super::ReqData;
 use super::errors::{coded, from_api};
 use super::schema::{DimType, Member, ModelSpec};
 use crate::catalog::Grain;
-use crate::query::{Filter, FilterOp, OrderBy, SemanticQuery, TimeRange};
+use crate::query::{
+    Condition, Filter, FilterOp, FilterTree, FilterValue, MAX_FILTER_DEPTH, OrderBy, SemanticQuery,
+    TimeRange,
+};
 use crate::warehouse::Value as Cell;
 
 /// One result row: values by response key.
@@ -208,11 +211,11 @@ const OPS: &[(&str, FilterOp)] = &[
     ("startsWith", FilterOp::StartsWith),
 ];
 
-/// Structured filters (a conjunction) plus SQL text for `or` groups.
+/// Structured filters (a conjunction) plus the typed trees of `or` groups.
 #[derive(Default)]
 struct Conditions {
     filters: Vec<Filter>,
-    sql: Vec<String>,
+    trees: Vec<FilterTree>,
 }
 
 fn as_object<'j>(v: &'j Json, what: &str) -> Result<&'j Map<String, Json>, Error> {
@@ -242,7 +245,7 @@ fn conjunction(
                     conjunction(as_object(item, "an `and` item")?, spec, sel, out)?;
                 }
             }
-            "or" => out.sql.push(or_sql(as_list(v, "`or`")?, spec)?),
+            "or" => out.trees.push(or_tree(as_list(v, "`or`")?, spec, 1)?),
             field => {
                 let member = spec.members.get(field).ok_or_else(|| {
                     invalid("invalid_filter", format!("unknown filter field `{field}`"))
@@ -318,24 +321,40 @@ fn structured(target: &str, op: &str, value: &Json) -> Result<Option<Filter>, Er
     }))
 }
 
-/// `(a OR b ...)`: each branch a conjunction rendered as SQL text, which
-/// the planner parses back (values are quoted literals, references plain
-/// `model.dimension` names).
-fn or_sql(items: &[Json], spec: &ModelSpec) -> Result<String, Error> {
+fn too_complex() -> Error {
+    invalid(
+        "query_too_complex",
+        format!("`where` nests more than {MAX_FILTER_DEPTH} `or` / `and` groups"),
+    )
+}
+
+/// `or: [branch, …]`: each branch a conjunction; `depth` counts the groups
+/// around (and including) this one.
+fn or_tree(items: &[Json], spec: &ModelSpec, depth: usize) -> Result<FilterTree, Error> {
+    if depth > MAX_FILTER_DEPTH {
+        return Err(too_complex());
+    }
     if items.is_empty() {
         return Err(invalid(
             "invalid_filter",
             "`or` needs at least one condition",
         ));
     }
-    let branches: Vec<String> = items
+    let branches = items
         .iter()
-        .map(|i| branch_sql(as_object(i, "an `or` item")?, spec))
-        .collect::<Result<_, _>>()?;
-    Ok(format!("({})", branches.join(" OR ")))
+        .map(|i| branch_tree(as_object(i, "an `or` item")?, spec, depth + 1))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(FilterTree::Or(branches))
 }
 
-fn branch_sql(obj: &Map<String, Json>, spec: &ModelSpec) -> Result<String, Error> {
+fn branch_tree(
+    obj: &Map<String, Json>,
+    spec: &ModelSpec,
+    depth: usize,
+) -> Result<FilterTree, Error> {
+    if depth > MAX_FILTER_DEPTH {
+        return Err(too_complex());
+    }
     let mut parts = Vec::new();
     for (key, v) in obj {
         if v.is_null() {
@@ -344,10 +363,14 @@ fn branch_sql(obj: &Map<String, Json>, spec: &ModelSpec) -> Result<String, Error
         match key.as_str() {
             "and" => {
                 for item in as_list(v, "`and`")? {
-                    parts.push(branch_sql(as_object(item, "an `and` item")?, spec)?);
+                    parts.push(branch_tree(
+                        as_object(item, "an `and` item")?,
+                        spec,
+                        depth + 1,
+                    )?);
                 }
             }
-            "or" => parts.push(or_sql(as_list(v, "`or`")?, spec)?),
+            "or" => parts.push(or_tree(as_list(v, "`or`")?, spec, depth + 1)?),
             field => {
                 let member = spec.members.get(field).ok_or_else(|| {
                     invalid("invalid_filter", format!("unknown filter field `{field}`"))
@@ -361,169 +384,37 @@ fn branch_sql(obj: &Map<String, Json>, spec: &ModelSpec) -> Result<String, Error
                     ));
                 };
                 for (op, value) in as_object(v, &format!("the condition on `{field}`"))? {
-                    if let Some(c) = condition_sql(&sql_ref(r), op, value)? {
-                        parts.push(c);
+                    if let Some(f) = structured(r, op, value)? {
+                        parts.push(FilterTree::Condition(typed(f)?));
                     }
                 }
             }
         }
     }
-    match parts.len() {
-        0 => Err(invalid(
+    if parts.is_empty() {
+        return Err(invalid(
             "invalid_filter",
             "each `or` branch needs at least one condition",
-        )),
-        1 => Ok(parts.remove(0)),
-        _ => Ok(format!("({})", parts.join(" AND "))),
+        ));
     }
+    Ok(FilterTree::all(parts))
 }
 
-/// `model.dimension` for SQL text; parts that are not plain identifiers or
-/// that SQL reserves are double-quoted.
-fn sql_ref(reference: &str) -> String {
-    reference
-        .split('.')
-        .map(|p| {
-            let plain = p
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-                && p.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-            let upper = p.to_ascii_uppercase();
-            let keyword = sqlparser::keywords::RESERVED_FOR_COLUMN_ALIAS
-                .iter()
-                .any(|k| format!("{k:?}") == upper)
-                || sqlparser::keywords::RESERVED_FOR_TABLE_ALIAS
-                    .iter()
-                    .any(|k| format!("{k:?}") == upper);
-            if plain && !keyword {
-                p.to_string()
-            } else {
-                format!("\"{}\"", p.replace('"', "\"\""))
-            }
+/// A structured filter with typed values: GraphQL values are JSON scalars,
+/// which stay values (never SQL text) all the way to the warehouse.
+fn typed(f: Filter) -> Result<Condition, Error> {
+    let values = f
+        .values
+        .iter()
+        .map(|v| {
+            FilterValue::from_json(v)
+                .map_err(|e| invalid("invalid_filter", format!("{v} is not a filter value: {e}")))
         })
-        .collect::<Vec<_>>()
-        .join(".")
-}
-
-/// A value as a SQL literal: strings single-quoted with `''` doubling.
-fn sql_lit(v: &Json) -> Result<String, Error> {
-    match v {
-        Json::String(s) => Ok(format!("'{}'", s.replace('\'', "''"))),
-        Json::Number(n) => Ok(n.to_string()),
-        Json::Bool(b) => Ok(if *b { "TRUE" } else { "FALSE" }.to_string()),
-        other => Err(invalid(
-            "invalid_filter",
-            format!("{other} is not a filter value"),
-        )),
-    }
-}
-
-fn like_text(v: &Json, op: &str) -> Result<String, Error> {
-    match v {
-        Json::String(s) if !s.contains(['%', '_', '\\']) => Ok(s.replace('\'', "''")),
-        Json::String(_) => Err(invalid(
-            "invalid_filter",
-            format!("under `or`, {op} cannot match `%`, `_` or `\\`; use it outside `or`"),
-        )),
-        other => Err(invalid(
-            "invalid_filter",
-            format!("{op} needs a string, not {other}"),
-        )),
-    }
-}
-
-fn condition_sql(r: &str, op: &str, value: &Json) -> Result<Option<String>, Error> {
-    let list = |v: &Json| -> Result<(Vec<String>, bool), Error> {
-        let items = as_list(v, &format!("`{op}`"))?;
-        if items.is_empty() {
-            return Err(invalid(
-                "invalid_filter",
-                format!("`{op}` needs at least one value"),
-            ));
-        }
-        let has_null = items.iter().any(Json::is_null);
-        let lits = items
-            .iter()
-            .filter(|x| !x.is_null())
-            .map(sql_lit)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((lits, has_null))
-    };
-    let cmp = |sym: &str| -> Result<Option<String>, Error> {
-        if value.is_null() {
-            return Err(invalid(
-                "invalid_filter",
-                format!("`{op}` cannot compare with null; use isNull"),
-            ));
-        }
-        Ok(Some(format!("{r} {sym} {}", sql_lit(value)?)))
-    };
-    Ok(match op {
-        "isNull" => match value {
-            Json::Null => None,
-            Json::Bool(true) => Some(format!("{r} IS NULL")),
-            Json::Bool(false) => Some(format!("{r} IS NOT NULL")),
-            other => {
-                return Err(invalid(
-                    "invalid_filter",
-                    format!("isNull takes true or false, not {other}"),
-                ));
-            }
-        },
-        "equals" if value.is_null() => Some(format!("{r} IS NULL")),
-        "notEquals" if value.is_null() => Some(format!("{r} IS NOT NULL")),
-        "equals" => cmp("=")?,
-        "notEquals" => cmp("<>")?,
-        "gt" => cmp(">")?,
-        "gte" => cmp(">=")?,
-        "lt" => cmp("<")?,
-        "lte" => cmp("<=")?,
-        "in" | "notIn" => {
-            if value.is_null() {
-                return Ok(None);
-            }
-            let (lits, has_null) = list(value)?;
-            let negated = op == "notIn";
-            let in_list = (!lits.is_empty()).then(|| {
-                format!(
-                    "{r} {}IN ({})",
-                    if negated { "NOT " } else { "" },
-                    lits.join(", ")
-                )
-            });
-            let null_test =
-                has_null.then(|| format!("{r} IS {}NULL", if negated { "NOT " } else { "" }));
-            match (in_list, null_test) {
-                (Some(a), Some(b)) => {
-                    Some(format!("({a} {} {b})", if negated { "AND" } else { "OR" }))
-                }
-                (Some(a), None) => Some(a),
-                (None, b) => b,
-            }
-        }
-        "between" => {
-            if value.is_null() {
-                return Ok(None);
-            }
-            let (lits, has_null) = list(value)?;
-            if lits.len() != 2 || has_null {
-                return Err(invalid(
-                    "invalid_filter",
-                    "`between` takes exactly two non-null bounds",
-                ));
-            }
-            Some(format!("{r} BETWEEN {} AND {}", lits[0], lits[1]))
-        }
-        "contains" => Some(format!("{r} LIKE '%{}%'", like_text(value, op)?)),
-        "startsWith" => Some(format!("{r} LIKE '{}%'", like_text(value, op)?)),
-        other => {
-            return Err(invalid(
-                "invalid_filter",
-                format!("unknown filter operator `{other}`"),
-            ));
-        }
+        .collect::<Result<_, _>>()?;
+    Ok(Condition {
+        dimension: f.dimension,
+        op: f.op,
+        values,
     })
 }
 
@@ -573,8 +464,8 @@ fn build_query(
         let mut c = Conditions::default();
         conjunction(as_object(&w, "`where`")?, spec, &sel, &mut c)?;
         q.filters = c.filters;
-        if !c.sql.is_empty() {
-            q.where_sql = Some(c.sql.join(" AND "));
+        if !c.trees.is_empty() {
+            q.filter = Some(FilterTree::all(c.trees));
         }
     }
     if let Some(order) = json_arg(ctx, "orderBy")? {
@@ -810,13 +701,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sql_text_quotes_values() {
-        let c = condition_sql("customers.country", "equals", &Json::from("D'x")).unwrap();
-        assert_eq!(c.as_deref(), Some("customers.country = 'D''x'"));
-        let c = condition_sql("a.b", "in", &serde_json::json!(["x", null])).unwrap();
-        assert_eq!(c.as_deref(), Some("(a.b IN ('x') OR a.b IS NULL)"));
-        assert!(condition_sql("a.b", "contains", &Json::from("50%")).is_err());
-        assert_eq!(sql_ref("orders.status"), "orders.status");
-        assert_eq!(sql_ref("order.select"), "\"order\".\"select\"");
+    fn or_values_stay_typed_values() {
+        let v = Json::from("50%_'\\--/*");
+        let f = structured("customers.country", "contains", &v)
+            .unwrap()
+            .unwrap();
+        let c = typed(f).unwrap();
+        assert_eq!(c.values, vec![FilterValue::String("50%_'\\--/*".into())]);
+        assert_eq!(c.op, FilterOp::Contains);
     }
 }

@@ -5,12 +5,15 @@
 
 use sqlparser::ast as sp;
 
+mod condition;
+mod literal;
+
 use super::error::{
     FEATURE_NOT_SUPPORTED, GROUPING_ERROR, SqlError, SqlResult, UNDEFINED_COLUMN, UNDEFINED_TABLE,
 };
 use super::schema::{ColKind, Column, Exposed, Table};
 use crate::catalog::{Aggregation, Grain};
-use crate::query::{Filter, FilterOp, OrderBy, SemanticQuery};
+use crate::query::{Filter, FilterOp, FilterTree, OrderBy, SemanticQuery};
 use crate::warehouse::ColumnType;
 
 /// A translated SELECT.
@@ -518,19 +521,15 @@ fn translate_select(q: &sp::Query, s: &sp::Select, ctx: &Ctx) -> SqlResult<Trans
         types.push(t);
     }
     let mut empty = false;
-    let where_sql = match &s.selection {
+    let filter: Option<FilterTree> = match &s.selection {
         None => None,
-        Some(w) => match constant_truth(w) {
-            Some(true) => None,
-            Some(false) => {
+        Some(w) => match condition::translate(ctx, w)? {
+            condition::Node::Const(true) => None,
+            condition::Node::Const(false) => {
                 empty = true;
                 None
             }
-            None => {
-                let mut out = String::new();
-                render_filter(ctx, w, &mut out)?;
-                Some(out)
-            }
+            condition::Node::Tree(t) => Some(t),
         },
     };
     let (limit, offset) = limit_offset(q)?;
@@ -684,7 +683,7 @@ fn translate_select(q: &sp::Query, s: &sp::Select, ctx: &Ctx) -> SqlResult<Trans
             metrics,
             dimensions: dims,
             filters,
-            where_sql,
+            filter,
             order_by,
             limit,
             offset,
@@ -762,36 +761,6 @@ fn constant_truth(e: &sp::Expr) -> Option<bool> {
     }
 }
 
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// A literal as accord's filter SQL writes it.
-fn literal_sql(e: &sp::Expr) -> Option<String> {
-    match e {
-        sp::Expr::Value(v) => match &v.value {
-            sp::Value::Number(n, _) => Some(n.clone()),
-            sp::Value::SingleQuotedString(s)
-            | sp::Value::EscapedStringLiteral(s)
-            | sp::Value::DoubleQuotedString(s) => Some(quote(s)),
-            sp::Value::Boolean(b) => Some(if *b { "TRUE" } else { "FALSE" }.into()),
-            sp::Value::Null => Some("NULL".into()),
-            _ => None,
-        },
-        sp::Expr::TypedString(t) => match &t.value.value {
-            sp::Value::SingleQuotedString(s) => Some(quote(s)),
-            _ => None,
-        },
-        sp::Expr::Cast { expr, .. } => literal_sql(expr),
-        sp::Expr::Nested(inner) => literal_sql(inner),
-        sp::Expr::UnaryOp {
-            op: sp::UnaryOperator::Minus,
-            expr,
-        } => literal_sql(expr).map(|x| format!("-{x}")),
-        _ => None,
-    }
-}
-
 /// A JSON value for a HAVING filter.
 fn literal_json(e: &sp::Expr) -> Option<serde_json::Value> {
     match e {
@@ -837,148 +806,6 @@ fn filter_dim(ctx: &Ctx, e: &sp::Expr) -> SqlResult<Option<String>> {
             _ => Ok(None),
         },
     }
-}
-
-fn render_operand(ctx: &Ctx, e: &sp::Expr, out: &mut String) -> SqlResult<()> {
-    if let Some(r) = filter_dim(ctx, e)? {
-        out.push_str(&r);
-        return Ok(());
-    }
-    match literal_sql(e) {
-        Some(l) => {
-            out.push_str(&l);
-            Ok(())
-        }
-        None => Err(unsupported(format!("`{e}` in WHERE is not supported"))
-            .hint("compare dimensions with literals or parameters")),
-    }
-}
-
-fn render_filter(ctx: &Ctx, e: &sp::Expr, out: &mut String) -> SqlResult<()> {
-    use sp::BinaryOperator as B;
-    match e {
-        sp::Expr::Nested(inner) => {
-            out.push('(');
-            render_filter(ctx, inner, out)?;
-            out.push(')');
-        }
-        sp::Expr::BinaryOp { left, op, right } => {
-            match op {
-                B::And | B::Or => {
-                    out.push('(');
-                    render_filter(ctx, left, out)?;
-                    out.push_str(if *op == B::And { ") AND (" } else { ") OR (" });
-                    render_filter(ctx, right, out)?;
-                    out.push(')');
-                }
-                B::Eq | B::NotEq | B::Lt | B::LtEq | B::Gt | B::GtEq => {
-                    render_operand(ctx, left, out)?;
-                    out.push_str(match op {
-                        B::Eq => " = ",
-                        B::NotEq => " <> ",
-                        B::Lt => " < ",
-                        B::LtEq => " <= ",
-                        B::Gt => " > ",
-                        _ => " >= ",
-                    });
-                    render_operand(ctx, right, out)?;
-                }
-                other => {
-                    return Err(unsupported(format!("operator {other} in WHERE is not supported"))
-                    .hint("use =, <>, <, <=, >, >=, IN, LIKE, ILIKE, BETWEEN, IS NULL, AND, OR, NOT"));
-                }
-            }
-        }
-        sp::Expr::UnaryOp {
-            op: sp::UnaryOperator::Not,
-            expr,
-        } => {
-            out.push_str("NOT (");
-            render_filter(ctx, expr, out)?;
-            out.push(')');
-        }
-        sp::Expr::IsNull(x) | sp::Expr::IsNotNull(x) => {
-            render_operand(ctx, x, out)?;
-            out.push_str(if matches!(e, sp::Expr::IsNull(_)) {
-                " IS NULL"
-            } else {
-                " IS NOT NULL"
-            });
-        }
-        sp::Expr::In {
-            expr,
-            target: sp::InTarget::List(list),
-            negated,
-            ..
-        } => {
-            render_operand(ctx, expr, out)?;
-            out.push_str(if *negated { " NOT IN (" } else { " IN (" });
-            for (i, item) in list.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                let l = literal_sql(item).ok_or_else(|| {
-                    unsupported(format!("`{item}` in an IN list is not supported"))
-                        .hint("IN lists hold literals")
-                })?;
-                out.push_str(&l);
-            }
-            out.push(')');
-        }
-        sp::Expr::Between {
-            expr,
-            negated,
-            low,
-            high,
-        } => {
-            render_operand(ctx, expr, out)?;
-            out.push_str(if *negated {
-                " NOT BETWEEN "
-            } else {
-                " BETWEEN "
-            });
-            render_operand(ctx, low, out)?;
-            out.push_str(" AND ");
-            render_operand(ctx, high, out)?;
-        }
-        sp::Expr::Like {
-            negated,
-            any: false,
-            expr,
-            pattern,
-            escape_char: None,
-        }
-        | sp::Expr::ILike {
-            negated,
-            any: false,
-            expr,
-            pattern,
-            escape_char: None,
-        } => {
-            render_operand(ctx, expr, out)?;
-            if *negated {
-                out.push_str(" NOT");
-            }
-            out.push_str(if matches!(e, sp::Expr::ILike { .. }) {
-                " ILIKE "
-            } else {
-                " LIKE "
-            });
-            render_operand(ctx, pattern, out)?;
-        }
-        sp::Expr::Value(v) if matches!(v.value, sp::Value::Boolean(_)) => {
-            out.push_str(&e.to_string());
-        }
-        other => {
-            if let Some(t) = constant_truth(other) {
-                out.push_str(if t { "TRUE" } else { "FALSE" });
-                return Ok(());
-            }
-            return Err(unsupported(format!("`{other}` in WHERE is not supported"))
-                .hint("use =, <>, <, <=, >, >=, IN, LIKE, ILIKE, BETWEEN, IS NULL, AND, OR, NOT over dimensions"));
-        }
-    }
-    Ok(())
 }
 
 fn having_filters(

@@ -15,7 +15,7 @@ use super::build::{
     ScanPolicyInput, describe_row_policies, resolve_row_expr, scan_policy_conditions, untruncated,
     visible_suggestions,
 };
-use super::filters::{coerce_time_literals, structured};
+use super::filters::{self, coerce_time_literals, structured};
 use super::resolve::{JoinTree, ResolvedDim, qualify, resolve_dimension, source_ref, target_model};
 use super::{ColumnRole, ErrorCode, OutputColumn, Plan, PlanError};
 
@@ -91,6 +91,8 @@ pub struct AnalysisCx<'c> {
     row_policies: Vec<(ModelId, Expr)>,
     row_filters: Vec<(usize, Filter, DimensionRef)>,
     where_expr: Option<Expr>,
+    /// The request's typed filter tree.
+    tree: Option<crate::query::FilterTree>,
     pub time_range: (Option<Expr>, Option<Expr>),
     pub ctes: Vec<Cte>,
     pub policies: Vec<String>,
@@ -150,6 +152,17 @@ impl<'c> AnalysisCx<'c> {
             ),
             _ => None,
         };
+        if filters::tree_refs(q, &[])?
+            .iter()
+            .any(DimensionRef::is_metric_time)
+        {
+            return Err(PlanError::new(
+                ErrorCode::InvalidQuery,
+                "filter funnels and retention by time with `time_range`",
+            )
+            .at("filter"));
+        }
+        let tree = q.filter.clone();
         let time_range = super::timezone::range_bounds(q)?;
         for (field, v) in [("limit", q.limit), ("offset", q.offset)] {
             if v.is_some_and(|n| n > i64::MAX as u64) {
@@ -166,6 +179,7 @@ impl<'c> AnalysisCx<'c> {
             row_policies,
             row_filters,
             where_expr,
+            tree,
             time_range,
             ctes: Vec::new(),
             policies,
@@ -340,6 +354,12 @@ impl<'c> AnalysisCx<'c> {
             conditions.push(
                 resolve_row_expr(w, &mut |r| resolve_user(r, &mut joins).map(untruncated))
                     .map_err(|e| e.at("where"))?,
+            );
+        }
+        if let Some(t) = &self.tree {
+            conditions.push(
+                filters::tree(t, &mut |r| resolve_user(r, &mut joins).map(untruncated))
+                    .map_err(|e| e.at("filter"))?,
             );
         }
         let mut ctes = std::mem::take(&mut self.ctes);

@@ -215,6 +215,13 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         )
         .at("attribution"));
     }
+    if q.filter.is_some() {
+        return Err(PlanError::new(
+            ErrorCode::Unsupported,
+            "a `filter` tree cannot be combined with attribution; use structured filters (on touch dimensions, metric_time or the conversion model's dimensions)",
+        )
+        .at("filter"));
+    }
     if q.where_sql.as_deref().is_some_and(|w| !w.trim().is_empty()) {
         return Err(PlanError::new(
             ErrorCode::Unsupported,

@@ -20,7 +20,7 @@ use crate::sql::ast::*;
 use crate::sql::convert::{Origin, parse_expr};
 
 use super::fact_policy::{consent_cte, consent_exists};
-use super::filters::{coerce_time_literals, structured};
+use super::filters::{self, coerce_time_literals, structured};
 use super::kanon::CellRule;
 use super::metrics::{Expansion, Leaf, MetricTree, leaf_column};
 use super::resolve::{JoinTree, ResolvedDim, qualify, resolve_dimension, source_ref, target_model};
@@ -234,6 +234,8 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         ),
         _ => None,
     };
+    let metric_aliases: Vec<&str> = requested.iter().map(|m| m.alias.as_str()).collect();
+    let tree_refs = filters::tree_refs(q, &metric_aliases)?;
 
     // Does anything need each measure's own time (metric_time)?
     let mut where_refs: Vec<DimensionRef> = Vec::new();
@@ -270,6 +272,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         || dims.iter().any(DimensionRef::is_metric_time)
         || row_filters.iter().any(|(_, _, r)| r.is_metric_time())
         || where_refs.iter().any(DimensionRef::is_metric_time)
+        || tree_refs.iter().any(DimensionRef::is_metric_time)
         || q.time_range.is_some();
 
     // Scans: leaves grouped by model and, when metric_time is used, by time
@@ -345,6 +348,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                 .map(|(i, _, r)| (format!("filters[{i}].dimension"), r)),
         )
         .chain(where_refs.iter().map(|r| ("where".to_string(), r)))
+        .chain(tree_refs.iter().map(|r| ("filter".to_string(), r)))
         .collect();
     for (field, r) in all_refs {
         if r.is_metric_time() {
@@ -436,6 +440,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             .iter()
             .map(|(i, _, r)| (format!("filters[{i}]"), kind(r)))
             .chain(where_refs.iter().map(|r| ("where".to_string(), kind(r))))
+            .chain(tree_refs.iter().map(|r| ("filter".to_string(), kind(r))))
             .collect();
         rule.check_request(q, &time_range, &grouped, &filtered)?;
     }
@@ -552,6 +557,12 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                 .map_err(|e| e.at("where"))?,
             );
         }
+        if let Some(t) = &q.filter {
+            conditions.push(
+                filters::tree(t, &mut |r| resolve_user(r, &mut joins).map(untruncated))
+                    .map_err(|e| e.at("filter"))?,
+            );
+        }
         if let Some(t) = &time_expr {
             if let Some(start) = &time_range.0 {
                 conditions.push(Expr::binary(BinOp::GtEq, t.clone(), start.clone()));
@@ -612,6 +623,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                     dims.iter()
                         .chain(row_filters.iter().map(|(_, _, r)| r))
                         .chain(where_refs.iter())
+                        .chain(tree_refs.iter())
                         .filter(|r| !r.is_metric_time())
                         .map(|r| resolve(r, joins))
                         .collect::<Result<Vec<_>, _>>()

@@ -2,45 +2,50 @@
 //! expressions become AST expressions whose user values are literals the
 //! renderer escapes per dialect. Nothing a caller sends is pasted as text.
 
-use serde_json::Value;
-
 use crate::catalog::DimensionKind;
-use crate::query::{Filter, FilterOp};
-use crate::sql::ast::{BinOp, Expr, Ident, Literal};
+use crate::query::{
+    Condition, DimensionRef, Filter, FilterOp, FilterTree, FilterValue, SemanticQuery, is_decimal,
+};
+use crate::sql::ast::{BinOp, Expr, Ident, Literal, UnOp};
 use crate::sql::convert::parse_timestamp;
 
+use super::resolve::ResolvedDim;
 use super::{ErrorCode, PlanError};
 
 fn invalid(msg: String) -> PlanError {
     PlanError::new(ErrorCode::InvalidFilter, msg)
 }
 
-/// A JSON value as a literal fitting a dimension of `kind`.
-fn literal(v: &Value, kind: Option<DimensionKind>, what: &str) -> Result<Literal, PlanError> {
+/// A typed value as a literal fitting a dimension of `kind`.
+fn literal(v: &FilterValue, kind: Option<DimensionKind>, what: &str) -> Result<Literal, PlanError> {
+    let time = matches!(kind, Some(DimensionKind::Time { .. }));
     match (kind, v) {
-        (_, Value::Null) => Ok(Literal::Null),
-        (Some(DimensionKind::Time { .. }), Value::String(s)) => {
+        (_, FilterValue::Null) => Ok(Literal::Null),
+        (_, FilterValue::Timestamp(t)) => Ok(Literal::Timestamp(*t)),
+        // A day compared with a time is its midnight, as a date string is.
+        (_, FilterValue::Date(d)) if time => Ok(Literal::Timestamp(d.and_time(Default::default()))),
+        (_, FilterValue::Date(d)) => Ok(Literal::Date(*d)),
+        (_, FilterValue::String(s)) if time => {
             parse_timestamp(s).map(Literal::Timestamp).ok_or_else(|| {
                 invalid(format!(
                     "`{s}` is not a time for {what} (use YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)"
                 ))
             })
         }
-        (Some(DimensionKind::Time { .. }), other) => Err(invalid(format!(
+        (_, other) if time => Err(invalid(format!(
             "{what} is a time; give a string like \"2025-01-31\", not {other}"
         ))),
-        (Some(DimensionKind::Boolean), Value::Bool(b)) => Ok(Literal::Bool(*b)),
-        (Some(DimensionKind::Boolean), Value::String(s)) if s == "true" || s == "false" => {
+        (Some(DimensionKind::Boolean), FilterValue::Bool(b)) => Ok(Literal::Bool(*b)),
+        (Some(DimensionKind::Boolean), FilterValue::String(s)) if s == "true" || s == "false" => {
             Ok(Literal::Bool(s == "true"))
         }
         (Some(DimensionKind::Boolean), other) => Err(invalid(format!(
             "{what} is a boolean; give true or false, not {other}"
         ))),
-        (Some(DimensionKind::Number) | None, Value::String(s)) => number(s, what),
-        (_, Value::Number(n)) => Ok(Literal::Number(n.to_string())),
-        (_, Value::String(s)) => Ok(Literal::String(s.clone())),
-        (_, Value::Bool(b)) => Ok(Literal::Bool(*b)),
-        (_, other) => Err(invalid(format!("{what}: {other} is not a filter value"))),
+        (Some(DimensionKind::Number) | None, FilterValue::String(s)) => number(s, what),
+        (_, FilterValue::Number(n)) => number(n, what),
+        (_, FilterValue::String(s)) => Ok(Literal::String(s.clone())),
+        (_, FilterValue::Bool(b)) => Ok(Literal::Bool(*b)),
     }
 }
 
@@ -48,12 +53,7 @@ fn literal(v: &Value, kind: Option<DimensionKind>, what: &str) -> Result<Literal
 /// text can be written into SQL as is.
 fn number(s: &str, what: &str) -> Result<Literal, PlanError> {
     let t = s.trim();
-    let digits = t.strip_prefix('-').unwrap_or(t);
-    let ok = !digits.is_empty()
-        && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
-        && digits.chars().filter(|c| *c == '.').count() <= 1
-        && digits.chars().any(|c| c.is_ascii_digit());
-    if ok {
+    if is_decimal(t) {
         Ok(Literal::Number(t.to_string()))
     } else {
         Err(invalid(format!("{what} is numeric; `{s}` is not a number")))
@@ -67,47 +67,82 @@ pub fn structured(
     kind: Option<DimensionKind>,
     f: &Filter,
 ) -> Result<Expr, PlanError> {
-    let what = format!("`{}`", f.dimension);
-    let (min, max) = f.op.arity();
-    let n = f.values.len();
-    if n < min || n > max {
-        let expected = match (min, max) {
-            (0, 0) => "no values".to_string(),
-            (a, b) if a == b => format!("exactly {a} value(s)"),
-            (a, _) => format!("at least {a} value(s)"),
-        };
-        return Err(invalid(
-            format!(
-                "filter on {what} with op `{:?}` takes {expected}, got {n}",
-                f.op
-            )
-            .to_lowercase(),
-        ));
+    let values = f
+        .values
+        .iter()
+        .map(|v| {
+            FilterValue::from_json(v).map_err(|e| {
+                invalid(format!(
+                    "`{}`: {v} is not a filter value ({e})",
+                    f.dimension
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    condition(
+        target,
+        kind,
+        &Condition {
+            dimension: f.dimension.clone(),
+            op: f.op,
+            values,
+        },
+    )
+}
+
+fn check_arity(c: &Condition, what: &str) -> Result<(), PlanError> {
+    let (min, max) = c.op.arity();
+    let n = c.values.len();
+    if n >= min && n <= max {
+        return Ok(());
     }
-    let lit = |v: &Value| literal(v, kind, &what).map(Expr::Lit);
+    let expected = match (min, max) {
+        (0, 0) => "no values".to_string(),
+        (a, b) if a == b => format!("exactly {a} value(s)"),
+        (a, _) => format!("at least {a} value(s)"),
+    };
+    Err(invalid(
+        format!(
+            "filter on {what} with op `{:?}` takes {expected}, got {n}",
+            c.op
+        )
+        .to_lowercase(),
+    ))
+}
+
+/// Builds the condition for one typed condition on `target`.
+pub fn condition(
+    target: Expr,
+    kind: Option<DimensionKind>,
+    c: &Condition,
+) -> Result<Expr, PlanError> {
+    let what = format!("`{}`", c.dimension);
+    check_arity(c, &what)?;
+    let lit = |v: &FilterValue| literal(v, kind, &what).map(Expr::Lit);
     let t = Box::new(target.clone());
+    let first_null = c.values.first() == Some(&FilterValue::Null);
     let cmp = |op: BinOp| -> Result<Expr, PlanError> {
-        if f.values[0].is_null() {
+        if first_null {
             return Err(invalid(format!(
                 "{what}: use is_null / is_not_null to compare with null"
             )));
         }
-        Ok(Expr::binary(op, target.clone(), lit(&f.values[0])?))
+        Ok(Expr::binary(op, target.clone(), lit(&c.values[0])?))
     };
-    let text = |v: &Value| -> Result<Expr, PlanError> {
-        match v {
-            Value::String(s) => Ok(Expr::Lit(Literal::String(s.clone()))),
+    let text = || -> Result<String, PlanError> {
+        match &c.values[0] {
+            FilterValue::String(s) => Ok(s.clone()),
             other => Err(invalid(
-                format!("{what}: {:?} needs a string, not {other}", f.op).to_lowercase(),
+                format!("{what}: {:?} needs a string, not {other}", c.op).to_lowercase(),
             )),
         }
     };
-    Ok(match f.op {
-        FilterOp::Eq if f.values[0].is_null() => Expr::IsNull {
+    Ok(match c.op {
+        FilterOp::Eq if first_null => Expr::IsNull {
             expr: t,
             negated: false,
         },
-        FilterOp::Neq if f.values[0].is_null() => Expr::IsNull {
+        FilterOp::Neq if first_null => Expr::IsNull {
             expr: t,
             negated: true,
         },
@@ -118,12 +153,12 @@ pub fn structured(
         FilterOp::Lt => cmp(BinOp::Lt)?,
         FilterOp::Lte => cmp(BinOp::LtEq)?,
         FilterOp::In | FilterOp::NotIn => {
-            let negated = f.op == FilterOp::NotIn;
-            let has_null = f.values.iter().any(Value::is_null);
-            let list: Vec<Expr> = f
+            let negated = c.op == FilterOp::NotIn;
+            let has_null = c.values.contains(&FilterValue::Null);
+            let list: Vec<Expr> = c
                 .values
                 .iter()
-                .filter(|v| !v.is_null())
+                .filter(|v| **v != FilterValue::Null)
                 .map(lit)
                 .collect::<Result<_, _>>()?;
             let in_list = (!list.is_empty()).then(|| Expr::InList {
@@ -147,26 +182,35 @@ pub fn structured(
             }
         }
         FilterOp::Between => {
-            if f.values.iter().any(Value::is_null) {
+            if c.values.contains(&FilterValue::Null) {
                 return Err(invalid(format!(
                     "{what}: between needs two non-null bounds"
                 )));
             }
             Expr::Between {
                 expr: t,
-                low: Box::new(lit(&f.values[0])?),
-                high: Box::new(lit(&f.values[1])?),
+                low: Box::new(lit(&c.values[0])?),
+                high: Box::new(lit(&c.values[1])?),
                 negated: false,
             }
         }
         FilterOp::Contains => Expr::Contains {
             expr: t,
-            needle: Box::new(text(&f.values[0])?),
+            needle: Box::new(Expr::Lit(Literal::String(text()?))),
         },
         FilterOp::StartsWith => Expr::StartsWith {
             expr: t,
-            prefix: Box::new(text(&f.values[0])?),
+            prefix: Box::new(Expr::Lit(Literal::String(text()?))),
         },
+        FilterOp::Like | FilterOp::Ilike => {
+            super::like::lower(target, &text()?, c.op == FilterOp::Ilike, &what)?
+        }
+        FilterOp::NotLike | FilterOp::NotIlike => not(super::like::lower(
+            target,
+            &text()?,
+            c.op == FilterOp::NotIlike,
+            &what,
+        )?),
         FilterOp::IsNull => Expr::IsNull {
             expr: t,
             negated: false,
@@ -176,6 +220,97 @@ pub fn structured(
             negated: true,
         },
     })
+}
+
+fn not(e: Expr) -> Expr {
+    Expr::Unary {
+        op: UnOp::Not,
+        expr: Box::new(Expr::Nested(Box::new(e))),
+    }
+}
+
+/// `items` joined by `op` as a balanced tree, so a list of thousands of
+/// conditions nests only log2(n) deep in the AST (every walk over it,
+/// rendering included, is recursive).
+pub fn join_balanced(op: BinOp, mut items: Vec<Expr>) -> Expr {
+    while items.len() > 1 {
+        let mut next = Vec::with_capacity(items.len().div_ceil(2));
+        let mut it = items.into_iter();
+        while let Some(a) = it.next() {
+            next.push(match it.next() {
+                Some(b) => Expr::Nested(Box::new(Expr::binary(op, a, b))),
+                None => a,
+            });
+        }
+        items = next;
+    }
+    items
+        .pop()
+        .unwrap_or(Expr::Lit(Literal::Bool(op == BinOp::And)))
+}
+
+/// The dimension references a tree's conditions name, checked: each
+/// parses, has no grain (a filter compares raw values), and is not a
+/// requested metric (a metric's value is filtered in `filters`). The tree's
+/// limits are checked here too, for trees built in code.
+pub fn tree_refs(
+    q: &SemanticQuery,
+    metric_aliases: &[&str],
+) -> Result<Vec<DimensionRef>, PlanError> {
+    let Some(tree) = &q.filter else {
+        return Ok(Vec::new());
+    };
+    tree.check_limits()
+        .map_err(|e| PlanError::new(ErrorCode::QueryTooComplex, e.0).at("filter"))?;
+    let mut out = Vec::new();
+    for c in tree.conditions() {
+        if metric_aliases.contains(&c.dimension.as_str()) {
+            return Err(invalid(format!(
+                "`{}` is a metric: filter its value in `filters` (applied after aggregation), not in `filter`",
+                c.dimension
+            ))
+            .at("filter"));
+        }
+        let r = DimensionRef::parse(&c.dimension).map_err(|e| e.at("filter"))?;
+        if r.grain.is_some() {
+            return Err(invalid(format!(
+                "`{}`: conditions in `filter` compare the raw time; drop the `:grain` and compare with a range",
+                c.dimension
+            ))
+            .at("filter"));
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// The tree as one condition: each leaf's dimension resolved by `resolve`
+/// (masked, untruncated, as the caller sees it) and built by [`condition`]
+/// with the dimension's kind; groups become AND / OR / NOT in the AST.
+pub fn tree(
+    t: &FilterTree,
+    resolve: &mut dyn FnMut(&DimensionRef) -> Result<ResolvedDim, PlanError>,
+) -> Result<Expr, PlanError> {
+    let group =
+        |op: BinOp,
+         items: &[FilterTree],
+         resolve: &mut dyn FnMut(&DimensionRef) -> Result<ResolvedDim, PlanError>| {
+            let parts = items
+                .iter()
+                .map(|i| tree(i, resolve))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, PlanError>(join_balanced(op, parts))
+        };
+    match t {
+        FilterTree::And(items) => group(BinOp::And, items, resolve),
+        FilterTree::Or(items) => group(BinOp::Or, items, resolve),
+        FilterTree::Not(inner) => Ok(not(tree(inner, resolve)?)),
+        FilterTree::Condition(c) => {
+            let r = DimensionRef::parse(&c.dimension)?;
+            let d = resolve(&r)?;
+            condition(d.expr, Some(d.kind), c)
+        }
+    }
 }
 
 /// In a `where` expression, a string compared with a time dimension is a

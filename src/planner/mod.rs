@@ -16,6 +16,7 @@ mod fact_policy;
 mod filters;
 mod funnel;
 mod kanon;
+mod like;
 mod metrics;
 mod resolve;
 mod retention;
@@ -50,6 +51,8 @@ pub enum ErrorCode {
     Unsupported,
     /// The caller may not use a member, a purpose, or any role.
     Forbidden,
+    /// The request is larger or deeper than the server accepts.
+    QueryTooComplex,
 }
 
 impl ErrorCode {
@@ -63,6 +66,7 @@ impl ErrorCode {
             ErrorCode::InvalidQuery => "invalid_query",
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::QueryTooComplex => "query_too_complex",
         }
     }
 }

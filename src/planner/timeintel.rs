@@ -572,6 +572,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             dimensions: q.dimensions.clone(),
             filters: row_filters.clone(),
             where_sql: q.where_sql.clone(),
+            filter: q.filter.clone(),
             time_range: range,
             purpose: q.purpose.clone(),
             week_start: q.week_start.clone(),

@@ -4,6 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
+mod tree;
+
+pub use tree::{
+    Condition, FilterTree, FilterValue, MAX_FILTER_DEPTH, MAX_FILTER_NODES, TOO_COMPLEX_MARK,
+    TooComplex, is_decimal,
+};
+
 use crate::catalog::{Grain, Metric};
 use crate::planner::{ErrorCode, PlanError};
 
@@ -23,8 +30,15 @@ pub struct SemanticQuery {
     /// join path), with `:grain` for time: `metric_time:month`.
     #[serde(default, alias = "group_by")]
     pub dimensions: Vec<String>,
+    /// Conditions ANDed; a condition on a requested metric filters groups.
     #[serde(default)]
     pub filters: Vec<Filter>,
+    /// A typed filter tree (`and` / `or` / `not` over conditions on
+    /// dimensions), ANDed with `filters` and `where`. Interfaces that
+    /// translate a filter language (GraphQL, the Postgres endpoint) build
+    /// this; see [`FilterTree`] for the JSON shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<FilterTree>,
     /// A SQL boolean expression over dimensions, parsed and re-rendered.
     #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
     pub where_sql: Option<String>,
@@ -100,10 +114,16 @@ pub enum FilterOp {
     StartsWith,
     IsNull,
     IsNotNull,
+    /// SQL LIKE: `%` any run, `_` any one character, `\` escapes the next.
+    Like,
+    NotLike,
+    /// LIKE ignoring case.
+    Ilike,
+    NotIlike,
 }
 
 impl FilterOp {
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 17] = [
         "eq",
         "neq",
         "in",
@@ -117,6 +137,10 @@ impl FilterOp {
         "starts_with",
         "is_null",
         "is_not_null",
+        "like",
+        "not_like",
+        "ilike",
+        "not_ilike",
     ];
 
     pub fn parse(s: &str) -> Option<FilterOp> {
@@ -134,6 +158,10 @@ impl FilterOp {
             "starts_with" => FilterOp::StartsWith,
             "is_null" => FilterOp::IsNull,
             "is_not_null" => FilterOp::IsNotNull,
+            "like" => FilterOp::Like,
+            "not_like" => FilterOp::NotLike,
+            "ilike" => FilterOp::Ilike,
+            "not_ilike" => FilterOp::NotIlike,
             _ => return None,
         })
     }

@@ -44,6 +44,12 @@ where
 fn json_rejection(rej: JsonRejection) -> ApiError {
     let status = rej.status();
     let (status, code) = match rej {
+        // A filter tree over its limits is refused while it is read.
+        JsonRejection::JsonDataError(ref e)
+            if e.body_text().contains(crate::query::TOO_COMPLEX_MARK) =>
+        {
+            (StatusCode::UNPROCESSABLE_ENTITY, "query_too_complex")
+        }
         JsonRejection::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
         JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
         JsonRejection::MissingJsonContentType(_) => {
