@@ -49,6 +49,8 @@ pub enum ErrorCode {
     Unsupported,
     /// The caller may not use a member, a purpose, or any role.
     Forbidden,
+    /// Beyond a size or depth limit (see [`crate::limits`]).
+    QueryTooComplex,
 }
 
 impl ErrorCode {
@@ -62,6 +64,7 @@ impl ErrorCode {
             ErrorCode::InvalidQuery => "invalid_query",
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::QueryTooComplex => "query_too_complex",
         }
     }
 }
