@@ -94,6 +94,100 @@ fn no_input_aborts_the_server() {
     });
 }
 
+/// The deepest and largest inputs the limits accept (and the largest one
+/// the parser builds before failing) compile and parse on a quarter of the
+/// stack the runtime gives its threads: the stack size has 4x headroom in a
+/// debug build.
+#[test]
+fn the_deepest_accepted_inputs_need_under_a_quarter_of_the_stack() {
+    let quarter = accord::limits::THREAD_STACK_BYTES / 4;
+    let worker = std::thread::Builder::new().stack_size(quarter);
+    let done = worker
+        .spawn(|| {
+            let catalog =
+                accord::definitions::load_dir(&http::demo_defs()).expect("demo definitions");
+            let compile = |filter: &str| {
+                let q = accord::query::SemanticQuery {
+                    metrics: vec!["orders".into()],
+                    where_sql: Some(filter.to_string()),
+                    ..Default::default()
+                };
+                let caller = accord::access::Caller::operator().for_query(&q);
+                accord::planner::compile(
+                    &catalog,
+                    &q,
+                    &caller,
+                    accord::dialect::DialectKind::Duckdb,
+                )
+                .map(|(_, sql)| sql)
+            };
+            for (what, filter) in deepest_accepted() {
+                let sql = compile(&filter).unwrap_or_else(|e| panic!("{what}: {e}"));
+                assert!(sql.contains("customer_id"), "{what}");
+                let stmt = format!(
+                    "SELECT orders FROM orders WHERE {}",
+                    filter.replace("orders.", "")
+                );
+                assert!(
+                    accord::pgwire::handler::classify(&stmt).is_ok(),
+                    "{what} over pgwire"
+                );
+            }
+            // The parser builds a chain of almost MAX_TOKENS tokens, then fails
+            // on the last one and drops it recursively.
+            let failing = format!("{} +", vec!["1"; MAX_TOKENS / 2 - 1].join("-"));
+            assert!(compile(&failing).is_err());
+            // Not SQL sqlparser reads: left to the catalog engine's parser.
+            let _ = accord::pgwire::handler::classify(&format!("SELECT {failing}"));
+        })
+        .expect("thread")
+        .join();
+    assert!(
+        done.is_ok(),
+        "a deep input failed on a quarter of the stack"
+    );
+}
+
+/// Filters just inside the limits.
+fn deepest_accepted() -> Vec<(&'static str, String)> {
+    let eq = "orders.customer = 1";
+    // Each wrapper adds one level of nesting to the comparison's three, and
+    // the Postgres statement around it (query, WHERE) a few more.
+    let wrap = |open: &str, close: &str| {
+        let n = MAX_DEPTH - 6;
+        format!("{}{eq}{}", open.repeat(n), close.repeat(n))
+    };
+    let terms_max = MAX_TOKENS / 6 - 1;
+    vec![
+        ("parentheses", wrap("(", ")")),
+        ("NOTs", wrap("NOT ", "")),
+        ("functions", {
+            let n = (MAX_DEPTH - 6) / 2;
+            format!("{}orders.customer{} = 1", "abs(".repeat(n), ")".repeat(n))
+        }),
+        (
+            "longest OR chain",
+            chain(
+                |i| format!("orders.customer = {i}"),
+                terms_max as i64,
+                " OR ",
+            ),
+        ),
+        (
+            "ORs of ANDs of ORs",
+            chain(
+                |i| {
+                    format!(
+                        "(orders.customer = {i} AND (orders.customer > 0 OR orders.customer < {i}))"
+                    )
+                },
+                300,
+                " OR ",
+            ),
+        ),
+    ]
+}
+
 // ---------------------------------------------------------------------------
 // REST
 
@@ -222,11 +316,18 @@ fn sqlstate(e: tokio_postgres::Error, sql: &str) -> String {
     db.code().code().to_string()
 }
 
+fn failed<T>(r: Result<T, tokio_postgres::Error>, sql: &str) -> tokio_postgres::Error {
+    match r {
+        Ok(_) => panic!("`{}` should be refused", &sql[..sql.len().min(200)]),
+        Err(e) => e,
+    }
+}
+
 /// Refused with SQLSTATE 54001 over the simple and the extended protocol.
 async fn refused(c: &tokio_postgres::Client, sql: &str) {
-    let e = c.simple_query(sql).await.err().expect("refused");
+    let e = failed(c.simple_query(sql).await, sql);
     assert_eq!(sqlstate(e, sql), "54001", "{}", &sql[..sql.len().min(200)]);
-    let e = c.prepare(sql).await.err().expect("refused at Parse");
+    let e = failed(c.prepare(sql).await, sql);
     assert_eq!(sqlstate(e, sql), "54001", "{}", &sql[..sql.len().min(200)]);
 }
 
@@ -236,13 +337,8 @@ async fn postgres(port: u16) {
         // Governed (a model), catalog (no model), and inside a cursor.
         refused(&c, &format!("SELECT orders FROM orders WHERE {expr}")).await;
         refused(&c, &format!("SELECT {expr}")).await;
-        let e = c
-            .simple_query(&format!(
-                "BEGIN; DECLARE k CURSOR FOR SELECT {expr}; COMMIT"
-            ))
-            .await
-            .err()
-            .expect("refused");
+        let declare = format!("BEGIN; DECLARE k CURSOR FOR SELECT {expr}; COMMIT");
+        let e = failed(c.simple_query(&declare).await, &declare);
         assert_eq!(sqlstate(e, "DECLARE"), "54001");
         c.simple_query("ROLLBACK").await.expect("rollback");
     }
