@@ -33,6 +33,7 @@ pub mod execute;
 pub mod governance;
 pub mod graphql;
 pub mod identity;
+pub mod limits;
 pub mod masking;
 pub mod pgwire;
 pub mod planner;

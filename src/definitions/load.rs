@@ -90,7 +90,8 @@ pub fn parse_files(files: &[SourceFile]) -> (Vec<(Arc<str>, RawFile)>, Diagnosti
         if f.text.trim().is_empty() {
             continue;
         }
-        match serde_saphyr::from_str::<RawFile>(&f.text) {
+        match serde_saphyr::from_str_with_options::<RawFile>(&f.text, crate::limits::yaml_options())
+        {
             Ok(raw) => out.push((file, raw)),
             Err(e) => {
                 let pos = e.location().map(|l| SourcePos {

@@ -204,7 +204,7 @@ fn build_model(cx: &mut Ctx, id: ModelId, raw: RawModel, loc: &Location) -> Opti
         }
         (None, Some(sql)) => {
             let dialect = sqlparser::dialect::GenericDialect {};
-            match sqlparser::parser::Parser::parse_sql(&dialect, &sql.value) {
+            match crate::sql::guard::parse_statements(&dialect, &sql.value, "the SQL") {
                 Ok(stmts)
                     if stmts.len() == 1
                         && matches!(stmts[0], sqlparser::ast::Statement::Query(_)) => {}

@@ -151,7 +151,7 @@ pub fn find_metric<'c>(c: &'c Catalog, reference: &str) -> Option<&'c Metric> {
 /// Warehouse tables a SQL source reads (common table expressions aside).
 pub fn sql_tables(sql: &str) -> Vec<String> {
     let dialect = sqlparser::dialect::GenericDialect {};
-    let Ok(stmts) = sqlparser::parser::Parser::parse_sql(&dialect, sql) else {
+    let Ok(stmts) = crate::sql::guard::parse_statements(&dialect, sql, "the SQL") else {
         return Vec::new();
     };
     let mut ctes: BTreeSet<String> = BTreeSet::new();

@@ -261,7 +261,10 @@ impl SourceIndex {
     pub fn build(files: &[SourceFile]) -> SourceIndex {
         let mut index = SourceIndex::default();
         for f in files {
-            let Ok(raw) = serde_saphyr::from_str::<RawFile>(&f.text) else {
+            let Ok(raw) = serde_saphyr::from_str_with_options::<RawFile>(
+                &f.text,
+                crate::limits::yaml_options(),
+            ) else {
                 continue;
             };
             let file: Arc<str> = Arc::from(f.path.as_str());

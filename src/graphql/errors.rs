@@ -97,26 +97,29 @@ fn unknown_field(message: &str) -> Option<(&str, &str)> {
 pub fn classify(errors: &mut [ServerError], built: Option<&Built>) {
     for e in errors.iter_mut().filter(|e| !has_code(e)) {
         let m = e.message.as_str();
-        let code =
-            if m.starts_with("Query is nested too deep") || m.starts_with("Query is too complex") {
-                "query_too_complex"
-            } else if let Some((field, ty)) = unknown_field(m) {
-                match built {
-                    Some(b) => {
-                        let c = b.classify_unknown(ty, field);
-                        if m.starts_with("Invalid value for argument \"where") && c != "forbidden" {
-                            "invalid_filter"
-                        } else {
-                            c
-                        }
+        let code = if m.starts_with("Query is nested too deep")
+            || m.starts_with("Query is too complex")
+            || m.starts_with("The recursion depth of the query")
+            || m.contains("Recursion limit exceeded")
+        {
+            "query_too_complex"
+        } else if let Some((field, ty)) = unknown_field(m) {
+            match built {
+                Some(b) => {
+                    let c = b.classify_unknown(ty, field);
+                    if m.starts_with("Invalid value for argument \"where") && c != "forbidden" {
+                        "invalid_filter"
+                    } else {
+                        c
                     }
-                    None => "unknown_field",
                 }
-            } else if m.starts_with("Invalid value for argument \"where") {
-                "invalid_filter"
-            } else {
-                "invalid_query"
-            };
+                None => "unknown_field",
+            }
+        } else if m.starts_with("Invalid value for argument \"where") {
+            "invalid_filter"
+        } else {
+            "invalid_query"
+        };
         let status = match code {
             "forbidden" => 403,
             _ => 422,

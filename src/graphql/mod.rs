@@ -189,6 +189,9 @@ pub async fn execute(
         Ok(c) => c,
         Err(e) => return counted(state, errors::response(&e)),
     };
+    if let Err(e) = within_limits(&request.query) {
+        return counted(state, errors::response(&e));
+    }
     // One catalog for the whole request, even if a reload happens meanwhile.
     let catalog = state.catalog();
     let built = {
@@ -234,6 +237,71 @@ pub async fn execute(
     resp.extensions
         .insert("definitionsVersion".into(), Value::from(versions.join(",")));
     resp
+}
+
+/// Refuses a document whose brackets nest deeper than
+/// [`crate::limits::MAX_DEPTH`] or that is larger than
+/// [`crate::limits::MAX_SQL_BYTES`], before async-graphql's parser (which
+/// recurses per nested value) reads it.
+fn within_limits(query: &str) -> Result<(), ApiError> {
+    use crate::limits::{MAX_DEPTH, MAX_SQL_BYTES};
+    let refuse = || {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "query_too_complex",
+            format!(
+                "the GraphQL document is too complex: at most {MAX_DEPTH} levels of brackets and {MAX_SQL_BYTES} bytes"
+            ),
+        )
+    };
+    if query.len() > MAX_SQL_BYTES {
+        return Err(refuse());
+    }
+    if bracket_depth(query) > MAX_DEPTH {
+        return Err(refuse());
+    }
+    Ok(())
+}
+
+/// Deepest nesting of `{`, `[` and `(` outside strings and comments.
+fn bracket_depth(query: &str) -> usize {
+    let b = query.as_bytes();
+    let (mut i, mut depth, mut max) = (0usize, 0usize, 0usize);
+    while i < b.len() {
+        match b[i] {
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' if b[i..].starts_with(b"\"\"\"") => {
+                // A block string ends at the next unescaped `"""`.
+                i += 3;
+                while i < b.len() && !b[i..].starts_with(b"\"\"\"") {
+                    i += if b[i..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    max
 }
 
 /// Counts each error by code in `accord_errors_total`, as REST does.
@@ -345,4 +413,19 @@ pub fn graphiql_page() -> String {
         .endpoint("/graphql")
         .title("accord GraphQL")
         .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bracket_depth;
+
+    #[test]
+    fn bracket_depth_skips_strings_and_comments() {
+        assert_eq!(bracket_depth("{ a(x: [1, [2]]) { b } }"), 4);
+        assert_eq!(bracket_depth(r#"{ a(x: "{{{[[[") }"#), 2);
+        assert_eq!(bracket_depth("{ a # {{{{\n}"), 1);
+        assert_eq!(bracket_depth("{ a(d: \"\"\" {{ \\\"\"\" {{ \"\"\") }"), 2);
+        let deep = format!("{{ a(x: {}1{}) }}", "[".repeat(100), "]".repeat(100));
+        assert_eq!(bracket_depth(&deep), 102);
+    }
 }

@@ -26,6 +26,12 @@ use crate::catalog::{Aggregation, Catalog, DimensionKind, Metric, MetricId, Metr
 pub const MAX_DEPTH: usize = 15;
 /// Most fields one request may select (introspection included).
 pub const MAX_COMPLEXITY: usize = 1000;
+/// Most nested selections counting fragment spreads, checked before
+/// validation (a fragment cycle stops here): async-graphql's default, set
+/// explicitly so it cannot change under us.
+pub const MAX_RECURSIVE_DEPTH: usize = 32;
+/// Most directives on one field.
+pub const MAX_DIRECTIVES: usize = 16;
 
 /// Fixed (non-model) type names.
 pub const FIXED_TYPES: &[&str] = &[
@@ -522,6 +528,8 @@ pub fn build(
     let mut builder = Schema::build("Query", None, None)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
+        .limit_directives(MAX_DIRECTIVES)
         .register(Scalar::new("JSON").description("Any JSON value."))
         .register(granularity_enum())
         .register(sort_enum());

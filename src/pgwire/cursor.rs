@@ -23,7 +23,8 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::encode::Field;
-use super::error::{SYNTAX_ERROR, SqlError, SqlResult};
+use super::error::{STATEMENT_TOO_COMPLEX, SYNTAX_ERROR, SqlError, SqlResult};
+use crate::sql::guard::Failure;
 use crate::warehouse::Value;
 
 pub const INVALID_CURSOR_NAME: &str = "34000";
@@ -78,8 +79,13 @@ fn ident_name(i: &sp::Ident) -> String {
 
 /// Parses a `DECLARE` statement (the query is parsed by sqlparser).
 pub fn parse_declare(sql: &str) -> SqlResult<Declare> {
-    let mut stmts = sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)
-        .map_err(|e| SqlError::new(SYNTAX_ERROR, format!("syntax error in DECLARE: {e}")))?;
+    let mut stmts = crate::sql::guard::parse_statements(&PostgreSqlDialect {}, sql, "the query")
+        .map_err(|f| match f {
+            Failure::TooComplex(m) => SqlError::new(STATEMENT_TOO_COMPLEX, m),
+            Failure::Syntax(e) => {
+                SqlError::new(SYNTAX_ERROR, format!("syntax error in DECLARE: {e}"))
+            }
+        })?;
     let Some(sp::Statement::Declare { mut stmts, .. }) = stmts.pop() else {
         return Err(SqlError::new(
             SYNTAX_ERROR,

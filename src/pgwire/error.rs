@@ -19,6 +19,8 @@ pub const UNDEFINED_OBJECT: &str = "42704";
 pub const INTERNAL: &str = "XX000";
 pub const CONNECTION_FAILURE: &str = "08006";
 pub const QUERY_CANCELED: &str = "57014";
+/// A statement beyond accord's size or depth limits.
+pub const STATEMENT_TOO_COMPLEX: &str = "54001";
 
 /// An error on its way to the client.
 #[derive(Debug, Clone)]
@@ -71,7 +73,8 @@ impl From<ApiError> for SqlError {
             "unauthorized" => INVALID_AUTHORIZATION,
             "unknown_metric" | "unknown_dimension" => UNDEFINED_COLUMN,
             "ambiguous_reference" => "42702",
-            "unreachable_dimension" | "unsupported" | "query_too_complex" => FEATURE_NOT_SUPPORTED,
+            "unreachable_dimension" | "unsupported" => FEATURE_NOT_SUPPORTED,
+            "query_too_complex" => STATEMENT_TOO_COMPLEX,
             "invalid_filter" | "invalid_query" => "42P10",
             "warehouse_timeout" => QUERY_CANCELED,
             "warehouse_unavailable" => CONNECTION_FAILURE,

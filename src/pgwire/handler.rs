@@ -36,10 +36,13 @@ use super::auth::{JwtStartup, Session};
 use super::catalog_db::{CatalogDbs, SessionInfo};
 use super::cursor;
 use super::encode::{Field, encode_rows, field_infos, pg_type};
-use super::error::{INTERNAL, INVALID_AUTHORIZATION, SYNTAX_ERROR, SqlError, SqlResult};
+use super::error::{
+    INTERNAL, INVALID_AUTHORIZATION, STATEMENT_TOO_COMPLEX, SYNTAX_ERROR, SqlError, SqlResult,
+};
 use super::schema::{ColKind, Exposed, SchemaCache};
 use super::translate;
 use crate::server::AppState;
+use crate::sql::guard::Failure;
 use crate::warehouse::Value;
 
 /// A session command answered without a warehouse.
@@ -348,7 +351,10 @@ pub fn classify(sql: &str) -> SqlResult<Kind> {
         "close" => return Ok(Kind::Close(cursor::parse_close(text)?)),
         _ => {}
     }
-    match sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, text) {
+    // The one entry of every statement: bounded size and depth before any
+    // translation, catalog rewrite or clone walks the tree.
+    match crate::sql::guard::parse_statements(&PostgreSqlDialect {}, text, "the statement") {
+        Err(Failure::TooComplex(m)) => Err(SqlError::new(STATEMENT_TOO_COMPLEX, m)),
         Ok(mut stmts) if stmts.len() == 1 => {
             let stmt = stmts.remove(0);
             match &stmt {
@@ -369,7 +375,7 @@ pub fn classify(sql: &str) -> SqlResult<Kind> {
             }
         }
         Ok(_) => Err(SqlError::new(SYNTAX_ERROR, "expected one statement")),
-        Err(e) => {
+        Err(Failure::Syntax(e)) => {
             if first == "select" || first == "with" || first == "values" || first == "table" {
                 // The catalog engine may still read it (psql's and JDBC's
                 // own dialect corners).

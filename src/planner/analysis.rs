@@ -9,7 +9,7 @@ use crate::catalog::analysis::EventSource;
 use crate::catalog::{Catalog, DimensionKind, ModelId};
 use crate::query::{DimensionRef, Filter, SemanticQuery};
 use crate::sql::ast::*;
-use crate::sql::convert::{Origin, parse_expr};
+use crate::sql::convert::parse_request_filter;
 
 use super::build::{
     ScanPolicyInput, describe_row_policies, resolve_row_expr, scan_policy_conditions, untruncated,
@@ -146,10 +146,9 @@ impl<'c> AnalysisCx<'c> {
             row_filters.push((i, f.clone(), r));
         }
         let where_expr = match &q.where_sql {
-            Some(text) if !text.trim().is_empty() => Some(
-                parse_expr(text, Origin::Request)
-                    .map_err(|m| PlanError::new(ErrorCode::InvalidFilter, m).at("where"))?,
-            ),
+            Some(text) if !text.trim().is_empty() => {
+                Some(parse_request_filter(text).map_err(|e| e.at("where"))?)
+            }
             _ => None,
         };
         if filters::tree_refs(q, &[])?

@@ -17,7 +17,7 @@ use crate::catalog::{Aggregation, Catalog, DimensionKind, MetricKind, ModelId};
 use crate::diagnostics::closest;
 use crate::query::{DimensionRef, Filter, SemanticQuery, parse_metric_ref};
 use crate::sql::ast::*;
-use crate::sql::convert::{Origin, parse_expr};
+use crate::sql::convert::parse_request_filter;
 
 use super::fact_policy::{consent_cte, consent_exists};
 use super::filters::{self, coerce_time_literals, structured};
@@ -74,7 +74,7 @@ pub(super) fn check_request(
         || q.filters.len() > limits.filters
     {
         return Err(PlanError::new(
-            ErrorCode::InvalidQuery,
+            ErrorCode::QueryTooComplex,
             format!(
                 "{what} may have at most {} metrics, {} dimensions and {} filters",
                 limits.metrics, limits.dimensions, limits.filters
@@ -228,10 +228,9 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         }
     }
     let where_expr = match &q.where_sql {
-        Some(text) if !text.trim().is_empty() => Some(
-            parse_expr(text, Origin::Request)
-                .map_err(|m| PlanError::new(ErrorCode::InvalidFilter, m).at("where"))?,
-        ),
+        Some(text) if !text.trim().is_empty() => {
+            Some(parse_request_filter(text).map_err(|e| e.at("where"))?)
+        }
         _ => None,
     };
     let metric_aliases: Vec<&str> = requested.iter().map(|m| m.alias.as_str()).collect();

@@ -51,7 +51,7 @@ pub enum ErrorCode {
     Unsupported,
     /// The caller may not use a member, a purpose, or any role.
     Forbidden,
-    /// The request is larger or deeper than the server accepts.
+    /// Beyond a size or depth limit (see [`crate::limits`]).
     QueryTooComplex,
 }
 

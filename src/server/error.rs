@@ -86,16 +86,9 @@ impl From<PlanError> for ApiError {
                 suggestions: e.suggestions,
             };
         }
-        let too_complex =
-            e.code == ErrorCode::InvalidQuery && e.message.starts_with("a query may have at most");
-        let code = if too_complex {
-            "query_too_complex"
-        } else {
-            e.code.name()
-        };
         ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
-            code,
+            code: e.code.name(),
             detail: e.message,
             field: e.field,
             suggestions: e.suggestions,

@@ -2,12 +2,12 @@
 //! converts them into accord's AST. Anything outside the supported subset is
 //! refused with a message naming it, so no text is ever pasted into SQL.
 
+use super::ast::{BinOp, Expr, Ident, Literal, SqlType, UnOp, is_aggregate_function};
+use super::guard;
+use crate::planner::{ErrorCode, PlanError};
 use chrono::{NaiveDate, NaiveDateTime};
 use sqlparser::ast as sp;
 use sqlparser::dialect::GenericDialect;
-use sqlparser::parser::Parser;
-
-use super::ast::{BinOp, Expr, Ident, Literal, SqlType, UnOp, is_aggregate_function};
 
 /// Who wrote the expression decides what it may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,24 +26,60 @@ const REQUEST_FUNCTIONS: &[&str] = &[
     "floor", "ceil",
 ];
 
+/// Why an expression was refused: too large or deep (`query_too_complex`,
+/// SQLSTATE 54001) or anything else (`invalid_filter` in a request).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprError {
+    TooComplex(String),
+    Invalid(String),
+}
+
+impl ExprError {
+    pub fn message(self) -> String {
+        match self {
+            ExprError::TooComplex(m) | ExprError::Invalid(m) => m,
+        }
+    }
+}
+
 pub fn parse_expr(text: &str, origin: Origin) -> Result<Expr, String> {
+    parse_checked(text, origin).map_err(ExprError::message)
+}
+
+/// A request's `where` filter, with the error the planner reports.
+pub fn parse_request_filter(text: &str) -> Result<Expr, PlanError> {
+    parse_checked(text, Origin::Request).map_err(|e| match e {
+        ExprError::TooComplex(m) => PlanError::new(ErrorCode::QueryTooComplex, m),
+        ExprError::Invalid(m) => PlanError::new(ErrorCode::InvalidFilter, m),
+    })
+}
+
+/// Parses with bounded size and recursion (see [`crate::sql::guard`]), so
+/// [`convert`] and every later pass see a shallow tree.
+pub fn parse_checked(text: &str, origin: Origin) -> Result<Expr, ExprError> {
+    let what = "the expression";
+    let cannot =
+        |e: &dyn std::fmt::Display| ExprError::Invalid(format!("cannot parse `{text}`: {e}"));
+    let failed = |f: guard::Failure| match f {
+        guard::Failure::TooComplex(m) => ExprError::TooComplex(m),
+        guard::Failure::Syntax(e) => cannot(&e),
+    };
     let dialect = GenericDialect {};
-    let mut parser = Parser::new(&dialect)
-        .try_with_sql(text)
-        .map_err(|e| format!("cannot parse `{text}`: {e}"))?;
-    let parsed = parser
+    let mut parser = guard::parser(&dialect, text, what).map_err(failed)?;
+    let mut parsed = parser
         .parse_expr()
-        .map_err(|e| format!("cannot parse `{text}`: {e}"))?;
+        .map_err(|e| failed(guard::parse_error(e, what)))?;
+    guard::bound(&mut parsed, what).map_err(failed)?;
     // Anything after the expression (`x = 1; DROP TABLE t`) is an error, not
     // something to ignore.
     let rest = parser.peek_token();
     if rest.token != sqlparser::tokenizer::Token::EOF {
-        return Err(format!(
+        return Err(ExprError::Invalid(format!(
             "unexpected `{}` after the expression in `{text}`",
             rest.token
-        ));
+        )));
     }
-    convert(&parsed, origin)
+    convert(&parsed, origin).map_err(ExprError::Invalid)
 }
 
 fn ident(i: &sp::Ident) -> Ident {
@@ -352,5 +388,56 @@ mod tests {
         assert!(parse_expr("read_csv('/etc/passwd') = 1", Origin::Request).is_err());
         assert!(parse_expr("lower(region) = 'eu'", Origin::Request).is_ok());
         assert!(parse_expr("x IN (SELECT 1)", Origin::Definition).is_err());
+    }
+
+    /// Height of accord's tree (every node counts).
+    fn height(e: &Expr) -> usize {
+        let mut stack = vec![(e, 1usize)];
+        let mut max = 0;
+        while let Some((e, d)) = stack.pop() {
+            max = max.max(d);
+            if let Expr::Binary { left, right, .. } = e {
+                stack.push((left, d + 1));
+                stack.push((right, d + 1));
+            }
+        }
+        max
+    }
+
+    #[test]
+    fn a_thousand_alternatives_become_a_shallow_tree() {
+        let terms: Vec<String> = (0..1000).map(|i| format!("a = {i}")).collect();
+        let e = parse_request_filter(&terms.join(" OR ")).unwrap();
+        // 1,000 leaves balanced: 10 levels of OR plus the comparison.
+        assert!(height(&e) <= 12, "height {}", height(&e));
+        let mut leaves = 0;
+        e.walk(&mut |x| {
+            if matches!(x, Expr::Binary { op: BinOp::Eq, .. }) {
+                leaves += 1;
+            }
+        });
+        assert_eq!(leaves, 1000);
+    }
+
+    #[test]
+    fn deep_expressions_are_query_too_complex() {
+        let minus = vec!["1"; 200].join(" - ");
+        let err = parse_request_filter(&minus).unwrap_err();
+        assert_eq!(err.code, ErrorCode::QueryTooComplex);
+        let parens = format!("{}a{} = 1", "(".repeat(100), ")".repeat(100));
+        assert!(matches!(
+            parse_checked(&parens, Origin::Definition),
+            Err(ExprError::TooComplex(_))
+        ));
+        let nots = format!("{}a", "NOT ".repeat(100));
+        assert!(matches!(
+            parse_checked(&nots, Origin::Request),
+            Err(ExprError::TooComplex(_))
+        ));
+        // Other mistakes keep their code.
+        let bad = parse_request_filter("a = ").unwrap_err();
+        assert_eq!(bad.code, ErrorCode::InvalidFilter);
+        // Nesting within the limit is fine.
+        assert!(parse_request_filter(&vec!["1"; 30].join(" - ")).is_ok());
     }
 }
