@@ -209,6 +209,52 @@ impl<'c> Access<'c> {
         })
     }
 
+    /// Whether the caller may use a measure: some metric it may use reads
+    /// it directly (measures are not queried by themselves).
+    pub fn measure_visible(&self, model: ModelId, measure: usize) -> bool {
+        if self.roles.is_none() {
+            return true;
+        }
+        self.catalog.metrics.iter().any(|m| {
+            let reads = match &m.kind {
+                MetricKind::Simple { model: md, measure: ms } => *md == model && *ms == measure,
+                MetricKind::Conversion(c) => {
+                    (c.base_model == model && c.base_measure == measure)
+                        || (c.conversion_model == model && c.conversion_measure == measure)
+                }
+                _ => false,
+            };
+            reads && self.metric_visible(m.id)
+        })
+    }
+
+    /// Whether a model appears in the caller's listings (catalog, GraphQL
+    /// `models`): it may use at least one of the model's dimensions,
+    /// entities, measures or metrics. Other models are absent, as if they
+    /// did not exist.
+    pub fn model_visible(&self, model: ModelId) -> bool {
+        if self.roles.is_none() {
+            return true;
+        }
+        let m = self.catalog.model(model);
+        m.dimensions
+            .iter()
+            .map(|d| &d.name)
+            .chain(m.entities.iter().map(|e| &e.name))
+            .any(|n| self.dimension_visible(model, n))
+            || (0..m.measures.len()).any(|i| self.measure_visible(model, i))
+            || self.catalog.metrics.iter().any(|x| {
+                self.metric_visible(x.id) && self.catalog.metric_models(x.id).contains(&model)
+            })
+    }
+
+    /// A definition's filter text as the caller may see it: definition
+    /// filters may name any member, so role-restricted callers never see
+    /// them (a metric's meaning is in its description).
+    pub fn definition_text<'t>(&self, text: Option<&'t String>) -> Option<&'t String> {
+        text.filter(|_| self.roles.is_none())
+    }
+
     /// The mask the caller sees a dimension through, if every role that
     /// shows it masks it.
     pub fn mask(&self, model: ModelId, name: &str) -> Option<Mask> {

@@ -116,7 +116,8 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             Some(v) => catalog.metric_version(&name, v),
             None => catalog.default_metric(&name),
         };
-        let metric = metric.ok_or_else(|| {
+        // A hidden metric is an unknown one: same code, same words.
+        let metric = metric.filter(|m| access.metric_visible(m.id)).ok_or_else(|| {
             // Versions the caller may not see are not mentioned at all.
             let versions = access.visible_versions(&name);
             if versions.is_empty() {
@@ -153,13 +154,6 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             }
             .at(&field)
         })?;
-        if !access.metric_visible(metric.id) {
-            return Err(PlanError::new(
-                ErrorCode::Forbidden,
-                format!("metric `{}` is not available to you", metric.name),
-            )
-            .at(&field));
-        }
         // Lifecycle (deprecated: a warning naming the replacement; past its
         // sunset: an error), see crate::governance::lifecycle.
         warnings.extend(
@@ -344,34 +338,21 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
     for (field, r) in all_refs {
         if r.is_metric_time() {
             if !access.metric_time_visible() {
-                return Err(PlanError::new(
-                    ErrorCode::Forbidden,
-                    "metric_time is not available to you",
-                )
-                .at(&field));
+                return Err(hidden_metric_time(&r.raw).at(&field));
             }
             continue;
         }
+        // Every name the caller writes must be one it may see: a hidden
+        // one is unknown, like an absent one (target_model).
         let target = match targets.get(&r.raw) {
             Some(t) => *t,
             None => target_model(catalog, r, &bases, &|m, d| access.dimension_visible(m, d))
-                .map_err(|e| visible_suggestions(e, catalog, &access).at(&field))?,
+                .map_err(|e| e.at(&field))?,
         };
-        // Every name the caller writes must be one it may see.
-        if !access.dimension_visible(target, &r.name) {
-            return Err(PlanError::new(
-                ErrorCode::Forbidden,
-                format!("dimension `{}` is not available to you", r.raw),
-            )
-            .at(&field));
-        }
         targets.insert(r.raw.clone(), target);
     }
     if q.time_range.is_some() && !access.metric_time_visible() {
-        return Err(
-            PlanError::new(ErrorCode::Forbidden, "metric_time is not available to you")
-                .at("time_range"),
-        );
+        return Err(hidden_metric_time("metric_time").at("time_range"));
     }
     let row_policies = access.row_filters()?;
     let min_group_size = access.min_group_size();
@@ -1184,22 +1165,13 @@ fn stitch(
     })
 }
 
-/// Drops suggestions naming members the caller may not see.
-pub(super) fn visible_suggestions(
-    mut e: PlanError,
-    catalog: &Catalog,
-    access: &Access,
-) -> PlanError {
-    e.suggestions.retain(|s| {
-        let parts: Vec<&str> = s.split('.').collect();
-        match parts.as_slice() {
-            [.., model, dim] => catalog
-                .model_by_name(model)
-                .is_some_and(|m| access.dimension_visible(m.id, dim)),
-            _ => true,
-        }
-    });
-    e
+/// The error for `metric_time` when the caller's roles hide it: the one an
+/// unknown dimension gets, so hidden and absent read alike.
+pub(super) fn hidden_metric_time(raw: &str) -> PlanError {
+    PlanError::new(
+        ErrorCode::UnknownDimension,
+        format!("unknown dimension `{raw}`"),
+    )
 }
 
 /// What [`scan_policy_conditions`] needs to know about one scan.
