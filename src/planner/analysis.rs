@@ -407,7 +407,7 @@ impl<'c> AnalysisCx<'c> {
 
 /// Whether a reference (from `base`) names a time dimension: strings
 /// compared with one are read as times.
-fn is_time_in(catalog: &Catalog, base: ModelId, parts: &[Ident]) -> bool {
+pub(super) fn is_time_in(catalog: &Catalog, base: ModelId, parts: &[Ident]) -> bool {
     let text: Vec<&str> = parts.iter().map(|p| p.value.as_str()).collect();
     let Ok(r) = DimensionRef::parse(&text.join(".")) else {
         return false;

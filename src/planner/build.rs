@@ -1214,15 +1214,19 @@ pub(super) fn scan_policy_conditions(
             continue;
         }
         let f = coerce_time_literals(filter.clone(), is_time)?;
+        // Refused without naming the policy's model or members, which the
+        // caller may not see; the reason goes to the log for operators.
         let bound = resolve_row_expr(f, resolve).map_err(|e| {
+            tracing::warn!(
+                target: "accord::errors",
+                policy_model = %catalog.model(*policy_model).name,
+                model = %model.name,
+                reason = %e.message,
+                "a row policy cannot be enforced"
+            );
             PlanError::new(
                 ErrorCode::Forbidden,
-                format!(
-                    "the row policy on `{}` cannot be enforced for `{}`: {}",
-                    catalog.model(*policy_model).name,
-                    model.name,
-                    e.message
-                ),
+                "an access policy of your roles cannot be enforced for this query",
             )
         })?;
         conditions.push(bound);

@@ -16,6 +16,7 @@ mod fact_policy;
 mod filters;
 mod funnel;
 mod metrics;
+mod people;
 mod resolve;
 mod retention;
 pub mod spine;
@@ -26,6 +27,7 @@ pub mod timezone;
 pub use timeintel::natural_grain;
 
 pub use analysis::catalog_entries as analysis_catalog;
+pub use people::{PEOPLE_CTE, PeopleScope, people_scope};
 use serde::Serialize;
 use thiserror::Error;
 
