@@ -357,9 +357,9 @@ async fn partner_cannot_ask_for_a_hidden_metric() {
     let r = query(main_server(), &partner(), json!({"metrics": ["refunds"]})).await;
     let p = refused(
         &r,
-        403,
-        "forbidden",
-        "metric `refunds` is not available to you",
+        422,
+        "unknown_metric",
+        "unknown metric `refunds`",
     );
     assert_eq!(p["field"], "metrics[0]");
 }
@@ -369,9 +369,9 @@ async fn a_version_of_a_hidden_metric_is_hidden_too() {
     let r = query(main_server(), &partner(), json!({"metrics": ["refunds@1"]})).await;
     let p = refused(
         &r,
-        403,
-        "forbidden",
-        "metric `refunds` is not available to you",
+        422,
+        "unknown_metric",
+        "unknown metric `refunds`",
     );
     assert_eq!(p["field"], "metrics[0]");
 }
@@ -405,9 +405,9 @@ async fn partner_cannot_ask_for_a_derived_metric_of_hidden_inputs() {
     .await;
     let p = refused(
         &r,
-        403,
-        "forbidden",
-        "metric `net_revenue` is not available to you",
+        422,
+        "unknown_metric",
+        "unknown metric `net_revenue`",
     );
     assert_eq!(p["field"], "metrics[1]");
 }
@@ -421,9 +421,9 @@ async fn a_derived_metric_shown_by_name_is_refused_when_an_input_is_hidden() {
         let r = query(extra_server(), &t, json!({"metrics": [m]})).await;
         refused(
             &r,
-            403,
-            "forbidden",
-            &format!("metric `{m}` is not available to you"),
+            422,
+            "unknown_metric",
+            &format!("unknown metric `{m}`"),
         );
     }
     let r = query(extra_server(), &t, json!({"metrics": ["revenue"]})).await;
@@ -441,9 +441,9 @@ async fn a_ratio_whose_input_is_hidden_is_refused() {
     .await;
     refused(
         &r,
-        403,
-        "forbidden",
-        "metric `refund_rate` is not available to you",
+        422,
+        "unknown_metric",
+        "unknown metric `refund_rate`",
     );
 }
 
@@ -457,9 +457,9 @@ async fn partner_cannot_group_by_a_hidden_dimension() {
     .await;
     let p = refused(
         &r,
-        403,
-        "forbidden",
-        "dimension `customers.segment` is not available to you",
+        422,
+        "unknown_dimension",
+        "unknown dimension `customers.segment`",
     );
     assert_eq!(p["field"], "dimensions[1]");
 }
@@ -475,9 +475,9 @@ async fn partner_cannot_filter_on_a_hidden_dimension() {
     .await;
     let p = refused(
         &r,
-        403,
-        "forbidden",
-        "dimension `orders.channel` is not available to you",
+        422,
+        "unknown_dimension",
+        "unknown dimension `orders.channel`",
     );
     assert_eq!(p["field"], "filters[0].dimension");
 }
@@ -492,9 +492,9 @@ async fn partner_cannot_name_a_hidden_dimension_in_where() {
     .await;
     let p = refused(
         &r,
-        403,
-        "forbidden",
-        "dimension `customers.segment` is not available to you",
+        422,
+        "unknown_dimension",
+        "unknown dimension `customers.segment`",
     );
     assert_eq!(p["field"], "where");
 }
@@ -531,7 +531,7 @@ async fn metric_time_is_refused_to_a_role_without_it() {
         json!({"metrics": ["revenue"], "where": "metric_time >= '2025-06-01'"}),
     ] {
         let r = query(extra_server(), &t, q.clone()).await;
-        refused(&r, 403, "forbidden", "metric_time is not available to you");
+        refused(&r, 422, "unknown_dimension", "unknown dimension `metric_time`");
     }
     // What it may see still works.
     let r = query(
@@ -552,7 +552,7 @@ async fn a_time_range_is_refused_to_a_role_without_metric_time() {
         json!({"metrics": ["revenue"], "time_range": {"start": "2025-06-01", "end": "2025-07-01"}}),
     )
     .await;
-    refused(&r, 403, "forbidden", "metric_time is not available to you");
+    refused(&r, 422, "unknown_dimension", "unknown dimension `metric_time`");
 }
 
 #[tokio::test]
@@ -978,9 +978,9 @@ async fn a_valid_rs256_token_is_accepted() {
     let r = query(keys_server(), &t, json!({"metrics": ["refunds"]})).await;
     refused(
         &r,
-        403,
-        "forbidden",
-        "metric `refunds` is not available to you",
+        422,
+        "unknown_metric",
+        "unknown metric `refunds`",
     );
 }
 
@@ -1095,9 +1095,9 @@ async fn a_roles_claim_of_the_wrong_shape_gives_no_role() {
     let r = query(main_server(), &t, json!({"metrics": ["refunds"]})).await;
     refused(
         &r,
-        403,
-        "forbidden",
-        "metric `refunds` is not available to you",
+        422,
+        "unknown_metric",
+        "unknown metric `refunds`",
     );
 }
 
@@ -1685,9 +1685,9 @@ async fn the_analyst_cannot_use_customer_ids() {
         .await;
         refused(
             &r,
-            403,
-            "forbidden",
-            &format!("dimension `{d}` is not available to you"),
+            422,
+            "unknown_dimension",
+            &format!("unknown dimension `{d}`"),
         );
     }
 }
@@ -1708,9 +1708,9 @@ async fn the_analyst_cannot_reach_customer_ids_through_any_model() {
         .await;
         refused(
             &r,
-            403,
-            "forbidden",
-            &format!("dimension `{d}` is not available to you"),
+            422,
+            "unknown_dimension",
+            &format!("unknown dimension `{d}`"),
         );
     }
 }
@@ -2155,9 +2155,9 @@ async fn compile_refuses_what_query_refuses() {
     let r = compile(main_server(), &partner(), json!({"metrics": ["refunds"]})).await;
     refused(
         &r,
-        403,
-        "forbidden",
-        "metric `refunds` is not available to you",
+        422,
+        "unknown_metric",
+        "unknown metric `refunds`",
     );
     let r = compile(
         main_server(),
@@ -2167,9 +2167,9 @@ async fn compile_refuses_what_query_refuses() {
     .await;
     refused(
         &r,
-        403,
-        "forbidden",
-        "dimension `customers.email` is not available to you",
+        422,
+        "unknown_dimension",
+        "unknown dimension `customers.email`",
     );
 }
 
@@ -2197,8 +2197,8 @@ fn the_planner_refuses_the_partner_a_hidden_metric() {
             DialectKind::Duckdb,
         )
         .expect_err("refused");
-        assert_eq!(e.code, accord::planner::ErrorCode::Forbidden);
-        assert_eq!(e.message, format!("metric `{m}` is not available to you"));
+        assert_eq!(e.code, accord::planner::ErrorCode::UnknownMetric);
+        assert_eq!(e.message, format!("unknown metric `{m}`"));
     }
     let e = accord::planner::compile(
         &c,
@@ -2209,7 +2209,7 @@ fn the_planner_refuses_the_partner_a_hidden_metric() {
     .expect_err("refused");
     assert_eq!(
         e.message,
-        "dimension `customers.segment` is not available to you"
+        "unknown dimension `customers.segment`"
     );
     assert!(
         accord::planner::compile(
