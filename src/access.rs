@@ -217,7 +217,10 @@ impl<'c> Access<'c> {
         }
         self.catalog.metrics.iter().any(|m| {
             let reads = match &m.kind {
-                MetricKind::Simple { model: md, measure: ms } => *md == model && *ms == measure,
+                MetricKind::Simple {
+                    model: md,
+                    measure: ms,
+                } => *md == model && *ms == measure,
                 MetricKind::Conversion(c) => {
                     (c.base_model == model && c.base_measure == measure)
                         || (c.conversion_model == model && c.conversion_measure == measure)
@@ -248,11 +251,19 @@ impl<'c> Access<'c> {
             })
     }
 
-    /// A definition's filter text as the caller may see it: definition
-    /// filters may name any member, so role-restricted callers never see
-    /// them (a metric's meaning is in its description).
-    pub fn definition_text<'t>(&self, text: Option<&'t String>) -> Option<&'t String> {
-        text.filter(|_| self.roles.is_none())
+    /// A metric's filter text as the caller may see it: only when it may see
+    /// every dimension the filter (and its inputs' filters) reads, so the
+    /// text names no hidden member.
+    pub fn metric_filter<'m>(&self, m: &'m crate::catalog::Metric) -> Option<&'m String> {
+        let shown = self.roles.is_none()
+            || crate::governance::diff::filter_dimensions(self.catalog, m)
+                .iter()
+                .all(|(model, dim)| {
+                    self.catalog
+                        .model_by_name(model)
+                        .is_some_and(|md| self.dimension_visible(md.id, dim))
+                });
+        m.filter_text.as_ref().filter(|_| shown)
     }
 
     /// The mask the caller sees a dimension through, if every role that

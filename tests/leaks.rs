@@ -189,7 +189,11 @@ async fn hidden_and_absent_names_get_the_same_rest_error() {
             "customers.email",
             "customers.zzqqxxw",
         ),
-        (json!({"funnel": "NAME"}), "checkout_funnel", "zzqqxxwqq_funnel"),
+        (
+            json!({"funnel": "NAME"}),
+            "checkout_funnel",
+            "zzqqxxwqq_funnel",
+        ),
         (
             json!({"metrics": ["revenue"], "attribution": ["NAME"]}),
             "linear_30d",
@@ -287,8 +291,16 @@ async fn hidden_and_absent_names_get_the_same_postgres_error() {
     let c = pg(&s, &partner()).await;
     for (sql, hidden, absent) in [
         ("SELECT NAME FROM orders", "refunds", "zzqqxxw"),
-        ("SELECT NAME, revenue FROM orders GROUP BY 1", "status", "zzqqxx"),
-        ("SELECT revenue FROM orders WHERE NAME = 'x'", "customers__email", "customers__zzqqx"),
+        (
+            "SELECT NAME, revenue FROM orders GROUP BY 1",
+            "status",
+            "zzqqxx",
+        ),
+        (
+            "SELECT revenue FROM orders WHERE NAME = 'x'",
+            "customers__email",
+            "customers__zzqqx",
+        ),
         ("SELECT * FROM NAME", "support_tickets", "zzqqxxw_tickets"),
     ] {
         let h = pg_error(&c, &sql.replace("NAME", hidden), hidden).await;
@@ -308,9 +320,7 @@ async fn hidden_and_absent_names_get_the_same_postgres_error() {
             _ => None,
         })
         .collect();
-    let want: BTreeSet<String> = ["customers", "orders", "sessions"]
-        .map(String::from)
-        .into();
+    let want: BTreeSet<String> = ["customers", "orders", "sessions"].map(String::from).into();
     assert_eq!(tables, want);
 }
 
@@ -364,7 +374,12 @@ async fn the_catalog_lists_exactly_what_the_partner_may_use() {
                 json!([]),
                 json!([])
             ),
-            ("sessions".into(), json!([]), json!([]), json!(["session_count"])),
+            (
+                "sessions".into(),
+                json!([]),
+                json!([]),
+                json!(["session_count"])
+            ),
         ]
     );
     let metrics: BTreeSet<&str> = cat["metrics"]
@@ -415,7 +430,10 @@ async fn warehouse_errors_carry_a_request_id_and_no_sql() {
         .await;
     let p = r.problem(502, "warehouse_error");
     assert_safe(&r.text());
-    let id = r.header("x-request-id").expect("request id header").to_string();
+    let id = r
+        .header("x-request-id")
+        .expect("request id header")
+        .to_string();
     assert_eq!(p["request_id"], id.as_str());
     assert!(p["detail"].as_str().is_some_and(|d| d.contains(&id)), "{p}");
     let logged = log();
@@ -423,7 +441,10 @@ async fn warehouse_errors_carry_a_request_id_and_no_sql() {
         .lines()
         .find(|l| l.contains(&id) && l.contains("warehouse_error"))
         .unwrap_or_else(|| panic!("no log line for {id} in:\n{logged}"));
-    assert!(line.contains("Binder Error"), "the log keeps the detail: {line}");
+    assert!(
+        line.contains("Binder Error"),
+        "the log keeps the detail: {line}"
+    );
 
     // A forced warehouse error: a model's table is gone.
     s.running()
@@ -451,7 +472,10 @@ async fn warehouse_errors_carry_a_request_id_and_no_sql() {
     let db = err.as_db_error().expect("server error");
     assert_eq!(db.code().code(), "58000");
     assert_safe(db.message());
-    assert!(db.hint().is_some_and(|h| h.contains("request id")), "{db:?}");
+    assert!(
+        db.hint().is_some_and(|h| h.contains("request id")),
+        "{db:?}"
+    );
     // The same `lower(x, 'x')` over the wire: refused or failed, never echoed.
     if let Err(e) = pc
         .simple_query("SELECT revenue FROM orders WHERE lower(customers__region, 'x') = 'eu'")

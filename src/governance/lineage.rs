@@ -401,8 +401,9 @@ fn date(d: Option<chrono::NaiveDate>) -> Option<String> {
 pub fn lineage(c: &Catalog, id: MetricId, access: Option<&Access>) -> Lineage {
     let m = c.metric(id);
     let visible = |id: MetricId| access.is_none_or(|a| a.metric_visible(id));
-    // Definition text (filters, source SQL) may name members the caller
-    // cannot see: role-restricted callers get it from no field.
+    // Source SQL and past filters may name members the caller cannot see:
+    // role-restricted callers get neither (the current filter only when
+    // every member it reads is visible, `Access::metric_filter`).
     let restricted = access.filter(|a| a.is_restricted());
     let mut b = Builder {
         c,
@@ -517,7 +518,10 @@ pub fn lineage(c: &Catalog, id: MetricId, access: Option<&Access>) -> Lineage {
         description: m.description.clone(),
         format: m.format.clone(),
         unit: m.unit.clone(),
-        filter: m.filter_text.clone().filter(|_| restricted.is_none()),
+        filter: match access {
+            Some(a) => a.metric_filter(m).cloned(),
+            None => m.filter_text.clone(),
+        },
         deprecated_on: date(m.deprecated_on),
         sunset_on: date(m.sunset_on),
         replaced_by: m.replaced_by.as_ref().map(|r| r.reference.clone()),

@@ -100,22 +100,21 @@ fn unknown_field(message: &str) -> Option<(&str, &str)> {
 pub fn classify(errors: &mut [ServerError], built: Option<&Built>) {
     for e in errors.iter_mut().filter(|e| !has_code(e)) {
         let m = e.message.as_str();
-        let code =
-            if m.starts_with("Query is nested too deep") || m.starts_with("Query is too complex") {
-                "query_too_complex"
-            } else if let Some((field, ty)) = unknown_field(m) {
-                match built {
-                    Some(_) if m.starts_with("Invalid value for argument \"where") => {
-                        "invalid_filter"
-                    }
-                    Some(b) => b.classify_unknown(ty, field),
-                    None => "unknown_field",
-                }
-            } else if m.starts_with("Invalid value for argument \"where") {
-                "invalid_filter"
-            } else {
-                "invalid_query"
-            };
+        let code = if m.starts_with("Query is nested too deep")
+            || m.starts_with("Query is too complex")
+        {
+            "query_too_complex"
+        } else if let Some((field, ty)) = unknown_field(m) {
+            match built {
+                Some(_) if m.starts_with("Invalid value for argument \"where") => "invalid_filter",
+                Some(b) => b.classify_unknown(ty, field),
+                None => "unknown_field",
+            }
+        } else if m.starts_with("Invalid value for argument \"where") {
+            "invalid_filter"
+        } else {
+            "invalid_query"
+        };
         let mut ext = e.extensions.take().unwrap_or_default();
         ext.set("code", code);
         ext.set("status", Value::from(422));

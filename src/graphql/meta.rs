@@ -119,7 +119,7 @@ pub fn metrics(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
                         "label": m.label,
                         "format": m.format,
                         "unit": m.unit,
-                        "filter": access.definition_text(m.filter_text.as_ref()),
+                        "filter": access.metric_filter(m),
                         "inputs": inputs,
                         "dimensions": dimensions,
                         "graphqlField": on.first().map(|x| x.1.clone()).unwrap_or_else(|| m.name.clone()),

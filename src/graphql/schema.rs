@@ -234,7 +234,6 @@ impl Layout {
             .iter()
             .find(|m| m.types.row == type_name || m.types.filter == type_name)
     }
-
 }
 
 /// Whether a metric's values are counts (Int), as the planner decides for

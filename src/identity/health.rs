@@ -369,20 +369,24 @@ async fn last_run(
         desc: true,
     }];
     last.limit = Some(1);
-    Ok(r.rows(last, 1).await?.into_iter().next().map(|row| RunSummary {
-        run_id: int(&row[0]),
-        run_at: timestamp(&row[1]),
-        mode: text(&row[2]).unwrap_or_default(),
-        iterations: int(&row[3]),
-        edges: int(&row[4]),
-        blocked: int(&row[5]),
-        excluded: int(&row[6]),
-        over_limit: int(&row[7]),
-        erased: int(&row[8]),
-        merges: int(&row[9]),
-        splits: int(&row[10]),
-        duration_ms: int(&row[11]),
-    }))
+    Ok(r.rows(last, 1)
+        .await?
+        .into_iter()
+        .next()
+        .map(|row| RunSummary {
+            run_id: int(&row[0]),
+            run_at: timestamp(&row[1]),
+            mode: text(&row[2]).unwrap_or_default(),
+            iterations: int(&row[3]),
+            edges: int(&row[4]),
+            blocked: int(&row[5]),
+            excluded: int(&row[6]),
+            over_limit: int(&row[7]),
+            erased: int(&row[8]),
+            merges: int(&row[9]),
+            splits: int(&row[10]),
+            duration_ms: int(&row[11]),
+        }))
 }
 
 /// `SELECT canonical_type, canonical_id, COUNT(*) AS size FROM map GROUP BY 1, 2`.

@@ -84,7 +84,9 @@ impl From<ApiError> for SqlError {
         if !e.suggestions.is_empty() {
             out.hint = Some(format!("did you mean {}?", e.suggestions.join(", ")));
         } else if let Some(id) = &e.request_id {
-            out.hint = Some(format!("the server log has the details under request id {id}"));
+            out.hint = Some(format!(
+                "the server log has the details under request id {id}"
+            ));
         }
         out
     }

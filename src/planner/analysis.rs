@@ -568,11 +568,14 @@ fn source_visible(catalog: &Catalog, access: &Access, src: &EventSource) -> bool
 }
 
 /// Whether a definition's breakdown (or cohort dimension) is one the
-/// caller may see from `base`.
+/// caller may see from `base`. One that does not resolve at all is left to
+/// planning, which words the definition's own error.
 fn breakdown_visible(catalog: &Catalog, access: &Access, text: &str, base: ModelId) -> bool {
-    DimensionRef::parse(text).is_ok_and(|r| {
-        target_model(catalog, &r, &[base], &|m, d| access.dimension_visible(m, d)).is_ok()
-    })
+    let Ok(r) = DimensionRef::parse(text) else {
+        return true;
+    };
+    target_model(catalog, &r, &[base], &|_, _| true).is_err()
+        || target_model(catalog, &r, &[base], &|m, d| access.dimension_visible(m, d)).is_ok()
 }
 
 /// Whether the caller may run a funnel: every step, exclusion and the

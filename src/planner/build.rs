@@ -117,43 +117,45 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             None => catalog.default_metric(&name),
         };
         // A hidden metric is an unknown one: same code, same words.
-        let metric = metric.filter(|m| access.metric_visible(m.id)).ok_or_else(|| {
-            // Versions the caller may not see are not mentioned at all.
-            let versions = access.visible_versions(&name);
-            if versions.is_empty() {
-                PlanError::new(ErrorCode::UnknownMetric, format!("unknown metric `{name}`"))
-                    .with_suggestions(closest(
-                        &name,
-                        catalog.metric_names().filter(|n| {
-                            catalog
-                                .default_metric(n)
-                                .is_some_and(|m| access.metric_visible(m.id))
-                        }),
-                    ))
-            } else {
-                let list: Vec<String> = versions
-                    .iter()
-                    .map(|id| {
-                        let m = catalog.metric(*id);
-                        format!("{}@{} ({})", m.name, m.version, m.status.name())
-                    })
-                    .collect();
-                PlanError::new(
-                    ErrorCode::UnknownMetric,
-                    match version {
-                        Some(v) => format!(
-                            "metric `{name}` has no version {v}; it has {}",
-                            list.join(", ")
-                        ),
-                        None => format!(
-                            "metric `{name}` has no active version; ask for one explicitly: {}",
-                            list.join(", ")
-                        ),
-                    },
-                )
-            }
-            .at(&field)
-        })?;
+        let metric = metric
+            .filter(|m| access.metric_visible(m.id))
+            .ok_or_else(|| {
+                // Versions the caller may not see are not mentioned at all.
+                let versions = access.visible_versions(&name);
+                if versions.is_empty() {
+                    PlanError::new(ErrorCode::UnknownMetric, format!("unknown metric `{name}`"))
+                        .with_suggestions(closest(
+                            &name,
+                            catalog.metric_names().filter(|n| {
+                                catalog
+                                    .default_metric(n)
+                                    .is_some_and(|m| access.metric_visible(m.id))
+                            }),
+                        ))
+                } else {
+                    let list: Vec<String> = versions
+                        .iter()
+                        .map(|id| {
+                            let m = catalog.metric(*id);
+                            format!("{}@{} ({})", m.name, m.version, m.status.name())
+                        })
+                        .collect();
+                    PlanError::new(
+                        ErrorCode::UnknownMetric,
+                        match version {
+                            Some(v) => format!(
+                                "metric `{name}` has no version {v}; it has {}",
+                                list.join(", ")
+                            ),
+                            None => format!(
+                                "metric `{name}` has no active version; ask for one explicitly: {}",
+                                list.join(", ")
+                            ),
+                        },
+                    )
+                }
+                .at(&field)
+            })?;
         // Lifecycle (deprecated: a warning naming the replacement; past its
         // sunset: an error), see crate::governance::lifecycle.
         warnings.extend(

@@ -60,7 +60,10 @@ pub fn request_id() -> String {
 /// Middleware: runs the request with its id in scope (so errors can log
 /// under it) and puts the id into every problem+json body it answers with.
 /// Sits inside `SetRequestIdLayer`, which gave the request its id.
-pub async fn with_request_id(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+pub async fn with_request_id(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let Some(id) = req
         .headers()
         .get("x-request-id")
@@ -83,7 +86,8 @@ pub async fn with_request_id(req: axum::extract::Request, next: axum::middleware
         .unwrap_or_default();
     let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(serde_json::Value::Object(mut o)) => {
-            o.entry("request_id").or_insert(serde_json::Value::String(id));
+            o.entry("request_id")
+                .or_insert(serde_json::Value::String(id));
             serde_json::to_vec(&o).unwrap_or_else(|_| bytes.to_vec())
         }
         _ => bytes.to_vec(),

@@ -444,7 +444,7 @@ fn metric_json(c: &Catalog, m: &Metric, access: &Access) -> serde_json::Value {
         "description": m.description,
         "format": m.format,
         "unit": m.unit,
-        "filter": access.definition_text(m.filter_text.as_ref()),
+        "filter": access.metric_filter(m),
         "inputs": inputs,
         "dimensions": dimensions,
     })
