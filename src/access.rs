@@ -209,6 +209,63 @@ impl<'c> Access<'c> {
         })
     }
 
+    /// Whether the caller may use a measure: some metric it may use reads
+    /// it directly (measures are not queried by themselves).
+    pub fn measure_visible(&self, model: ModelId, measure: usize) -> bool {
+        if self.roles.is_none() {
+            return true;
+        }
+        self.catalog.metrics.iter().any(|m| {
+            let reads = match &m.kind {
+                MetricKind::Simple {
+                    model: md,
+                    measure: ms,
+                } => *md == model && *ms == measure,
+                MetricKind::Conversion(c) => {
+                    (c.base_model == model && c.base_measure == measure)
+                        || (c.conversion_model == model && c.conversion_measure == measure)
+                }
+                _ => false,
+            };
+            reads && self.metric_visible(m.id)
+        })
+    }
+
+    /// Whether a model appears in the caller's listings (catalog, GraphQL
+    /// `models`): it may use at least one of the model's dimensions,
+    /// entities, measures or metrics. Other models are absent, as if they
+    /// did not exist.
+    pub fn model_visible(&self, model: ModelId) -> bool {
+        if self.roles.is_none() {
+            return true;
+        }
+        let m = self.catalog.model(model);
+        m.dimensions
+            .iter()
+            .map(|d| &d.name)
+            .chain(m.entities.iter().map(|e| &e.name))
+            .any(|n| self.dimension_visible(model, n))
+            || (0..m.measures.len()).any(|i| self.measure_visible(model, i))
+            || self.catalog.metrics.iter().any(|x| {
+                self.metric_visible(x.id) && self.catalog.metric_models(x.id).contains(&model)
+            })
+    }
+
+    /// A metric's filter text as the caller may see it: only when it may see
+    /// every dimension the filter (and its inputs' filters) reads, so the
+    /// text names no hidden member.
+    pub fn metric_filter<'m>(&self, m: &'m crate::catalog::Metric) -> Option<&'m String> {
+        let shown = self.roles.is_none()
+            || crate::governance::diff::filter_dimensions(self.catalog, m)
+                .iter()
+                .all(|(model, dim)| {
+                    self.catalog
+                        .model_by_name(model)
+                        .is_some_and(|md| self.dimension_visible(md.id, dim))
+                });
+        m.filter_text.as_ref().filter(|_| shown)
+    }
+
     /// The mask the caller sees a dimension through, if every role that
     /// shows it masks it.
     pub fn mask(&self, model: ModelId, name: &str) -> Option<Mask> {

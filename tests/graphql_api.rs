@@ -759,18 +759,22 @@ async fn a_restricted_caller_sees_only_its_members() {
     // The admin sees everything.
     assert!(field_names(&type_info(c, None, "OrdersRow").await).contains("customers__email"));
 
-    // Hidden members are refused as forbidden, wherever they appear.
+    // Hidden members are refused as unknown names (exactly as names that
+    // do not exist), wherever they appear.
     let e = error_code(
         &gql(c, p, "{ orders { revenue customers__email } }").await,
-        "forbidden",
+        "unknown_dimension",
     )
     .clone();
-    assert_eq!(e["extensions"]["status"], 403);
+    assert_eq!(e["extensions"]["status"], 422);
     error_code(
         &gql(c, p, "{ orders { revenue refunds } }").await,
-        "forbidden",
+        "unknown_metric",
     );
-    error_code(&gql(c, p, "{ customers { signups } }").await, "forbidden");
+    error_code(
+        &gql(c, p, "{ customers { signups } }").await,
+        "unknown_field",
+    );
     error_code(
         &gql(
             c,
@@ -778,7 +782,7 @@ async fn a_restricted_caller_sees_only_its_members() {
             r#"{ orders(where: {customers__segment: {equals: "smb"}}) { revenue } }"#,
         )
         .await,
-        "forbidden",
+        "invalid_filter",
     );
 
     // A caller with no role the policies know is refused outright.

@@ -454,9 +454,10 @@ async fn policies_apply_over_the_wire() {
     let Err(err) = client.simple_query("SELECT net_revenue FROM orders").await else {
         panic!("net_revenue is hidden from partners");
     };
+    // A hidden column is undefined, exactly like an absent one.
     assert_eq!(
         err.as_db_error().map(|e| e.code()),
-        Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+        Some(&SqlState::UNDEFINED_COLUMN),
         "{err}"
     );
     // Hidden members do not appear in the catalog either.

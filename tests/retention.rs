@@ -147,7 +147,8 @@ fn policies_and_errors() {
         &Caller::with_roles(&["no_orders"]),
     )
     .unwrap_err();
-    assert_eq!(err.code, ErrorCode::Forbidden);
+    // An analysis the caller may not run is unknown.
+    assert_eq!(err.code, ErrorCode::UnknownMetric);
     let err = planner::plan(
         &catalog,
         &q(json!({"retention": "weekley"})),

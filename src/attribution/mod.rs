@@ -116,6 +116,22 @@ impl crate::catalog::Catalog {
 
 /// The instances a caller may use, for catalog listings (`GET /v1/catalog`):
 /// those whose conversion metric and touch time and channel it may see.
+/// Whether the caller may use an instance: its conversion metric and the
+/// touches' time and channel (crediting reads them) visible. Planning and
+/// listings agree through this one test, so an instance the caller may not
+/// use is unknown, never "forbidden".
+pub fn visible(
+    catalog: &crate::catalog::Catalog,
+    access: &crate::access::Access,
+    a: &Attribution,
+) -> bool {
+    let tm = catalog.model(a.touches.model);
+    access.metric_visible(a.conversion)
+        && [a.touches.time, a.touches.channel]
+            .iter()
+            .all(|i| access.dimension_visible(tm.id, &tm.dimensions[*i].name))
+}
+
 pub fn listing(
     catalog: &crate::catalog::Catalog,
     access: &crate::access::Access,
@@ -123,16 +139,13 @@ pub fn listing(
     catalog
         .attributions
         .iter()
-        .filter(|a| {
-            let tm = catalog.model(a.touches.model);
-            access.metric_visible(a.conversion)
-                && [a.touches.time, a.touches.channel]
-                    .iter()
-                    .all(|i| access.dimension_visible(tm.id, &tm.dimensions[*i].name))
-        })
+        .filter(|a| visible(catalog, access, a))
         .map(|a| {
             let tm = catalog.model(a.touches.model);
-            let mut dims = vec!["metric_time".to_string()];
+            let mut dims = Vec::new();
+            if access.metric_time_visible() {
+                dims.push("metric_time".to_string());
+            }
             dims.push(format!(
                 "{}.{}",
                 tm.name, tm.dimensions[a.touches.time].name

@@ -401,6 +401,10 @@ fn date(d: Option<chrono::NaiveDate>) -> Option<String> {
 pub fn lineage(c: &Catalog, id: MetricId, access: Option<&Access>) -> Lineage {
     let m = c.metric(id);
     let visible = |id: MetricId| access.is_none_or(|a| a.metric_visible(id));
+    // Source SQL and past filters may name members the caller cannot see:
+    // role-restricted callers get neither (the current filter only when
+    // every member it reads is visible, `Access::metric_filter`).
+    let restricted = access.filter(|a| a.is_restricted());
     let mut b = Builder {
         c,
         access,
@@ -431,9 +435,10 @@ pub fn lineage(c: &Catalog, id: MetricId, access: Option<&Access>) -> Lineage {
                         Source::Table(_) => "table",
                         Source::Sql(_) => "sql",
                     },
+                    // A source query may read anything: operators' reading.
                     sql: match &md.source {
-                        Source::Sql(q) => Some(q.clone()),
-                        Source::Table(_) => None,
+                        Source::Sql(q) if restricted.is_none() => Some(q.clone()),
+                        _ => None,
                     },
                     tables: model_tables(md),
                     columns: Vec::new(),
@@ -479,7 +484,7 @@ pub fn lineage(c: &Catalog, id: MetricId, access: Option<&Access>) -> Lineage {
                             !matches!(
                                 d.field.as_str(),
                                 "status" | "deprecated_on" | "sunset_on" | "replaced_by"
-                            )
+                            ) && (restricted.is_none() || d.field != "filter")
                         })
                         .collect()
                 })
@@ -513,7 +518,10 @@ pub fn lineage(c: &Catalog, id: MetricId, access: Option<&Access>) -> Lineage {
         description: m.description.clone(),
         format: m.format.clone(),
         unit: m.unit.clone(),
-        filter: m.filter_text.clone(),
+        filter: match access {
+            Some(a) => a.metric_filter(m).cloned(),
+            None => m.filter_text.clone(),
+        },
         deprecated_on: date(m.deprecated_on),
         sunset_on: date(m.sunset_on),
         replaced_by: m.replaced_by.as_ref().map(|r| r.reference.clone()),

@@ -16,6 +16,8 @@ fn extensions(
     let mut ext = ErrorExtensionValues::default();
     ext.set("code", code);
     ext.set("status", Value::from(status));
+    // The id the server log files an error's details under.
+    ext.set("requestId", crate::server::error::request_id());
     if let Some(f) = field {
         ext.set("field", f);
     }
@@ -91,8 +93,9 @@ fn unknown_field(message: &str) -> Option<(&str, &str)> {
 
 /// Gives the errors async-graphql produced itself (parsing, validation,
 /// limits) a code: `query_too_complex` for the depth and complexity limits,
-/// `forbidden` for a member the caller may not see, `unknown_metric` /
-/// `unknown_dimension` / `unknown_field` for names that do not exist,
+/// `unknown_metric` / `unknown_dimension` / `unknown_field` for names that
+/// do not exist or that the caller may not see (alike, see
+/// `Built::classify_unknown`),
 /// `invalid_filter` for a bad `where` value, else `invalid_query`.
 pub fn classify(errors: &mut [ServerError], built: Option<&Built>) {
     for e in errors.iter_mut().filter(|e| !has_code(e)) {
@@ -105,14 +108,8 @@ pub fn classify(errors: &mut [ServerError], built: Option<&Built>) {
             "query_too_complex"
         } else if let Some((field, ty)) = unknown_field(m) {
             match built {
-                Some(b) => {
-                    let c = b.classify_unknown(ty, field);
-                    if m.starts_with("Invalid value for argument \"where") && c != "forbidden" {
-                        "invalid_filter"
-                    } else {
-                        c
-                    }
-                }
+                Some(_) if m.starts_with("Invalid value for argument \"where") => "invalid_filter",
+                Some(b) => b.classify_unknown(ty, field),
                 None => "unknown_field",
             }
         } else if m.starts_with("Invalid value for argument \"where") {
@@ -120,13 +117,10 @@ pub fn classify(errors: &mut [ServerError], built: Option<&Built>) {
         } else {
             "invalid_query"
         };
-        let status = match code {
-            "forbidden" => 403,
-            _ => 422,
-        };
         let mut ext = e.extensions.take().unwrap_or_default();
         ext.set("code", code);
-        ext.set("status", Value::from(status));
+        ext.set("status", Value::from(422));
+        ext.set("requestId", crate::server::error::request_id());
         e.extensions = Some(ext);
     }
 }

@@ -119,7 +119,7 @@ pub fn metrics(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
                         "label": m.label,
                         "format": m.format,
                         "unit": m.unit,
-                        "filter": m.filter_text,
+                        "filter": access.metric_filter(m),
                         "inputs": inputs,
                         "dimensions": dimensions,
                         "graphqlField": on.first().map(|x| x.1.clone()).unwrap_or_else(|| m.name.clone()),
@@ -202,6 +202,7 @@ pub fn models(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
         let items = with_access(&data, |access| {
             Ok(c.models
                 .iter()
+                .filter(|m| access.model_visible(m.id))
                 .map(|m| {
                     let spec = data.layout.models.iter().find(|s| s.model == m.id);
                     let metrics: Vec<String> = spec

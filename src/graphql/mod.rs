@@ -11,7 +11,8 @@
 //! identity (bearer token), policies, consent, result cache and numbers.
 //!
 //! Each caller gets the schema of what it may see (hidden members are
-//! absent from introspection and refused as `forbidden`). Schemas are
+//! absent from introspection and refused as unknown names, exactly
+//! like names that do not exist). Schemas are
 //! cached per definitions version and visibility; a reload swaps the
 //! catalog and the next request builds (once) the schema of the new
 //! version, while a request in flight keeps the catalog and schema it
@@ -164,11 +165,11 @@ fn schema_for(catalog: &Catalog, access: &Access) -> Result<Arc<Built>, ApiError
     }
     let layout = layout_for(catalog);
     let built = schema::build(&layout, catalog, access).map_err(|e| {
-        tracing::error!(error = %e.0, "cannot build the GraphQL schema");
-        ApiError::new(
+        ApiError::logged(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
-            "the GraphQL schema could not be built; see the server log",
+            "the GraphQL schema could not be built",
+            &e.0,
         )
     })?;
     let built = Arc::new(built);

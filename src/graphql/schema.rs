@@ -7,7 +7,6 @@
 //! dynamic schema; hidden members are simply absent, so introspection shows
 //! nothing a caller may not use.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::Value;
@@ -241,10 +240,6 @@ impl Layout {
             .iter()
             .find(|m| m.types.row == type_name || m.types.filter == type_name)
     }
-
-    pub fn model_by_field(&self, field: &str) -> Option<&Arc<ModelSpec>> {
-        self.models.iter().find(|m| m.field == field)
-    }
 }
 
 /// Whether a metric's values are counts (Int), as the planner decides for
@@ -293,35 +288,21 @@ pub fn visibility_key(catalog: &Catalog, access: &Access) -> String {
 pub struct Built {
     pub schema: Schema,
     pub layout: Arc<Layout>,
-    /// Row fields the caller may see, per model type name.
-    pub visible: HashMap<String, HashSet<String>>,
 }
 
 impl Built {
-    /// `forbidden` when `field` of `type_name` exists but this caller may
-    /// not see it; else what kind of name it would have been.
+    /// What kind of name an unknown `field` of `type_name` would have been,
+    /// judged from its spelling only: a field this caller may not see and
+    /// one that does not exist get the same code (`unknown_dimension` for
+    /// `model__dim` and `metricTime`, `unknown_metric` for plain names,
+    /// `unknown_field` elsewhere), so hidden names cannot be probed.
     pub fn classify_unknown(&self, type_name: &str, field: &str) -> &'static str {
-        if type_name == "Query" {
-            return match self.layout.model_by_field(field) {
-                Some(_) => "forbidden",
-                None => "unknown_field",
-            };
-        }
-        match self.layout.model_by_type(type_name) {
-            Some(spec) => {
-                let seen = self
-                    .visible
-                    .get(&spec.types.row)
-                    .is_some_and(|v| v.contains(field));
-                if spec.members.contains_key(field) && !seen {
-                    "forbidden"
-                } else if field.contains("__") || field == "metricTime" {
-                    "unknown_dimension"
-                } else {
-                    "unknown_metric"
-                }
-            }
-            None => "unknown_field",
+        if type_name == "Query" || self.layout.model_by_type(type_name).is_none() {
+            "unknown_field"
+        } else if field.contains("__") || field == "metricTime" {
+            "unknown_dimension"
+        } else {
+            "unknown_metric"
         }
     }
 }
@@ -544,7 +525,6 @@ pub fn build(
          select; the metrics you select are computed per row, with your access policies \
          applied exactly as on POST /v1/query.",
     );
-    let mut visible_sets = HashMap::new();
     for spec in &layout.models {
         let visible: Vec<(&String, &Member)> = spec
             .members
@@ -557,13 +537,6 @@ pub fn build(
         {
             continue;
         }
-        visible_sets.insert(
-            spec.types.row.clone(),
-            visible
-                .iter()
-                .map(|(n, _)| (*n).clone())
-                .collect::<HashSet<_>>(),
-        );
         let mut row = Object::new(&spec.types.row).description(format!(
             "One group of `{}` query results: the metrics and dimensions you selected.",
             spec.name
@@ -765,7 +738,6 @@ pub fn build(
     Ok(Built {
         schema,
         layout: layout.clone(),
-        visible: visible_sets,
     })
 }
 

@@ -1,12 +1,20 @@
 //! Health of the current identity map: cluster count and size distribution,
 //! largest clusters, identifiers per type, and the last run's iterations,
 //! blocked, excluded, over-limit and erased counts.
+//!
+//! For a caller held to policies ([`crate::planner::people_scope`]) every
+//! number is computed over the clusters of the people those policies let it
+//! see (customers its row filters reach, with consent under its purpose,
+//! never suppressed ones); other clusters and the global last-run counts
+//! are not reported, and under `min_group_size` k no count over fewer than
+//! k people (nor any single cluster) is shown. See docs/identity.md.
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
 use super::build::{IdentityError, Runner, c, count_all, identity_of, int, query, text};
 use crate::catalog::Catalog;
+use crate::planner::{PEOPLE_CTE, PeopleScope};
 use crate::sql::ast::*;
 use crate::warehouse::{Value, Warehouse};
 
@@ -21,6 +29,14 @@ pub struct HealthReport {
     pub size_distribution: Vec<SizeBucket>,
     pub largest_clusters: Vec<ClusterSize>,
     pub last_run: Option<RunSummary>,
+    /// `policies` when the numbers cover only the people the caller's
+    /// policies let it see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<&'static str>,
+    /// Parts left out for the caller (`last_run`, `largest_clusters`,
+    /// `totals`, `size 2`, `type email`, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -83,10 +99,57 @@ fn timestamp(v: &Value) -> Option<NaiveDateTime> {
     }
 }
 
+/// The report over the whole map (the operator's view).
 pub async fn health(
     catalog: &Catalog,
     wh: &Warehouse,
     top: usize,
+) -> Result<HealthReport, IdentityError> {
+    health_scoped(catalog, wh, top, None).await
+}
+
+/// Map rows (aliased `alias`) of the people in `scope`: clusters of the
+/// canonical type whose canonical id the caller's policies let it see.
+fn in_scope(canonical_type: &str, alias: &str) -> Expr {
+    let col = |t: &str, n: &str| Expr::Column {
+        table: Some(Ident::generated(t)),
+        name: Ident::new(n),
+    };
+    let listed = Select {
+        projection: vec![item(Expr::Lit(Literal::Number("1".into())), "one")],
+        from: Some(TableRef::Table {
+            name: vec![Ident::generated(PEOPLE_CTE)],
+            alias: Ident::generated("p"),
+        }),
+        joins: Vec::new(),
+        selection: Some(Expr::binary(
+            BinOp::Eq,
+            col("p", "person"),
+            col(alias, "canonical_id"),
+        )),
+        group_by: Vec::new(),
+        having: None,
+    };
+    Expr::binary(
+        BinOp::And,
+        Expr::binary(
+            BinOp::Eq,
+            col(alias, "canonical_type"),
+            Expr::Lit(Literal::String(canonical_type.to_string())),
+        ),
+        Expr::Exists {
+            query: Box::new(Query::select(listed)),
+            negated: false,
+        },
+    )
+}
+
+/// The report, narrowed to `scope` when the caller is held to policies.
+pub async fn health_scoped(
+    catalog: &Catalog,
+    wh: &Warehouse,
+    top: usize,
+    scope: Option<&PeopleScope>,
 ) -> Result<HealthReport, IdentityError> {
     let identity = identity_of(catalog)?;
     let map = identity.tables.map();
@@ -94,18 +157,32 @@ pub async fn health(
     // The first read of a warehouse without a map is rejected; anything
     // else (unreachable, timeout) is reported as it is.
     let missing = |e: IdentityError| match e {
-        IdentityError::Warehouse(w @ crate::warehouse::WarehouseError::Query { .. }) => {
-            IdentityError::Invalid(format!(
-                "no identity map to report on ({w}); run `accord identity build` first"
-            ))
+        IdentityError::Warehouse(crate::warehouse::WarehouseError::Query { .. }) => {
+            IdentityError::Invalid(
+                "no identity map to report on; run `accord identity build` first".into(),
+            )
         }
         other => other,
     };
+    let canonical = &identity.canonical_type().name;
+    let ctes = scope.map(|s| s.ctes.clone()).unwrap_or_default();
+    let scoped = |mut q: Query| {
+        q.ctes = ctes.clone();
+        q
+    };
+    let k = scope.and_then(|s| s.min_group_size).map(i64::from);
+    // A count over fewer than k people (but not none) is withheld.
+    let small = |n: i64| k.is_some_and(|k| n > 0 && n < k);
+    let mut withheld = Vec::new();
 
     // Cluster sizes, then how many clusters have each size.
     let mut sizes = select_sizes(&map);
-    sizes.projection.truncate(3);
-    let per_size = Query::select(Select {
+    if scope.is_some() {
+        sizes.selection = Some(in_scope(canonical, "m"));
+    }
+    let mut counted = sizes.clone();
+    counted.projection.truncate(3);
+    let per_size = scoped(Query::select(Select {
         projection: vec![
             item(
                 Expr::Column {
@@ -117,14 +194,14 @@ pub async fn health(
             item(count_all(), "clusters"),
         ],
         from: Some(TableRef::Subquery {
-            query: Box::new(Query::select(sizes.clone())),
+            query: Box::new(Query::select(counted)),
             alias: Ident::generated("z"),
         }),
         joins: Vec::new(),
         selection: None,
         group_by: vec![1],
         having: None,
-    });
+    }));
     let dist = r.rows(per_size, usize::MAX).await.map_err(missing)?;
     let mut size_distribution: Vec<SizeBucket> = BUCKETS
         .iter()
@@ -145,52 +222,129 @@ pub async fn health(
             size_distribution[i].clusters += n;
         }
     }
+    size_distribution.retain(|b| {
+        let keep = !small(b.clusters);
+        if !keep {
+            withheld.push(format!("size {}", b.size));
+        }
+        keep
+    });
+    if small(clusters) {
+        (clusters, identifiers) = (0, 0);
+        withheld.push("totals".into());
+    }
 
-    let mut largest = Query::select(sizes);
-    largest.order_by = vec![
-        OrderItem {
-            expr: Expr::bare("size"),
-            desc: true,
-        },
-        OrderItem {
-            expr: Expr::bare("canonical_type"),
-            desc: false,
-        },
-        OrderItem {
-            expr: Expr::bare("canonical_id"),
-            desc: false,
-        },
-    ];
-    largest.limit = Some(top as u64);
-    let largest_clusters = r
-        .rows(largest, top)
+    // Single clusters are single people: none under a minimum group size.
+    let largest_clusters = if k.is_some() {
+        withheld.push("largest_clusters".into());
+        Vec::new()
+    } else {
+        let mut largest = scoped(Query::select(sizes));
+        largest.order_by = vec![
+            OrderItem {
+                expr: Expr::bare("size"),
+                desc: true,
+            },
+            OrderItem {
+                expr: Expr::bare("canonical_type"),
+                desc: false,
+            },
+            OrderItem {
+                expr: Expr::bare("canonical_id"),
+                desc: false,
+            },
+        ];
+        largest.limit = Some(top as u64);
+        r.rows(largest, top)
+            .await?
+            .iter()
+            .map(|row| ClusterSize {
+                canonical_type: text(&row[0]).unwrap_or_default(),
+                canonical_id: text(&row[1]),
+                identifiers: int(&row[2]),
+            })
+            .collect()
+    };
+
+    let identifiers_by_type = by_type(&r, &map, scope.map(|_| canonical.as_str()), &ctes)
         .await?
-        .iter()
-        .map(|row| ClusterSize {
-            canonical_type: text(&row[0]).unwrap_or_default(),
-            canonical_id: text(&row[1]),
-            identifiers: int(&row[2]),
+        .into_iter()
+        .filter_map(|(t, people)| {
+            if small(people) {
+                withheld.push(format!("type {}", t.identifier_type));
+                None
+            } else {
+                Some(t)
+            }
         })
         .collect();
 
-    let mut by_type = query(vec![c("identifier_type"), count_all()], &map, None);
-    if let SetExpr::Select(s) = &mut by_type.body {
+    // The last run's counts are about everyone in the map.
+    let last_run = match scope {
+        Some(_) => {
+            withheld.push("last_run".into());
+            None
+        }
+        None => last_run(&r, identity).await?,
+    };
+    Ok(HealthReport {
+        rule_version: identity.rule_version,
+        map_table: map,
+        identifiers,
+        clusters,
+        identifiers_by_type,
+        size_distribution,
+        largest_clusters,
+        last_run,
+        scope: scope.map(|_| "policies"),
+        withheld,
+    })
+}
+
+/// Identifiers per type, each with the number of clusters (people) they
+/// belong to; only people in scope when `scoped_type` (the canonical
+/// type) is given.
+async fn by_type(
+    r: &Runner<'_>,
+    map: &str,
+    scoped_type: Option<&str>,
+    ctes: &[Cte],
+) -> Result<Vec<(TypeCount, i64)>, IdentityError> {
+    let people = Expr::Aggregate {
+        agg: crate::catalog::Aggregation::CountDistinct,
+        arg: Some(Box::new(c("canonical_id"))),
+    };
+    let mut q = query(
+        vec![c("identifier_type"), count_all(), people],
+        map,
+        scoped_type.map(|t| in_scope(t, "t")),
+    );
+    q.ctes = ctes.to_vec();
+    if let SetExpr::Select(s) = &mut q.body {
         s.group_by = vec![1];
     }
-    by_type.order_by = vec![OrderItem {
+    q.order_by = vec![OrderItem {
         expr: Expr::bare("c0"),
         desc: false,
     }];
-    let identifiers_by_type = r
-        .rows(by_type, usize::MAX)
+    Ok(r.rows(q, usize::MAX)
         .await?
         .iter()
-        .map(|row| TypeCount {
-            identifier_type: text(&row[0]).unwrap_or_default(),
-            identifiers: int(&row[1]),
+        .map(|row| {
+            let t = TypeCount {
+                identifier_type: text(&row[0]).unwrap_or_default(),
+                identifiers: int(&row[1]),
+            };
+            (t, int(&row[2]))
         })
-        .collect();
+        .collect())
+}
 
+/// The last build's summary.
+async fn last_run(
+    r: &Runner<'_>,
+    identity: &super::Identity,
+) -> Result<Option<RunSummary>, IdentityError> {
     let cols = [
         "run_id",
         "run_at",
@@ -215,8 +369,7 @@ pub async fn health(
         desc: true,
     }];
     last.limit = Some(1);
-    let last_run = r
-        .rows(last, 1)
+    Ok(r.rows(last, 1)
         .await?
         .into_iter()
         .next()
@@ -233,17 +386,7 @@ pub async fn health(
             merges: int(&row[9]),
             splits: int(&row[10]),
             duration_ms: int(&row[11]),
-        });
-    Ok(HealthReport {
-        rule_version: identity.rule_version,
-        map_table: map,
-        identifiers,
-        clusters,
-        identifiers_by_type,
-        size_distribution,
-        largest_clusters,
-        last_run,
-    })
+        }))
 }
 
 /// `SELECT canonical_type, canonical_id, COUNT(*) AS size FROM map GROUP BY 1, 2`.

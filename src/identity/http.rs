@@ -21,9 +21,11 @@ pub struct HealthParams {
     pub top: Option<usize>,
 }
 
-/// Canonical ids are keys of the stitched entity (customer ids): a caller
-/// who may not see that entity on every model carrying it gets cluster sizes
-/// without ids.
+/// A caller held to policies (row filters, a purpose that needs consent,
+/// `min_group_size`) gets the report over the people those policies let it
+/// see ([`crate::planner::people_scope`], see docs/identity.md). Canonical
+/// ids are keys of the stitched entity (customer ids): a caller who may not
+/// see that entity on every model carrying it gets cluster sizes without ids.
 pub async fn health(
     State(state): State<Arc<AppState>>,
     Authed(caller): Authed,
@@ -38,18 +40,23 @@ pub async fn health(
             .filter(|m| m.entity(&i.entity).is_some())
             .all(|m| access.dimension_visible(m.id, &i.entity))
     });
+    let scope = match catalog.identity {
+        Some(_) => crate::planner::people_scope(&catalog, &caller)?,
+        None => None,
+    };
     let top = p.top.unwrap_or(10).min(100);
-    let mut report = super::health(&catalog, &state.warehouse, top)
+    let mut report = super::health_scoped(&catalog, &state.warehouse, top, scope.as_ref())
         .await
         .map_err(|e| match e {
             IdentityError::NoDefinition => {
                 ApiError::new(StatusCode::NOT_FOUND, "no_identity", e.to_string())
             }
             IdentityError::Warehouse(w) => ApiError::from(w),
-            other => ApiError::new(
+            other => ApiError::logged(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "identity_unavailable",
-                other.to_string(),
+                "the identity map cannot be read; has `accord identity build` run?",
+                &other,
             ),
         })?;
     if !ids_visible {

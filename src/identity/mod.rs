@@ -28,7 +28,7 @@ pub mod raw;
 pub mod sql;
 
 pub use build::{BuildMode, BuildOptions, BuildReport, Exclusion, IdentityError, build, exclude};
-pub use health::{HealthReport, health};
+pub use health::{HealthReport, health, health_scoped};
 pub use model::{EdgeSource, IdentifierType, Identity, Limit, Tables};
 
 use crate::sql::ast::Expr;

@@ -21,11 +21,11 @@ pub fn tables(catalog: &Catalog, access: &Access) -> Vec<Table> {
         if catalog.model_by_name(&a.name).is_some() {
             continue;
         }
-        let tm = catalog.model(a.touches.model);
-        let visible = |i: usize| access.dimension_visible(tm.id, &tm.dimensions[i].name);
-        if !visible(a.touches.time) || !visible(a.touches.channel) {
+        if !crate::attribution::visible(catalog, access, a) {
             continue;
         }
+        let tm = catalog.model(a.touches.model);
+        let visible = |i: usize| access.dimension_visible(tm.id, &tm.dimensions[i].name);
         let MetricKind::Simple {
             model: conv_model, ..
         } = catalog.metric(a.conversion).kind
@@ -117,7 +117,6 @@ pub fn tables(catalog: &Catalog, access: &Access) -> Vec<Table> {
                 )
             })),
             columns,
-            hidden: Vec::new(),
             attribution: Some(a.name.clone()),
         });
     }

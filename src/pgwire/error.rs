@@ -81,9 +81,15 @@ impl From<ApiError> for SqlError {
             "warehouse_error" => "58000",
             _ => INTERNAL,
         };
+        // The detail of a warehouse or internal error is already safe (see
+        // `ApiError::logged`); its request id names the log entry.
         let mut out = SqlError::new(code, e.detail);
         if !e.suggestions.is_empty() {
             out.hint = Some(format!("did you mean {}?", e.suggestions.join(", ")));
+        } else if let Some(id) = &e.request_id {
+            out.hint = Some(format!(
+                "the server log has the details under request id {id}"
+            ));
         }
         out
     }

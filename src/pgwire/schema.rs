@@ -47,9 +47,6 @@ pub struct Table {
     pub model: ModelId,
     pub description: Option<String>,
     pub columns: Vec<Column>,
-    /// Columns the table has that this caller's roles hide: naming one is
-    /// `insufficient_privilege`, not `undefined_column`.
-    pub hidden: Vec<String>,
     /// The attribution instance whose credited metrics this table holds
     /// (see `super::attribution`); `None` for a model's table.
     pub attribution: Option<String>,
@@ -128,25 +125,11 @@ fn metric_type(catalog: &Catalog, kind: &MetricKind) -> (ColumnType, Option<Aggr
     }
 }
 
+/// The tables and columns a caller sees. Hidden members are simply absent:
+/// naming one is `undefined_column` / `undefined_table`, as for a name that
+/// does not exist, and `pg_class` / `information_schema` (built from this)
+/// list only these.
 pub fn build(catalog: &Catalog, caller: &Caller) -> Exposed {
-    let mut exposed = build_visible(catalog, caller);
-    if !caller.operator {
-        let all = build_visible(catalog, &Caller::operator());
-        for t in &mut exposed.tables {
-            if let Some(full) = all.tables.iter().find(|x| x.name == t.name) {
-                t.hidden = full
-                    .columns
-                    .iter()
-                    .filter(|c| t.columns.iter().all(|v| v.name != c.name))
-                    .map(|c| c.name.clone())
-                    .collect();
-            }
-        }
-    }
-    exposed
-}
-
-fn build_visible(catalog: &Catalog, caller: &Caller) -> Exposed {
     let access = match Access::resolve(catalog, caller) {
         Ok(a) => a,
         Err(e) => {
@@ -260,12 +243,21 @@ fn build_visible(catalog: &Catalog, caller: &Caller) -> Exposed {
                 description: m.description.clone().or_else(|| m.label.clone()),
             });
         }
+        // A model is a table only for a caller who may use one of its own
+        // members (a metric over it, or one of its dimensions); a table of
+        // nothing but other models' dimensions would only reveal the model.
+        let own_dim = |c: &Column| {
+            matches!(&c.kind, ColKind::Dimension { reference, .. }
+                if reference.split_once('.').is_some_and(|(m, _)| m == model.name))
+        };
+        if own.is_empty() && !columns.iter().any(own_dim) {
+            continue;
+        }
         tables.push(Table {
             name: model.name.clone(),
             model: model.id,
             description: model.description.clone(),
             columns,
-            hidden: Vec::new(),
             attribution: None,
         });
     }

@@ -202,22 +202,9 @@ fn ident_lower(i: &sp::Ident) -> String {
     }
 }
 
+/// A column the caller cannot name: absent, or hidden by its roles — the
+/// same SQLSTATE and words either way, so names cannot be probed.
 fn column_not_found(ctx: &Ctx, name: &str) -> SqlError {
-    if ctx
-        .table
-        .hidden
-        .iter()
-        .any(|h| h.eq_ignore_ascii_case(name))
-    {
-        return SqlError::new(
-            super::error::INSUFFICIENT_PRIVILEGE,
-            format!(
-                "permission denied for column \"{name}\" of {}",
-                ctx.table.name
-            ),
-        )
-        .hint("the access policies do not show this member to your roles");
-    }
     let close =
         crate::diagnostics::closest(name, ctx.table.columns.iter().map(|c| c.name.as_str()));
     let mut e = SqlError::new(

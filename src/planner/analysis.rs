@@ -5,7 +5,7 @@
 //! same code metric scans use).
 
 use crate::access::{Access, Caller};
-use crate::catalog::analysis::EventSource;
+use crate::catalog::analysis::{EventSource, Funnel, Retention};
 use crate::catalog::{Catalog, DimensionKind, ModelId};
 use crate::query::{DimensionRef, Filter, SemanticQuery};
 use crate::sql::ast::*;
@@ -13,7 +13,6 @@ use crate::sql::convert::parse_request_filter;
 
 use super::build::{
     ScanPolicyInput, describe_row_policies, resolve_row_expr, scan_policy_conditions, untruncated,
-    visible_suggestions,
 };
 use super::filters::{self, coerce_time_literals, structured};
 use super::resolve::{JoinTree, ResolvedDim, qualify, resolve_dimension, source_ref, target_model};
@@ -51,28 +50,47 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         )
         .at("retention")),
         (Some(name), None) => {
-            let f = catalog.analyses.funnel(name).ok_or_else(|| {
-                PlanError::new(ErrorCode::UnknownMetric, format!("unknown funnel `{name}`"))
-                    .with_suggestions(crate::diagnostics::closest(
-                        name,
-                        catalog.analyses.funnels.iter().map(|f| f.name.as_str()),
-                    ))
-                    .at("funnel")
-            })?;
+            // A funnel the caller may not run is an unknown one.
+            let f = catalog
+                .analyses
+                .funnel(name)
+                .filter(|f| funnel_visible(catalog, &cx.access, f))
+                .ok_or_else(|| {
+                    PlanError::new(ErrorCode::UnknownMetric, format!("unknown funnel `{name}`"))
+                        .with_suggestions(crate::diagnostics::closest(
+                            name,
+                            catalog
+                                .analyses
+                                .funnels
+                                .iter()
+                                .filter(|f| funnel_visible(catalog, &cx.access, f))
+                                .map(|f| f.name.as_str()),
+                        ))
+                        .at("funnel")
+                })?;
             super::funnel::plan(&mut cx, f)
         }
         (None, Some(name)) => {
-            let r = catalog.analyses.retention(name).ok_or_else(|| {
-                PlanError::new(
-                    ErrorCode::UnknownMetric,
-                    format!("unknown retention analysis `{name}`"),
-                )
-                .with_suggestions(crate::diagnostics::closest(
-                    name,
-                    catalog.analyses.retention.iter().map(|r| r.name.as_str()),
-                ))
-                .at("retention")
-            })?;
+            let r = catalog
+                .analyses
+                .retention(name)
+                .filter(|r| retention_visible(catalog, &cx.access, r))
+                .ok_or_else(|| {
+                    PlanError::new(
+                        ErrorCode::UnknownMetric,
+                        format!("unknown retention analysis `{name}`"),
+                    )
+                    .with_suggestions(crate::diagnostics::closest(
+                        name,
+                        catalog
+                            .analyses
+                            .retention
+                            .iter()
+                            .filter(|r| retention_visible(catalog, &cx.access, r))
+                            .map(|r| r.name.as_str()),
+                    ))
+                    .at("retention")
+                })?;
             super::retention::plan(&mut cx, r)
         }
         (None, None) => Err(PlanError::new(
@@ -190,24 +208,6 @@ impl<'c> AnalysisCx<'c> {
         })
     }
 
-    /// Refuses an analysis over a model the caller cannot see: seeing a
-    /// model's events means seeing the time dimension that orders them.
-    pub fn check_visible(&self, what: &str, src: &EventSource) -> Result<(), PlanError> {
-        let model = self.catalog.model(src.model);
-        let time = &model.dimensions[src.time].name;
-        if self.access.dimension_visible(src.model, time) {
-            Ok(())
-        } else {
-            Err(PlanError::new(
-                ErrorCode::Forbidden,
-                format!(
-                    "{what} reads model `{}`, which is not available to you",
-                    model.name
-                ),
-            ))
-        }
-    }
-
     /// The breakdown (or cohort dimension) as the caller sees it from
     /// `model`: visible or refused, masked if the caller's roles mask it.
     pub fn breakdown(
@@ -227,14 +227,7 @@ impl<'c> AnalysisCx<'c> {
         let target = target_model(self.catalog, &r, &[joins.base], &|m, d| {
             self.access.dimension_visible(m, d)
         })
-        .map_err(|e| visible_suggestions(e, self.catalog, &self.access).at(field))?;
-        if !self.access.dimension_visible(target, &r.name) {
-            return Err(PlanError::new(
-                ErrorCode::Forbidden,
-                format!("dimension `{}` is not available to you", r.raw),
-            )
-            .at(field));
-        }
+        .map_err(|e| e.at(field))?;
         let context = format!("the breakdown `{}`", r.raw);
         let d = resolve_dimension(self.catalog, joins, &r, target, &context)
             .map_err(|e| e.at(field))?;
@@ -321,14 +314,7 @@ impl<'c> AnalysisCx<'c> {
             |r: &DimensionRef, joins: &mut JoinTree| -> Result<ResolvedDim, PlanError> {
                 let target = target_model(catalog, r, &[src.model], &|m, d| {
                     access.dimension_visible(m, d)
-                })
-                .map_err(|e| visible_suggestions(e, catalog, access))?;
-                if !access.dimension_visible(target, &r.name) {
-                    return Err(PlanError::new(
-                        ErrorCode::Forbidden,
-                        format!("dimension `{}` is not available to you", r.raw),
-                    ));
-                }
+                })?;
                 let d = resolve_dimension(catalog, joins, r, target, &context)?;
                 Ok(match access.mask(target, &r.name) {
                     Some(mask) => ResolvedDim {
@@ -440,7 +426,7 @@ impl<'c> AnalysisCx<'c> {
 
 /// Whether a reference (from `base`) names a time dimension: strings
 /// compared with one are read as times.
-fn is_time_in(catalog: &Catalog, base: ModelId, parts: &[Ident]) -> bool {
+pub(super) fn is_time_in(catalog: &Catalog, base: ModelId, parts: &[Ident]) -> bool {
     let text: Vec<&str> = parts.iter().map(|p| p.value.as_str()).collect();
     let Ok(r) = DimensionRef::parse(&text.join(".")) else {
         return false;
@@ -593,22 +579,60 @@ pub fn null_of(kind: DimensionKind) -> Expr {
     })
 }
 
+/// Whether the caller may see an event source: seeing a model's events
+/// means seeing the time dimension that orders them.
+fn source_visible(catalog: &Catalog, access: &Access, src: &EventSource) -> bool {
+    let time = &catalog.model(src.model).dimensions[src.time].name;
+    access.dimension_visible(src.model, time)
+}
+
+/// Whether a definition's breakdown (or cohort dimension) is one the
+/// caller may see from `base`. One that does not resolve at all is left to
+/// planning, which words the definition's own error.
+fn breakdown_visible(catalog: &Catalog, access: &Access, text: &str, base: ModelId) -> bool {
+    let Ok(r) = DimensionRef::parse(text) else {
+        return true;
+    };
+    target_model(catalog, &r, &[base], &|_, _| true).is_err()
+        || target_model(catalog, &r, &[base], &|m, d| access.dimension_visible(m, d)).is_ok()
+}
+
+/// Whether the caller may run a funnel: every step, exclusion and the
+/// breakdown visible. Planning and listings agree through this one test,
+/// so a funnel the caller may not run is unknown, never "forbidden".
+pub fn funnel_visible(catalog: &Catalog, access: &Access, f: &Funnel) -> bool {
+    f.steps.iter().all(|s| source_visible(catalog, access, s))
+        && f.exclusions
+            .iter()
+            .all(|x| source_visible(catalog, access, &x.event))
+        && match (&f.breakdown, f.steps.first()) {
+            (Some(b), Some(first)) => breakdown_visible(catalog, access, b, first.model),
+            _ => true,
+        }
+}
+
+/// Whether the caller may run a retention analysis (see [`funnel_visible`]).
+pub fn retention_visible(catalog: &Catalog, access: &Access, r: &Retention) -> bool {
+    source_visible(catalog, access, &r.cohort)
+        && source_visible(catalog, access, &r.returns)
+        && r.group_by
+            .as_deref()
+            .is_none_or(|g| breakdown_visible(catalog, access, g, r.cohort.model))
+}
+
 /// The funnels and retention analyses a caller may run, for catalog
 /// listings (REST `/v1/catalog`, GraphQL): those whose every model the
 /// caller can see.
 pub fn catalog_entries(catalog: &Catalog, access: &Access) -> serde_json::Value {
     use serde_json::json;
-    let visible = |src: &EventSource| {
-        access.dimension_visible(
-            src.model,
-            &catalog.model(src.model).dimensions[src.time].name,
-        )
-    };
+    // Definition filters may name members the caller cannot see: shown to
+    // unrestricted callers only.
+    let shows_filters = !access.is_restricted();
     let event = |src: &EventSource| {
         json!({
             "name": src.name,
             "model": catalog.model(src.model).name,
-            "filter": src.filter_text,
+            "filter": src.filter_text.as_ref().filter(|_| shows_filters),
             "time": catalog.model(src.model).dimensions[src.time].name,
         })
     };
@@ -616,7 +640,7 @@ pub fn catalog_entries(catalog: &Catalog, access: &Access) -> serde_json::Value 
         .analyses
         .funnels
         .iter()
-        .filter(|f| f.steps.iter().all(visible) && f.exclusions.iter().all(|x| visible(&x.event)))
+        .filter(|f| funnel_visible(catalog, access, f))
         .map(|f| {
             json!({
                 "name": f.name,
@@ -642,7 +666,7 @@ pub fn catalog_entries(catalog: &Catalog, access: &Access) -> serde_json::Value 
         .analyses
         .retention
         .iter()
-        .filter(|r| visible(&r.cohort) && visible(&r.returns))
+        .filter(|r| retention_visible(catalog, access, r))
         .map(|r| {
             json!({
                 "name": r.name,

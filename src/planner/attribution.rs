@@ -235,38 +235,31 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
     let mut instances: Vec<&Attribution> = Vec::new();
     for (i, name) in q.attribution.iter().enumerate() {
         let field = format!("attribution[{i}]");
-        let a = catalog.attribution(name.trim()).ok_or_else(|| {
-            PlanError::new(
-                ErrorCode::UnknownMetric,
-                format!("unknown attribution `{name}`"),
-            )
-            .with_suggestions(closest(
-                name,
-                catalog.attributions.iter().map(|a| a.name.as_str()),
-            ))
-            .at(&field)
-        })?;
+        // An instance the caller may not use is an unknown one.
+        let a = catalog
+            .attribution(name.trim())
+            .filter(|a| crate::attribution::visible(catalog, &access, a))
+            .ok_or_else(|| {
+                PlanError::new(
+                    ErrorCode::UnknownMetric,
+                    format!("unknown attribution `{name}`"),
+                )
+                .with_suggestions(closest(
+                    name,
+                    catalog
+                        .attributions
+                        .iter()
+                        .filter(|a| crate::attribution::visible(catalog, &access, a))
+                        .map(|a| a.name.as_str()),
+                ))
+                .at(&field)
+            })?;
         if instances.iter().any(|x| x.name == a.name) {
             return Err(PlanError::new(
                 ErrorCode::InvalidQuery,
                 format!("attribution `{name}` is requested twice"),
             )
             .at(&field));
-        }
-        // Crediting reads the touches' time and channel: a caller who may
-        // not see them may not have them credited either.
-        let tm = catalog.model(a.touches.model);
-        for d in [a.touches.time, a.touches.channel] {
-            if !access.dimension_visible(tm.id, &tm.dimensions[d].name) {
-                return Err(PlanError::new(
-                    ErrorCode::Forbidden,
-                    format!(
-                        "attribution `{}` credits touches of `{}`, which are not available to you",
-                        a.name, tm.name
-                    ),
-                )
-                .at(&field));
-            }
         }
         instances.push(a);
     }
@@ -412,13 +405,18 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
 
     // Dimensions: touch dimensions, the touch time, metric_time.
     let touch_time = &tm.dimensions[instances[0].touches.time];
+    // Only what the caller may see: these names are shown in errors.
     let allowed: Vec<String> = {
-        let mut v = vec!["metric_time".to_string()];
+        let mut v = Vec::new();
+        if access.metric_time_visible() {
+            v.push("metric_time".to_string());
+        }
         v.push(format!("{}.{}", tm.name, touch_time.name));
         for a in &instances {
             for d in &a.touches.dimensions {
-                let n = format!("{}.{}", tm.name, tm.dimensions[*d].name);
-                if !v.contains(&n) {
+                let name = &tm.dimensions[*d].name;
+                let n = format!("{}.{name}", tm.name);
+                if !v.contains(&n) && access.dimension_visible(tm.id, name) {
                     v.push(n);
                 }
             }
@@ -438,11 +436,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
     let classify = |r: &DimensionRef, field: &str| -> Result<Option<OutDim>, PlanError> {
         if r.is_metric_time() {
             if !access.metric_time_visible() {
-                return Err(PlanError::new(
-                    ErrorCode::Forbidden,
-                    "metric_time is not available to you",
-                )
-                .at(field));
+                return Err(super::build::hidden_metric_time(&r.raw).at(field));
             }
             let grain = r.grain.unwrap_or(metric_time_grain);
             if grain < metric_time_grain {
@@ -460,16 +454,13 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         if !r.path.is_empty() || r.model.as_deref().is_some_and(|m| m != tm.name) {
             return Ok(None);
         }
-        let Some((di, d)) = tm.dimension(&r.name) else {
+        // A hidden touch dimension is treated as an absent one.
+        let Some((di, d)) = tm
+            .dimension(&r.name)
+            .filter(|(_, d)| access.dimension_visible(tm.id, &d.name))
+        else {
             return Ok(None);
         };
-        if !access.dimension_visible(tm.id, &d.name) {
-            return Err(PlanError::new(
-                ErrorCode::Forbidden,
-                format!("dimension `{}` is not available to you", r.raw),
-            )
-            .at(field));
-        }
         if instances.iter().all(|a| a.touches.time == di) {
             let DimensionKind::Time { granularity } = d.kind else {
                 return Ok(None);
@@ -553,17 +544,10 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             Some(OutDim::ConversionTime(_)) => FilterTarget::Conversion(r),
             Some(d) => FilterTarget::Credited(d),
             None => {
-                let target = target_model(catalog, &r, &[conv_model], &|m, d| {
+                target_model(catalog, &r, &[conv_model], &|m, d| {
                     access.dimension_visible(m, d)
                 })
                 .map_err(|e| e.at(&field))?;
-                if !access.dimension_visible(target, &r.name) {
-                    return Err(PlanError::new(
-                        ErrorCode::Forbidden,
-                        format!("dimension `{}` is not available to you", r.raw),
-                    )
-                    .at(&field));
-                }
                 FilterTarget::Conversion(r)
             }
         };
@@ -584,10 +568,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         }
     }
     if q.time_range.is_some() && !access.metric_time_visible() {
-        return Err(
-            PlanError::new(ErrorCode::Forbidden, "metric_time is not available to you")
-                .at("time_range"),
-        );
+        return Err(super::build::hidden_metric_time("metric_time").at("time_range"));
     }
     let time_range = super::timezone::range_bounds(q)?;
 

@@ -118,50 +118,46 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             Some(v) => catalog.metric_version(&name, v),
             None => catalog.default_metric(&name),
         };
-        let metric = metric.ok_or_else(|| {
-            // Versions the caller may not see are not mentioned at all.
-            let versions = access.visible_versions(&name);
-            if versions.is_empty() {
-                PlanError::new(ErrorCode::UnknownMetric, format!("unknown metric `{name}`"))
-                    .with_suggestions(closest(
-                        &name,
-                        catalog.metric_names().filter(|n| {
-                            catalog
-                                .default_metric(n)
-                                .is_some_and(|m| access.metric_visible(m.id))
-                        }),
-                    ))
-            } else {
-                let list: Vec<String> = versions
-                    .iter()
-                    .map(|id| {
-                        let m = catalog.metric(*id);
-                        format!("{}@{} ({})", m.name, m.version, m.status.name())
-                    })
-                    .collect();
-                PlanError::new(
-                    ErrorCode::UnknownMetric,
-                    match version {
-                        Some(v) => format!(
-                            "metric `{name}` has no version {v}; it has {}",
-                            list.join(", ")
-                        ),
-                        None => format!(
-                            "metric `{name}` has no active version; ask for one explicitly: {}",
-                            list.join(", ")
-                        ),
-                    },
-                )
-            }
-            .at(&field)
-        })?;
-        if !access.metric_visible(metric.id) {
-            return Err(PlanError::new(
-                ErrorCode::Forbidden,
-                format!("metric `{}` is not available to you", metric.name),
-            )
-            .at(&field));
-        }
+        // A hidden metric is an unknown one: same code, same words.
+        let metric = metric
+            .filter(|m| access.metric_visible(m.id))
+            .ok_or_else(|| {
+                // Versions the caller may not see are not mentioned at all.
+                let versions = access.visible_versions(&name);
+                if versions.is_empty() {
+                    PlanError::new(ErrorCode::UnknownMetric, format!("unknown metric `{name}`"))
+                        .with_suggestions(closest(
+                            &name,
+                            catalog.metric_names().filter(|n| {
+                                catalog
+                                    .default_metric(n)
+                                    .is_some_and(|m| access.metric_visible(m.id))
+                            }),
+                        ))
+                } else {
+                    let list: Vec<String> = versions
+                        .iter()
+                        .map(|id| {
+                            let m = catalog.metric(*id);
+                            format!("{}@{} ({})", m.name, m.version, m.status.name())
+                        })
+                        .collect();
+                    PlanError::new(
+                        ErrorCode::UnknownMetric,
+                        match version {
+                            Some(v) => format!(
+                                "metric `{name}` has no version {v}; it has {}",
+                                list.join(", ")
+                            ),
+                            None => format!(
+                                "metric `{name}` has no active version; ask for one explicitly: {}",
+                                list.join(", ")
+                            ),
+                        },
+                    )
+                }
+                .at(&field)
+            })?;
         // Lifecycle (deprecated: a warning naming the replacement; past its
         // sunset: an error), see crate::governance::lifecycle.
         warnings.extend(
@@ -352,34 +348,21 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
     for (field, r) in all_refs {
         if r.is_metric_time() {
             if !access.metric_time_visible() {
-                return Err(PlanError::new(
-                    ErrorCode::Forbidden,
-                    "metric_time is not available to you",
-                )
-                .at(&field));
+                return Err(hidden_metric_time(&r.raw).at(&field));
             }
             continue;
         }
+        // Every name the caller writes must be one it may see: a hidden
+        // one is unknown, like an absent one (target_model).
         let target = match targets.get(&r.raw) {
             Some(t) => *t,
             None => target_model(catalog, r, &bases, &|m, d| access.dimension_visible(m, d))
-                .map_err(|e| visible_suggestions(e, catalog, &access).at(&field))?,
+                .map_err(|e| e.at(&field))?,
         };
-        // Every name the caller writes must be one it may see.
-        if !access.dimension_visible(target, &r.name) {
-            return Err(PlanError::new(
-                ErrorCode::Forbidden,
-                format!("dimension `{}` is not available to you", r.raw),
-            )
-            .at(&field));
-        }
         targets.insert(r.raw.clone(), target);
     }
     if q.time_range.is_some() && !access.metric_time_visible() {
-        return Err(
-            PlanError::new(ErrorCode::Forbidden, "metric_time is not available to you")
-                .at("time_range"),
-        );
+        return Err(hidden_metric_time("metric_time").at("time_range"));
     }
     let row_policies = access.row_filters()?;
     let min_group_size = access.min_group_size();
@@ -1322,22 +1305,13 @@ fn stitch(
     })
 }
 
-/// Drops suggestions naming members the caller may not see.
-pub(super) fn visible_suggestions(
-    mut e: PlanError,
-    catalog: &Catalog,
-    access: &Access,
-) -> PlanError {
-    e.suggestions.retain(|s| {
-        let parts: Vec<&str> = s.split('.').collect();
-        match parts.as_slice() {
-            [.., model, dim] => catalog
-                .model_by_name(model)
-                .is_some_and(|m| access.dimension_visible(m.id, dim)),
-            _ => true,
-        }
-    });
-    e
+/// The error for `metric_time` when the caller's roles hide it: the one an
+/// unknown dimension gets, so hidden and absent read alike.
+pub(super) fn hidden_metric_time(raw: &str) -> PlanError {
+    PlanError::new(
+        ErrorCode::UnknownDimension,
+        format!("unknown dimension `{raw}`"),
+    )
 }
 
 /// What [`scan_policy_conditions`] needs to know about one scan.
@@ -1380,15 +1354,19 @@ pub(super) fn scan_policy_conditions(
             continue;
         }
         let f = coerce_time_literals(filter.clone(), is_time)?;
+        // Refused without naming the policy's model or members, which the
+        // caller may not see; the reason goes to the log for operators.
         let bound = resolve_row_expr(f, resolve).map_err(|e| {
+            tracing::warn!(
+                target: "accord::errors",
+                policy_model = %catalog.model(*policy_model).name,
+                model = %model.name,
+                reason = %e.message,
+                "a row policy cannot be enforced"
+            );
             PlanError::new(
                 ErrorCode::Forbidden,
-                format!(
-                    "the row policy on `{}` cannot be enforced for `{}`: {}",
-                    catalog.model(*policy_model).name,
-                    model.name,
-                    e.message
-                ),
+                "an access policy of your roles cannot be enforced for this query",
             )
         })?;
         conditions.push(bound);

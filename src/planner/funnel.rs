@@ -39,10 +39,6 @@ fn t_col(i: usize) -> String {
 
 pub fn plan(cx: &mut AnalysisCx, f: &Funnel) -> Result<Plan, PlanError> {
     cx.stitched = f.stitched_at.is_some();
-    let what = format!("funnel `{}`", f.name);
-    for s in f.steps.iter().chain(f.exclusions.iter().map(|x| &x.event)) {
-        cx.check_visible(&what, s)?;
-    }
     let n = f.steps.len();
     let unordered = f.order == FunnelOrder::Unordered;
     let strict = f.order == FunnelOrder::Strict;

@@ -18,6 +18,7 @@ mod funnel;
 mod kanon;
 mod like;
 mod metrics;
+mod people;
 mod resolve;
 mod retention;
 pub mod spine;
@@ -28,6 +29,7 @@ pub mod timezone;
 pub use timeintel::natural_grain;
 
 pub use analysis::catalog_entries as analysis_catalog;
+pub use people::{PEOPLE_CTE, PeopleScope, people_scope};
 use serde::Serialize;
 use thiserror::Error;
 

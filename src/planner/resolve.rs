@@ -233,6 +233,35 @@ fn member(catalog: &Catalog, model: ModelId, name: &str) -> Option<Member> {
         .map(|e| Member::Entity(e.name.clone()))
 }
 
+/// The error for a dimension the caller cannot name: absent from the
+/// catalog or hidden from the caller, worded alike, with suggestions drawn
+/// from the names the caller may see only.
+pub fn unknown_dimension(
+    catalog: &Catalog,
+    r: &DimensionRef,
+    visible: &dyn Fn(ModelId, &str) -> bool,
+) -> PlanError {
+    let names: Vec<String> = all_dimension_names(catalog)
+        .into_iter()
+        .filter(|n| match n.split_once('.') {
+            Some((model, dim)) => catalog
+                .model_by_name(model)
+                .is_some_and(|m| visible(m.id, dim)),
+            // metric_time: its own visibility is checked by the callers.
+            None => false,
+        })
+        .collect();
+    let wanted = match &r.model {
+        Some(m) => format!("{m}.{}", r.name),
+        None => r.name.clone(),
+    };
+    PlanError::new(
+        ErrorCode::UnknownDimension,
+        format!("unknown dimension `{}`", r.raw),
+    )
+    .with_suggestions(closest(&wanted, names.iter().map(String::as_str)))
+}
+
 /// The model a reference points at, decided once per query so every scan
 /// agrees on it.
 /// `visible` says which `model.dimension` the caller may see: a bare name
@@ -244,28 +273,13 @@ pub fn target_model(
     visible: &dyn Fn(ModelId, &str) -> bool,
 ) -> Result<ModelId, PlanError> {
     if let Some(model_name) = &r.model {
-        let m = catalog.model_by_name(model_name).ok_or_else(|| {
-            PlanError::new(
-                ErrorCode::UnknownDimension,
-                format!("unknown model `{model_name}` in `{}`", r.raw),
-            )
-            .with_suggestions(closest(
-                &r.raw,
-                all_dimension_names(catalog).iter().map(String::as_str),
-            ))
-        })?;
-        if member(catalog, m.id, &r.name).is_none() {
-            let names: Vec<String> = all_dimension_names(catalog);
-            return Err(PlanError::new(
-                ErrorCode::UnknownDimension,
-                format!("unknown dimension `{}`", r.raw),
-            )
-            .with_suggestions(closest(
-                &format!("{}.{}", model_name, r.name),
-                names.iter().map(String::as_str),
-            )));
-        }
-        return Ok(m.id);
+        // An absent model, an absent member and a hidden one are one and
+        // the same error, so names cannot be probed.
+        return catalog
+            .model_by_name(model_name)
+            .filter(|m| member(catalog, m.id, &r.name).is_some() && visible(m.id, &r.name))
+            .map(|m| m.id)
+            .ok_or_else(|| unknown_dimension(catalog, r, visible));
     }
     let candidates: Vec<ModelId> = catalog
         .models
@@ -275,14 +289,7 @@ pub fn target_model(
         .collect();
     match candidates.as_slice() {
         [one] => Ok(*one),
-        [] => {
-            let names = all_dimension_names(catalog);
-            Err(PlanError::new(
-                ErrorCode::UnknownDimension,
-                format!("unknown dimension `{}`", r.raw),
-            )
-            .with_suggestions(closest(&r.name, names.iter().map(String::as_str))))
-        }
+        [] => Err(unknown_dimension(catalog, r, visible)),
         many => {
             // Prefer the one model every scan can reach.
             let reachable: Vec<ModelId> = many

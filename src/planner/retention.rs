@@ -84,9 +84,6 @@ fn union(selects: Vec<Select>) -> Query {
 
 pub fn plan(cx: &mut AnalysisCx, r: &Retention) -> Result<Plan, PlanError> {
     cx.stitched = r.stitched_at.is_some();
-    let what = format!("retention analysis `{}`", r.name);
-    cx.check_visible(&what, &r.cohort)?;
-    cx.check_visible(&what, &r.returns)?;
     let (grain, unit) = grain_and_unit(r.period);
     let n = r.periods;
     let has_bd = r.group_by.is_some();

@@ -458,7 +458,8 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
     let mut warnings = Vec::new();
     for (i, text) in q.metrics.iter().enumerate() {
         let field = format!("metrics[{i}]");
-        let Some(m) = resolve(catalog, text) else {
+        // A hidden metric is worded as an unknown one, by the plain planner.
+        let Some(m) = resolve(catalog, text).filter(|m| access.metric_visible(m.id)) else {
             // The plain planner words unknown names (with suggestions).
             return super::build::plan(
                 catalog,
@@ -471,13 +472,6 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             .map_err(|e| e.at(&field))
             .and(Err(invalid(format!("unknown metric `{text}`")).at(&field)));
         };
-        if !access.metric_visible(m.id) {
-            return Err(PlanError::new(
-                ErrorCode::Forbidden,
-                format!("metric `{}` is not available to you", m.name),
-            )
-            .at(&field));
-        }
         warnings.extend(
             crate::governance::lifecycle::check_use(
                 catalog,

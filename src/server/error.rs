@@ -1,6 +1,11 @@
 //! API errors as RFC 9457 problem+json: a stable `code`, a human message,
 //! the offending field and suggestions. User mistakes are 4xx, warehouse
 //! trouble 502/503/504; nothing a caller sends produces a 500.
+//!
+//! What callers see and what operators see differ: an error the caller did
+//! not cause (warehouse, engine, internal) leaves with a fixed, safe
+//! message — never SQL, engine text or file paths — and the request id;
+//! the full detail is logged (`accord::errors`) under that id.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -23,6 +28,9 @@ pub struct Problem {
     pub field: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suggestions: Vec<String>,
+    /// The id the server log files this request's details under.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -32,6 +40,60 @@ pub struct ApiError {
     pub detail: String,
     pub field: Option<String>,
     pub suggestions: Vec<String>,
+    /// Set for errors whose detail went to the log only ([`ApiError::logged`]).
+    pub request_id: Option<String>,
+}
+
+tokio::task_local! {
+    /// The id of the HTTP request being served (`x-request-id`).
+    static REQUEST_ID: String;
+}
+
+/// The id of the request this task serves: the HTTP request id inside a
+/// request, else a fresh one (Postgres statements, background work).
+pub fn request_id() -> String {
+    REQUEST_ID
+        .try_with(|id| id.clone())
+        .unwrap_or_else(|_| uuid::Uuid::new_v4().to_string())
+}
+
+/// Middleware: runs the request with its id in scope (so errors can log
+/// under it) and puts the id into every problem+json body it answers with.
+/// Sits inside `SetRequestIdLayer`, which gave the request its id.
+pub async fn with_request_id(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(id) = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+    else {
+        return next.run(req).await;
+    };
+    let resp = REQUEST_ID.scope(id.clone(), next.run(req)).await;
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !is_problem {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(mut o)) => {
+            o.entry("request_id")
+                .or_insert(serde_json::Value::String(id));
+            serde_json::to_vec(&o).unwrap_or_else(|_| bytes.to_vec())
+        }
+        _ => bytes.to_vec(),
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 impl ApiError {
@@ -42,6 +104,32 @@ impl ApiError {
             detail: detail.into(),
             field: None,
             suggestions: Vec::new(),
+            request_id: None,
+        }
+    }
+
+    /// An error the caller did not cause: the caller gets `safe` and the
+    /// request id; the log gets `detail` (SQL, engine text, paths) under
+    /// that id.
+    pub fn logged(
+        status: StatusCode,
+        code: &'static str,
+        safe: &str,
+        detail: &dyn std::fmt::Display,
+    ) -> Self {
+        let id = request_id();
+        if status.is_server_error() {
+            tracing::error!(target: "accord::errors", request_id = %id, code, detail = %detail, "request failed");
+        } else {
+            tracing::warn!(target: "accord::errors", request_id = %id, code, detail = %detail, "request refused");
+        }
+        ApiError {
+            request_id: Some(id.clone()),
+            ..ApiError::new(
+                status,
+                code,
+                format!("{safe} (request id {id}; the server log has the details)"),
+            )
         }
     }
 
@@ -58,6 +146,7 @@ impl ApiError {
             code: self.code.to_string(),
             field: self.field.clone(),
             suggestions: self.suggestions.clone(),
+            request_id: self.request_id.clone(),
         }
     }
 }
@@ -68,45 +157,57 @@ impl From<crate::auth::AuthError> for ApiError {
             crate::auth::AuthError::Unauthorized(m) => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m)
             }
-            crate::auth::AuthError::Config(m) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "auth_misconfigured", m)
-            }
+            crate::auth::AuthError::Config(m) => ApiError::logged(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "auth_misconfigured",
+                "the server's authentication is not configured correctly",
+                &m,
+            ),
         }
     }
 }
 
 impl From<PlanError> for ApiError {
     fn from(e: PlanError) -> Self {
-        if e.code == ErrorCode::Forbidden {
-            return ApiError {
-                status: StatusCode::FORBIDDEN,
-                code: "forbidden",
-                detail: e.message,
-                field: e.field,
-                suggestions: e.suggestions,
-            };
-        }
+        // `forbidden` is for refusals that are not about a name (no role, a
+        // purpose the roles may not use); hidden members are unknown names.
+        let (status, code) = match e.code {
+            ErrorCode::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            other => (StatusCode::UNPROCESSABLE_ENTITY, other.name()),
+        };
         ApiError {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            code: e.code.name(),
-            detail: e.message,
             field: e.field,
             suggestions: e.suggestions,
+            ..ApiError::new(status, code, e.message)
         }
     }
 }
 
 impl From<WarehouseError> for ApiError {
+    /// Warehouse messages carry generated SQL and engine text: logged, not
+    /// shown.
     fn from(e: WarehouseError) -> Self {
-        let (status, code) = match &e {
-            WarehouseError::Unavailable { .. } => {
-                (StatusCode::SERVICE_UNAVAILABLE, "warehouse_unavailable")
-            }
-            WarehouseError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "warehouse_timeout"),
-            WarehouseError::Query { .. } => (StatusCode::BAD_GATEWAY, "warehouse_error"),
-            WarehouseError::Config(_) => (StatusCode::SERVICE_UNAVAILABLE, "warehouse_unavailable"),
+        let (status, code, safe) = match &e {
+            WarehouseError::Unavailable { .. } | WarehouseError::Config(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "warehouse_unavailable",
+                "the warehouse is unavailable".to_string(),
+            ),
+            WarehouseError::Timeout { after, .. } => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "warehouse_timeout",
+                format!(
+                    "the warehouse did not answer within {}s; the query was cancelled",
+                    after.as_secs_f64()
+                ),
+            ),
+            WarehouseError::Query { .. } => (
+                StatusCode::BAD_GATEWAY,
+                "warehouse_error",
+                "the warehouse could not run this query".to_string(),
+            ),
         };
-        ApiError::new(status, code, e.to_string())
+        ApiError::logged(status, code, &safe, &e)
     }
 }
 

@@ -314,7 +314,12 @@ pub async fn query(
         }
         Format::Arrow => {
             let bytes = crate::encode::arrow_ipc(&executed.result).map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "encoding_failed", e)
+                ApiError::logged(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "encoding_failed",
+                    "the answer could not be encoded as Arrow",
+                    &e,
+                )
             })?;
             let mut r = bytes.into_response();
             r.headers_mut()
@@ -453,7 +458,7 @@ fn metric_json(c: &Catalog, m: &Metric, access: &Access) -> serde_json::Value {
         "description": m.description,
         "format": m.format,
         "unit": m.unit,
-        "filter": m.filter_text,
+        "filter": access.metric_filter(m),
         "inputs": inputs,
         "dimensions": dimensions,
     })
@@ -466,9 +471,12 @@ pub async fn catalog(
 ) -> Result<Response, ApiError> {
     let c = state.catalog();
     let access = Access::resolve(&c, &caller)?;
+    // Models the caller may use nothing of are absent; so are hidden
+    // entities and measures no visible metric reads.
     let models: Vec<serde_json::Value> = c
         .models
         .iter()
+        .filter(|m| access.model_visible(m.id))
         .map(|m| {
             let dims: Vec<serde_json::Value> = m
                 .dimensions
@@ -489,9 +497,9 @@ pub async fn catalog(
                 "description": m.description,
                 "owner": m.owner,
                 "source": match &m.source { Source::Table(t) => json!({"table": t.join(".")}), Source::Sql(_) => json!({"sql": true}) },
-                "entities": m.entities.iter().map(|e| json!({"name": e.name, "type": e.kind})).collect::<Vec<_>>(),
+                "entities": m.entities.iter().filter(|e| access.dimension_visible(m.id, &e.name)).map(|e| json!({"name": e.name, "type": e.kind})).collect::<Vec<_>>(),
                 "dimensions": dims,
-                "measures": m.measures.iter().map(|x| json!({"name": x.name, "agg": x.agg.name(), "description": x.description})).collect::<Vec<_>>(),
+                "measures": m.measures.iter().enumerate().filter(|(i, _)| access.measure_visible(m.id, *i)).map(|(_, x)| json!({"name": x.name, "agg": x.agg.name(), "description": x.description})).collect::<Vec<_>>(),
             })
         })
         .collect();

@@ -76,7 +76,12 @@ async fn problem_only(req: Request, next: Next) -> Response {
     } else {
         text
     };
-    let mut problem = error::ApiError::new(status, code, detail.clone());
+    // A server error's text is for the log, not the caller.
+    let mut problem = if status.is_server_error() {
+        error::ApiError::logged(status, code, "internal error", &detail)
+    } else {
+        error::ApiError::new(status, code, detail.clone())
+    };
     // Extractors name the parameter at fault as "field `x`".
     if let Some(rest) = detail.split("field `").nth(1)
         && let Some(end) = rest.find('`')
@@ -94,11 +99,11 @@ async fn problem_only(req: Request, next: Next) -> Response {
 /// A panic in a handler becomes a 500 problem instead of a dropped
 /// connection; the server keeps running either way.
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("a request handler panicked");
-    error::ApiError::new(
+    error::ApiError::logged(
         axum::http::StatusCode::INTERNAL_SERVER_ERROR,
         "internal_error",
-        "internal error; see the server log",
+        "internal error",
+        &"a request handler panicked",
     )
     .into_response()
 }
@@ -124,6 +129,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn(problem_only))
         .layer(middleware::from_fn_with_state(state.clone(), record))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(error::with_request_id))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
