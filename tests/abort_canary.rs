@@ -296,7 +296,7 @@ async fn connect(port: u16) -> tokio_postgres::Client {
 async fn simple_rows(c: &tokio_postgres::Client, sql: &str) -> Vec<Vec<String>> {
     c.simple_query(sql)
         .await
-        .unwrap_or_else(|e| panic!("{}: {e}", &sql[..sql.len().min(200)]))
+        .unwrap_or_else(|e| panic!("{}: {e} {:?}", &sql[..sql.len().min(200)], e.as_db_error()))
         .into_iter()
         .filter_map(|m| match m {
             SimpleQueryMessage::Row(r) => Some(
@@ -345,7 +345,8 @@ async fn postgres(port: u16) {
     refused(&c, &vec!["SELECT 1"; 200].join(" UNION ALL ")).await;
     // Long OR chains on a model: the same number as REST.
     let expected = expected_orders();
-    let or = chain(|i| format!("customer = {i}"), CUSTOMERS, " OR ");
+    // The entity column is text over the wire: its values are quoted.
+    let or = chain(|i| format!("customer = '{i}'"), CUSTOMERS, " OR ");
     let sql = format!("SELECT orders FROM orders WHERE {or}");
     assert_eq!(
         simple_rows(&c, &sql).await,
@@ -354,7 +355,7 @@ async fn postgres(port: u16) {
     let stmt = c.prepare(&sql).await.expect("prepare");
     let n: i64 = c.query_one(&stmt, &[]).await.expect("run").get(0);
     assert_eq!(n, expected);
-    let list = chain(|i| i.to_string(), CUSTOMERS, ", ");
+    let list = chain(|i| format!("'{i}'"), CUSTOMERS, ", ");
     let sql = format!("SELECT orders FROM orders WHERE customer IN ({list})");
     assert_eq!(
         simple_rows(&c, &sql).await,
