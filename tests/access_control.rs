@@ -2190,7 +2190,7 @@ async fn a_cell_rule_refuses_query_kinds_without_cells() {
         let r = query(main_server(), &partner(), q.clone()).await;
         k_refused(
             &r,
-            &format!("{what} queries are not available to roles with a minimum group size"),
+            &format!("{what} queries are refused to roles with a minimum group size"),
         );
     }
 }

@@ -70,7 +70,7 @@ impl CellRule {
     /// attribution and time intelligence have no cell guard yet.
     pub fn refuse_kind(&self, kind: &str) -> PlanError {
         self.refuse(format!(
-            "{kind} queries are not available to roles with a minimum group size"
+            "{kind} queries are refused to roles with a minimum group size"
         ))
     }
 
