@@ -145,8 +145,13 @@ fn too_large(max: usize) -> SqlError {
     )
 }
 
-/// `LIMIT n` becomes `LIMIT least(n, cap)`; no LIMIT becomes `LIMIT cap`.
+/// `LIMIT n` becomes `LIMIT least(n, cap)`; no LIMIT becomes `LIMIT cap`
+/// (a `FETCH FIRST` query keeps its own; the engine's row count still
+/// holds).
 fn cap_rows(q: &mut sp::Query, max_rows: usize) {
+    if q.fetch.is_some() {
+        return;
+    }
     let cap = sp::Expr::value(sp::Value::Number((max_rows + 1).to_string(), false));
     match &mut q.limit_clause {
         None => {

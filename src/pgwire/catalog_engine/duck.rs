@@ -351,6 +351,16 @@ mod tests {
             assert!(!e.message.contains("secret_marker"), "{}", e.message);
             assert!(!e.message.contains("Error:"), "{}", e.message);
         }
+        // The format() rewrite's own refusals keep their words.
+        let e = refused(
+            &dbs,
+            "SELECT error('format(): widths are not supported; accord''s catalog supports %s')",
+        );
+        assert!(
+            e.message.starts_with("format(): widths are not supported"),
+            "{}",
+            e.message
+        );
     }
 
     /// The cost of the isolation chosen (a fresh connection and a rolled
