@@ -9,16 +9,12 @@
 //! matched by their text. Hidden members appear nowhere: a database is
 //! built per distinct visibility.
 
-use std::collections::HashMap;
 use std::ops::ControlFlow;
-use std::sync::{Arc, Mutex};
 
 use sqlparser::ast as sp;
 
-use super::encode::Field;
-use super::error::{SqlError, SqlResult};
 use super::schema::Exposed;
-use crate::warehouse::{ColumnType, Value};
+use crate::warehouse::ColumnType;
 
 pub const PUBLIC_OID: u32 = 2200;
 pub const PG_CATALOG_OID: u32 = 11;
@@ -33,15 +29,6 @@ pub struct SessionInfo {
     pub database: String,
     pub application_name: String,
     pub pid: i32,
-}
-
-/// Built catalogs by visibility fingerprint.
-#[derive(Default)]
-pub struct CatalogDbs {
-    #[cfg(feature = "duckdb")]
-    dbs: Mutex<HashMap<String, Arc<Mutex<duckdb::Connection>>>>,
-    #[cfg(not(feature = "duckdb"))]
-    _none: Mutex<HashMap<String, ()>>,
 }
 
 /// The OID accord gives the `i`-th exposed table.
@@ -127,7 +114,8 @@ fn duck_type(t: ColumnType) -> &'static str {
     }
 }
 
-fn q(s: &str) -> String {
+/// A SQL string literal.
+pub(crate) fn q(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
@@ -1030,6 +1018,23 @@ fn is_catalog_table(name: &str) -> bool {
         )
 }
 
+/// Whether the catalog database has relation `schema.name` (lower case):
+/// what a catalog query may read besides its CTEs and the caller's empty
+/// model tables.
+pub fn has_catalog_relation(schema: &str, name: &str) -> bool {
+    match schema {
+        "pgc" => is_catalog_table(name) || name == "accord_type_names",
+        "isc" => {
+            ISC_EMPTY.iter().any(|(n, _)| *n == name)
+                || matches!(
+                    name,
+                    "schemata" | "tables" | "columns" | "enabled_roles_view"
+                )
+        }
+        _ => false,
+    }
+}
+
 fn ident(s: &str) -> sp::Ident {
     sp::Ident::new(s)
 }
@@ -1411,139 +1416,5 @@ mod tests {
         assert!(!sql.contains("regtype"), "{sql}");
         assert!(!sql.contains("pg_catalog"), "{sql}");
         assert!(sql.contains("pgc.regclass_oid('orders')"), "{sql}");
-    }
-}
-
-#[cfg(feature = "duckdb")]
-mod engine {
-    use super::*;
-    use duckdb::arrow::datatypes::DataType;
-    use pgwire::api::Type;
-
-    fn pg_type(dt: &DataType) -> Type {
-        match dt {
-            DataType::Int8 | DataType::Int16 | DataType::UInt8 => Type::INT2,
-            DataType::Int32 | DataType::UInt16 => Type::INT4,
-            DataType::UInt32 => Type::OID,
-            DataType::Int64 | DataType::UInt64 => Type::INT8,
-            DataType::Decimal128(..) | DataType::Decimal256(..) => Type::NUMERIC,
-            DataType::Float16 | DataType::Float32 => Type::FLOAT4,
-            DataType::Float64 => Type::FLOAT8,
-            DataType::Boolean => Type::BOOL,
-            DataType::Date32 | DataType::Date64 => Type::DATE,
-            DataType::Timestamp(..) => Type::TIMESTAMP,
-            // Lists travel as PostgreSQL array text (`{a,b}`) in a text column.
-            _ => Type::TEXT,
-        }
-    }
-
-    use crate::warehouse::duck::value;
-
-    fn sql_error(e: duckdb::Error) -> SqlError {
-        let text = e.to_string();
-        let code = if text.contains("Parser Error") {
-            super::super::error::SYNTAX_ERROR
-        } else if text.contains("Table with name") || text.contains("Schema with name") {
-            super::super::error::UNDEFINED_TABLE
-        } else if text.contains("Referenced column")
-            || text.contains("column") && text.contains("not found")
-        {
-            super::super::error::UNDEFINED_COLUMN
-        } else if text.contains("Function with name") || text.contains("No function matches") {
-            "42883"
-        } else {
-            super::super::error::FEATURE_NOT_SUPPORTED
-        };
-        SqlError::new(code, format!("catalog query failed: {text}")).hint(
-            "accord answers pg_catalog and information_schema from an in-memory catalog of the models you may see; see docs/bi-tools.md",
-        )
-    }
-
-    impl CatalogDbs {
-        fn connection(&self, exposed: &Exposed) -> SqlResult<duckdb::Connection> {
-            let shared = {
-                let mut dbs = self.dbs.lock().map_err(|_| {
-                    SqlError::new(super::super::error::INTERNAL, "catalog lock poisoned")
-                })?;
-                if let Some(c) = dbs.get(&exposed.fingerprint) {
-                    c.clone()
-                } else {
-                    let conn = duckdb::Connection::open_in_memory().map_err(sql_error)?;
-                    conn.execute_batch(&build_sql(exposed, true))
-                        .map_err(sql_error)?;
-                    if dbs.len() > 64 {
-                        dbs.clear();
-                    }
-                    let c = Arc::new(Mutex::new(conn));
-                    dbs.insert(exposed.fingerprint.clone(), c.clone());
-                    c
-                }
-            };
-            let base = shared.lock().map_err(|_| {
-                SqlError::new(super::super::error::INTERNAL, "catalog lock poisoned")
-            })?;
-            base.try_clone().map_err(sql_error)
-        }
-
-        /// Runs a rewritten catalog query for one session.
-        pub fn run(
-            &self,
-            exposed: &Exposed,
-            session: &SessionInfo,
-            sql: &str,
-        ) -> SqlResult<(Vec<Field>, Vec<Vec<Value>>)> {
-            let conn = self.connection(exposed)?;
-            conn.execute_batch(&format!(
-                "SET search_path = 'public,pgc'; SET VARIABLE accord_user = {}; SET VARIABLE accord_db = {}; SET VARIABLE accord_app = {}; SET VARIABLE accord_pid = {}; SET VARIABLE accord_version = {}; SET VARIABLE accord_started = TIMESTAMP '2025-01-01 00:00:00';",
-                q(&session.user),
-                q(&session.database),
-                q(&session.application_name),
-                session.pid,
-                q(&format!(
-                    "PostgreSQL {} (accord {}) on x86_64-pc-linux-gnu, a semantic layer speaking the Postgres protocol, 64-bit",
-                    super::super::auth::SERVER_VERSION,
-                    crate::version()
-                )),
-            ))
-            .map_err(sql_error)?;
-            let mut stmt = conn.prepare(sql).map_err(sql_error)?;
-            let mut rows = stmt.query([]).map_err(sql_error)?;
-            let fields: Vec<Field> = match rows.as_ref() {
-                Some(st) => st
-                    .column_names()
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, name)| Field {
-                        name,
-                        ty: pg_type(&st.column_type(i)),
-                    })
-                    .collect(),
-                None => Vec::new(),
-            };
-            let mut out = Vec::new();
-            while let Some(row) = rows.next().map_err(sql_error)? {
-                let mut r = Vec::with_capacity(fields.len());
-                for i in 0..fields.len() {
-                    r.push(value(row.get_ref(i).map_err(sql_error)?));
-                }
-                out.push(r);
-            }
-            Ok((fields, out))
-        }
-    }
-}
-
-#[cfg(not(feature = "duckdb"))]
-impl CatalogDbs {
-    pub fn run(
-        &self,
-        _exposed: &Exposed,
-        _session: &SessionInfo,
-        _sql: &str,
-    ) -> SqlResult<(Vec<Field>, Vec<Vec<Value>>)> {
-        Err(SqlError::new(
-            super::error::FEATURE_NOT_SUPPORTED,
-            "catalog queries need accord built with the `duckdb` feature",
-        ))
     }
 }

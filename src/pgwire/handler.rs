@@ -33,7 +33,9 @@ use sqlparser::ast as sp;
 use sqlparser::dialect::PostgreSqlDialect;
 
 use super::auth::{JwtStartup, Session};
-use super::catalog_db::{CatalogDbs, SessionInfo};
+use super::catalog_db::SessionInfo;
+use super::catalog_engine::{CatalogDbs, CatalogLimits};
+use super::catalog_guard::Checked;
 use super::cursor;
 use super::encode::{Field, encode_rows, field_infos, pg_type};
 use super::error::{
@@ -136,7 +138,7 @@ impl Handlers {
             }),
             state: state.clone(),
             schemas,
-            catalogs: Arc::new(CatalogDbs::default()),
+            catalogs: Arc::new(CatalogDbs::new(CatalogLimits::from_config(&state.config))),
         });
         Ok(Handlers {
             engine,
@@ -766,17 +768,15 @@ impl Engine {
                         semantic_fields(&t)
                     }
                     _ => {
-                        let mut s = bound.clone();
-                        super::catalog_db::rewrite(&mut s, info);
-                        self.run_catalog(&exposed, info, &s.to_string()).await?.0
+                        let checked = self.catalog_statement(&exposed, info, &bound)?;
+                        self.run_catalog(&exposed, info, &checked).await?.0
                     }
                 }
             }
             Kind::Raw(sql) => {
                 let exposed = self.exposed(session);
-                self.run_catalog(&exposed, info, &super::catalog_db::rewrite_text(sql))
-                    .await?
-                    .0
+                let checked = self.catalog_text(&exposed, info, sql)?;
+                self.run_catalog(&exposed, info, &checked).await?.0
             }
         };
         if let Ok(mut d) = prepared.described.lock() {
@@ -785,16 +785,38 @@ impl Engine {
         Ok(fields)
     }
 
+    /// A parsed statement for the catalog engine: rewritten to the
+    /// catalog's spelling, then through its allow-list.
+    fn catalog_statement(
+        &self,
+        exposed: &Exposed,
+        info: &SessionInfo,
+        stmt: &sp::Statement,
+    ) -> SqlResult<Checked> {
+        let mut s = stmt.clone();
+        super::catalog_db::rewrite(&mut s, info);
+        self.catalogs
+            .check(s, exposed)
+            .inspect_err(|e| refused(info, e))
+    }
+
+    /// Text the PostgreSQL parser could not read, for the catalog engine.
+    fn catalog_text(&self, exposed: &Exposed, info: &SessionInfo, sql: &str) -> SqlResult<Checked> {
+        self.catalogs
+            .check_text(&super::catalog_db::rewrite_text(sql), exposed)
+            .inspect_err(|e| refused(info, e))
+    }
+
     async fn run_catalog(
         &self,
         exposed: &Arc<Exposed>,
         info: &SessionInfo,
-        sql: &str,
+        sql: &Checked,
     ) -> SqlResult<(Vec<Field>, Vec<Vec<Value>>)> {
         let catalogs = self.catalogs.clone();
         let exposed = exposed.clone();
         let info = info.clone();
-        let sql = sql.to_string();
+        let sql = sql.clone();
         tokio::task::spawn_blocking(move || catalogs.run(&exposed, &info, &sql))
             .await
             .map_err(|e| SqlError::new(INTERNAL, format!("catalog query panicked: {e}")))?
@@ -812,9 +834,8 @@ impl Engine {
             Kind::Command(c) => self.run_command(session, info, c).await,
             Kind::Raw(sql) => {
                 let exposed = self.exposed(session);
-                let (fields, rows) = self
-                    .run_catalog(&exposed, info, &super::catalog_db::rewrite_text(sql))
-                    .await?;
+                let checked = self.catalog_text(&exposed, info, sql)?;
+                let (fields, rows) = self.run_catalog(&exposed, info, &checked).await?;
                 Ok(Output::Rows {
                     fields: described_or(prepared, fields),
                     rows,
@@ -923,15 +944,16 @@ impl Engine {
                 Ok((fields, rows))
             }
             _ => {
-                let sql = {
-                    let mut s = bound.clone();
-                    super::catalog_db::rewrite(&mut s, info);
-                    s.to_string()
-                };
-                self.run_catalog(&exposed, info, &sql).await
+                let checked = self.catalog_statement(&exposed, info, &bound)?;
+                self.run_catalog(&exposed, info, &checked).await
             }
         }
     }
+}
+
+/// Logs a statement the catalog's allow-list refused.
+fn refused(info: &SessionInfo, e: &SqlError) {
+    tracing::warn!(pid = info.pid, user = %info.user, code = e.code, error = %e.message, "catalog statement refused");
 }
 
 fn described_or(prepared: &Prepared, fields: Vec<Field>) -> Vec<Field> {

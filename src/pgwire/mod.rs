@@ -15,7 +15,9 @@
 //!   is an error with a SQLSTATE, never an approximate answer.
 //! - [`catalog_db`]: `pg_catalog` / `information_schema` questions answered
 //!   by an in-memory DuckDB holding empty tables shaped like what the caller
-//!   may see.
+//!   may see; [`catalog_guard`] is the allow-list every such statement
+//!   passes first, [`catalog_engine`] the locked-down DuckDB that runs it
+//!   under a timeout and a row cap.
 //! - [`cursor`]: `DECLARE … CURSOR`, `FETCH`, `MOVE`, `CLOSE` over any
 //!   statement's (governed) answer.
 //!
@@ -25,6 +27,8 @@
 pub mod attribution;
 pub mod auth;
 pub mod catalog_db;
+pub mod catalog_engine;
+pub mod catalog_guard;
 pub mod config;
 pub mod cursor;
 pub mod encode;
