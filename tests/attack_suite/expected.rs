@@ -172,7 +172,7 @@ fn find_small_group() -> SmallGroup {
     SmallGroup {
         month: *month,
         next_month,
-        country: *country,
+        country,
         buyers: who.len(),
         hour,
         buyers_before_hour: before.len(),
