@@ -37,8 +37,10 @@ fn config(dir: &Path, http_port: u16, pg_port: u16, rsa_public: &Path) -> String
          reload: false\n\
          auth:\n  hs256_secret: {secret}\n  rs256_public_key: {rsa}\n  roles_claim: roles\n\
          limits:\n  max_rows: 10000\n  max_body_bytes: 65536\n  query_timeout_seconds: 30\n  max_connections: 8\n\
+         masking:\n  hmac_key: {mask_key}\n\
          log:\n  level: warn\n",
         defs = http::demo_defs().display(),
+        mask_key = accord::masking::DEV_KEY,
         secret = accord::auth::DEV_SECRET,
         rsa = rsa_public.display(),
     )
