@@ -46,10 +46,14 @@ pub fn parser<'d>(dialect: &'d dyn Dialect, text: &str, what: &str) -> Result<Pa
         .map_err(|e| Failure::Syntax(e.into()))?;
     let (mut count, mut open, mut prefixes) = (0usize, 0usize, 0usize);
     for t in &tokens {
+        // CASE … END nests like a bracket; sqlparser, on reaching its
+        // limit inside one, stops early and reports a stray `WHEN`.
         match &t.token {
             Token::Whitespace(_) => continue,
             Token::LParen | Token::LBracket | Token::LBrace => open += 1,
+            Token::Word(w) if w.keyword == Keyword::CASE => open += 1,
             Token::RParen | Token::RBracket | Token::RBrace => open = open.saturating_sub(1),
+            Token::Word(w) if w.keyword == Keyword::END => open = open.saturating_sub(1),
             _ => {}
         }
         // A run of prefix operators (`NOT NOT …`, `- - …`) nests one level
