@@ -961,9 +961,15 @@ fn policies_apply_and_hidden_touches_are_refused() {
         "{:?}",
         plan.policies
     );
-    // The partner role sees neither marketing_touches nor its channel.
+    // The partner role (min_group_size) may run no attributed query at all
+    // (attribution has no k-anonymity cells yet): one refusal whatever the
+    // instance, so it reveals no name either.
     let err =
         accord::planner::plan(&catalog, &query, &Caller::with_roles(&["partner"])).unwrap_err();
-    // An instance the caller may not use is an unknown one.
-    assert_eq!(err.code, ErrorCode::UnknownMetric, "{err:?}");
+    assert_eq!(err.code, ErrorCode::Forbidden, "{err:?}");
+    assert!(
+        err.message
+            .starts_with("attributed queries are refused to roles with a minimum group size"),
+        "{err:?}"
+    );
 }

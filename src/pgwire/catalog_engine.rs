@@ -122,10 +122,12 @@ impl CatalogDbs {
     }
 }
 
+#[cfg(feature = "duckdb")]
 fn lock_poisoned() -> SqlError {
     SqlError::new(super::error::INTERNAL, "catalog lock poisoned")
 }
 
+#[cfg(feature = "duckdb")]
 /// The caller's error for DuckDB's `text`, which is logged, never sent.
 fn safe_error(session: &SessionInfo, text: &str) -> SqlError {
     tracing::warn!(pid = session.pid, user = %session.user, error = %text, "catalog query failed");
@@ -179,6 +181,7 @@ fn safe_error(session: &SessionInfo, text: &str) -> SqlError {
     )
 }
 
+#[cfg(feature = "duckdb")]
 /// The errors the `format()` rewrite raises on purpose (a value the caller
 /// could select anyway, never SQL): passed on, one short line.
 fn format_message(text: &str) -> Option<String> {
@@ -195,6 +198,7 @@ fn format_message(text: &str) -> Option<String> {
     Some(m)
 }
 
+#[cfg(feature = "duckdb")]
 fn timed_out(limits: &CatalogLimits) -> SqlError {
     SqlError::new(
         super::error::QUERY_CANCELED,
@@ -205,6 +209,7 @@ fn timed_out(limits: &CatalogLimits) -> SqlError {
     )
 }
 
+#[cfg(feature = "duckdb")]
 fn too_many_rows(limits: &CatalogLimits) -> SqlError {
     SqlError::new(
         catalog_guard::PROGRAM_LIMIT_EXCEEDED,
