@@ -1101,13 +1101,7 @@ fn stitch(
         .iter()
         .zip(&cte_names)
         .map(|(scan, name)| {
-            let mut projection: Vec<SelectItem> = dim_aliases
-                .iter()
-                .map(|a| SelectItem {
-                    expr: Expr::bare(a),
-                    alias: None,
-                })
-                .collect();
+            let mut projection = super::kanon::bare_columns(dim_aliases);
             for li in &all_leaves {
                 let expr = if scan.leaves.contains(li) {
                     Expr::bare(&leaf_alias[*li])
@@ -1229,13 +1223,7 @@ fn stitch(
         }),
     });
     let column = |li: usize| leaf_column(&leaf_alias[li]);
-    let mut projection: Vec<SelectItem> = dim_aliases
-        .iter()
-        .map(|a| SelectItem {
-            expr: Expr::bare(a),
-            alias: None,
-        })
-        .collect();
+    let mut projection = super::kanon::bare_columns(dim_aliases);
     for m in requested {
         projection.push(SelectItem {
             expr: m.tree.lower(&column),

@@ -298,6 +298,17 @@ pub(super) fn cells_query(
     })
 }
 
+/// `SELECT a, b, …` of the named columns, unaliased.
+pub(super) fn bare_columns(names: &[String]) -> Vec<SelectItem> {
+    names
+        .iter()
+        .map(|a| SelectItem {
+            expr: Expr::bare(a),
+            alias: None,
+        })
+        .collect()
+}
+
 /// The subjects column of a cells CTE.
 pub(super) const CELL_SUBJECTS: &str = "__cell_subjects";
 
@@ -311,13 +322,7 @@ pub(super) fn guard_branch(
     column: &str,
     after: Vec<SelectItem>,
 ) -> Select {
-    let mut projection: Vec<SelectItem> = dim_aliases
-        .iter()
-        .map(|a| SelectItem {
-            expr: Expr::bare(a),
-            alias: None,
-        })
-        .collect();
+    let mut projection = bare_columns(dim_aliases);
     projection.extend(nulls);
     // Cells of anonymous rows only (no subject) identify nobody.
     let identified = Expr::Case {
