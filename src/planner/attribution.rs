@@ -289,18 +289,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             None => catalog.default_metric(&name),
         }
         .filter(|m| access.metric_visible(m.id))
-        .ok_or_else(|| {
-            PlanError::new(ErrorCode::UnknownMetric, format!("unknown metric `{text}`"))
-                .with_suggestions(closest(
-                    &name,
-                    catalog.metric_names().filter(|n| {
-                        catalog
-                            .default_metric(n)
-                            .is_some_and(|m| access.metric_visible(m.id))
-                    }),
-                ))
-                .at(&field)
-        })?;
+        .ok_or_else(|| super::build::unknown_metric(catalog, &access, text, &name).at(&field))?;
         warnings.extend(
             crate::governance::lifecycle::check_use(
                 catalog,

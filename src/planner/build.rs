@@ -125,15 +125,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                 // Versions the caller may not see are not mentioned at all.
                 let versions = access.visible_versions(&name);
                 if versions.is_empty() {
-                    PlanError::new(ErrorCode::UnknownMetric, format!("unknown metric `{name}`"))
-                        .with_suggestions(closest(
-                            &name,
-                            catalog.metric_names().filter(|n| {
-                                catalog
-                                    .default_metric(n)
-                                    .is_some_and(|m| access.metric_visible(m.id))
-                            }),
-                        ))
+                    unknown_metric(catalog, &access, &name, &name)
                 } else {
                     let list: Vec<String> = versions
                         .iter()
@@ -1482,4 +1474,24 @@ pub(super) fn describe_row_policies(
         policies.push(format!("row filter on {}: {shown}", catalog.model(*m).name));
     }
     policies
+}
+
+/// `unknown metric `shown``, suggesting only metrics the caller may use
+/// near `name`: a hidden metric reads exactly like an absent one.
+pub(super) fn unknown_metric(
+    catalog: &Catalog,
+    access: &Access,
+    shown: &str,
+    name: &str,
+) -> PlanError {
+    let visible = catalog.metric_names().filter(|n| {
+        catalog
+            .default_metric(n)
+            .is_some_and(|m| access.metric_visible(m.id))
+    });
+    PlanError::new(
+        ErrorCode::UnknownMetric,
+        format!("unknown metric `{shown}`"),
+    )
+    .with_suggestions(closest(name, visible))
 }
