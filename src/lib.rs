@@ -1,47 +1,46 @@
-//! accord: a semantic metric layer. Definitions (YAML) are validated into a
-//! [`catalog::Catalog`]; a [`query::SemanticQuery`] is planned against it
-//! ([`planner`]) into a SQL AST ([`sql`]) and rendered for a warehouse
-//! [`dialect`]. See ARCHITECTURE.md for the map.
+//! accord: a semantic metric layer. This crate is the `accord` binary (its
+//! command line, [`cli`]) and the composition of the adapters into one
+//! server ([`server`]). Everything else lives in the workspace's layered
+//! crates (ARCHITECTURE.md); the modules below re-export them under the
+//! paths embedders and tests use.
 
-/// `println!` for command output that ends quietly when the reader goes
-/// away (`accord compile | head`) instead of panicking on a broken pipe.
-#[macro_export]
-macro_rules! outln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let mut out = std::io::stdout().lock();
-        if let Err(e) = writeln!(out, $($arg)*) {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(0);
-            }
-        }
-    }};
+pub use accord_catalog::{catalog, lifecycle, lineage};
+pub use accord_core::{
+    clock, diagnostics, dialect, error, limits, masking, outln, query, sql, version, vocab,
+};
+pub use accord_engine::{demo, encode, execute, warehouse};
+pub use accord_graphql as graphql;
+pub use accord_pgwire as pgwire;
+pub use accord_planner::{access, attribution, definitions, planner};
+pub use accord_service::{QueryService, ServiceCode, ServiceError, auth};
+
+pub mod cli;
+pub mod server;
+
+/// Data quality checks: definitions, compile and run (accord-engine) and
+/// the server's schedule (accord-service's `monitor`).
+pub mod checks {
+    pub use accord_engine::checks::*;
+    pub use accord_service::monitor;
+
+    /// `accord check`.
+    pub use crate::cli::checks as cli;
 }
 
-pub mod access;
-pub mod attribution;
-pub mod auth;
-pub mod catalog;
-pub mod checks;
-pub mod cli;
-pub mod definitions;
-pub mod demo;
-pub mod diagnostics;
-pub mod dialect;
-pub mod encode;
-pub mod execute;
-pub mod governance;
-pub mod graphql;
-pub mod identity;
-pub mod limits;
-pub mod masking;
-pub mod pgwire;
-pub mod planner;
-pub mod query;
-pub mod server;
-pub mod sql;
-pub mod warehouse;
+/// Identity resolution: definitions (accord-catalog), builds and health
+/// (accord-engine), `GET /v1/identity/health` (accord-rest).
+pub mod identity {
+    pub use accord_engine::identity::*;
+    pub use accord_rest::identity_http as http;
 
-pub fn version() -> &'static str {
-    env!("CARGO_PKG_VERSION")
+    /// `accord identity …`.
+    pub use crate::cli::identity as cli;
+}
+
+/// Lifecycle, `validate --warehouse`, lints, `diff`, lineage and variance
+/// (accord-engine), and their commands.
+pub mod governance {
+    pub use accord_engine::governance::*;
+
+    pub use crate::cli::governance as commands;
 }

@@ -146,9 +146,7 @@ pub struct DemoInitArgs {
     pub no_identity: bool,
 }
 
-/// The demo's default size: about 100,000 events, loaded in seconds.
-pub const DEFAULT_DEMO_SCALE: u32 = 10;
-pub const DEFAULT_WAREHOUSE: &str = "duckdb://accord-demo.duckdb";
+pub use crate::warehouse::open::{DEFAULT_DEMO_SCALE, DEFAULT_WAREHOUSE};
 
 #[derive(Debug, Args, Clone)]
 pub struct WarehouseArgs {
