@@ -11,7 +11,7 @@ pub use accord_core::{
 pub use accord_engine::{demo, encode, execute, warehouse};
 pub use accord_graphql as graphql;
 pub use accord_pgwire as pgwire;
-pub use accord_planner::{access, attribution, definitions, planner};
+pub use accord_planner::{CatalogView, access, attribution, definitions, planner, view};
 pub use accord_service::{QueryService, ServiceCode, ServiceError, auth};
 
 pub mod cli;

@@ -66,7 +66,19 @@ pub async fn run(a: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let run = crate::checks::run_checks(&catalog, &wh, now).await;
+    let defaults = match crate::server::config::cli_time_defaults() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let direct = crate::checks::run::Direct {
+        catalog: &catalog,
+        warehouse: &wh,
+        defaults,
+    };
+    let run = crate::checks::run::run_checks_with(&catalog, &wh, now, &direct).await;
     let text = match a.format {
         CheckFormat::Text => report::text(&run, a.show_sql),
         CheckFormat::Json => report::json(&run),

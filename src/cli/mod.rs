@@ -215,11 +215,34 @@ async fn query_cmd(a: args::QueryCmdArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match crate::execute::run(&catalog, &wh, &query, &caller, a.max_rows).await {
-        Ok(done) => {
-            for w in &done.warnings {
+    // The same service as `accord serve` (time defaults, planning,
+    // execution, warnings); the terminal is the operator's, so a
+    // warehouse error is printed in full.
+    let config = match crate::server::ServeConfig::for_command(
+        &a.query.defs,
+        a.warehouse.warehouse.clone(),
+        a.max_rows,
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let verifier = match crate::auth::Verifier::new(None) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let service = crate::QueryService::new(config, catalog, std::sync::Arc::new(wh), verifier);
+    match service.answer(&query, &caller).await {
+        Ok(answer) => {
+            for w in &answer.warnings {
                 eprintln!("warning: {w}");
             }
+            let done = &answer.executed;
             if a.show_sql {
                 eprintln!("{}\n", done.sql);
             }
@@ -231,12 +254,18 @@ async fn query_cmd(a: args::QueryCmdArgs) -> ExitCode {
             crate::outln!("{text}");
             ExitCode::SUCCESS
         }
-        Err(crate::execute::ExecError::Plan(e)) => {
-            eprintln!("error: {}", e.display_full());
-            ExitCode::from(1)
-        }
         Err(e) => {
-            eprintln!("error: {e}");
+            let mut text = e.message.clone();
+            match (&e.detail, e.suggestions.as_slice()) {
+                (Some(detail), _) => text = detail.clone(),
+                (None, [one]) => text.push_str(&format!("; did you mean `{one}`?")),
+                (None, []) => {}
+                (None, many) => {
+                    let l: Vec<String> = many.iter().map(|x| format!("`{x}`")).collect();
+                    text.push_str(&format!("; did you mean one of {}?", l.join(", ")));
+                }
+            }
+            eprintln!("error: {text}");
             ExitCode::from(1)
         }
     }

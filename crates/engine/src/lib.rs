@@ -3,8 +3,8 @@
 //! (validate --warehouse, lint, diff, lineage, variance) and the demo data.
 
 pub use accord_planner::{
-    access, attribution, catalog, clock, definitions, diagnostics, dialect, error, lifecycle,
-    limits, lineage, masking, outln, planner, query, sql, version, vocab,
+    CatalogView, access, attribution, catalog, clock, definitions, diagnostics, dialect, error,
+    lifecycle, limits, lineage, masking, outln, planner, query, sql, version, view, vocab,
 };
 
 pub mod checks;

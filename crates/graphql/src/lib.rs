@@ -24,11 +24,11 @@
 //! started with. See docs/graphql.md.
 
 pub use accord_http::{
-    Answer, QueryService, ServeArgs, ServeConfig, ServiceCode, ServiceError, access, answer, auth,
-    build_state, cache, caller, catalog, checks, clock, config, definitions, demo, diagnostics,
-    dialect, encode, error, execute, failure, governance, identity, lifecycle, limits, lineage,
-    masking, monitor, outln, pg_config, planner, problem, query, reload, request_id, sql, state,
-    telemetry, version, vocab, warehouse,
+    Answer, CatalogView, QueryService, ServeArgs, ServeConfig, ServiceCode, ServiceError, access,
+    answer, auth, build_state, cache, caller, catalog, checks, clock, config, definitions, demo,
+    diagnostics, dialect, encode, error, execute, failure, governance, identity, lifecycle, limits,
+    lineage, masking, monitor, outln, pg_config, planner, problem, query, reload, request_id, sql,
+    state, telemetry, version, view, vocab, warehouse,
 };
 
 mod analysis;
@@ -51,7 +51,7 @@ use indexmap::IndexMap;
 
 pub use schema::{MAX_COMPLEXITY, MAX_DEPTH};
 
-use crate::access::{Access, Caller};
+use crate::access::Caller;
 use crate::catalog::Catalog;
 use crate::planner::PlanError;
 use crate::problem::ApiError;
@@ -139,27 +139,13 @@ fn layout_for(catalog: &Catalog) -> Arc<Layout> {
         .clone()
 }
 
-/// The caller's access for deciding what it may see. Visibility depends on
-/// roles only, so a purpose the roles may not use (refused when a query
-/// runs) does not hide the schema: other purposes are tried.
+/// The caller's view for deciding what it may see (any purpose its roles
+/// allow, see [`crate::CatalogView::for_schema`]).
 pub(crate) fn visibility_access<'c>(
     catalog: &'c Catalog,
     caller: &Caller,
-) -> Result<Access<'c>, PlanError> {
-    let first = match Access::resolve(catalog, caller) {
-        Ok(a) => return Ok(a),
-        Err(e) => e,
-    };
-    if let Some(consent) = &catalog.consent {
-        for p in &consent.purposes {
-            let mut c = caller.clone();
-            c.purpose = Some(p.name.clone());
-            if let Ok(a) = Access::resolve(catalog, &c) {
-                return Ok(a);
-            }
-        }
-    }
-    Err(first)
+) -> Result<crate::CatalogView<'c>, PlanError> {
+    crate::CatalogView::for_schema(catalog, caller)
 }
 
 /// Answers a query through the service: the answer, whether the cache
@@ -174,7 +160,8 @@ pub(crate) async fn run(
 }
 
 /// The schema for a caller of a catalog, from the cache or built now.
-fn schema_for(catalog: &Catalog, access: &Access) -> Result<Arc<Built>, ApiError> {
+fn schema_for(view: &crate::CatalogView) -> Result<Arc<Built>, ApiError> {
+    let (catalog, access) = (view.catalog, &view.access);
     let key = (
         catalog.version.clone(),
         schema::visibility_key(catalog, access),
@@ -219,11 +206,11 @@ pub async fn execute(
     // One catalog for the whole request, even if a reload happens meanwhile.
     let catalog = state.catalog();
     let built = {
-        let access = match visibility_access(&catalog, &caller) {
+        let view = match visibility_access(&catalog, &caller) {
             Ok(a) => a,
             Err(e) => return counted(state, errors::response(&ApiError::from(e))),
         };
-        match schema_for(&catalog, &access) {
+        match schema_for(&view) {
             Ok(b) => b,
             Err(e) => return counted(state, errors::response(&e)),
         }

@@ -11,8 +11,7 @@ use serde_json::{Value as Json, json};
 use super::ReqData;
 use super::errors::{coded, from_api, from_service};
 use super::schema::Member;
-use crate::access::Access;
-use crate::catalog::{DimensionKind, MetricKind};
+use crate::catalog::DimensionKind;
 use crate::dialect::DialectKind;
 use crate::problem::ApiError;
 use crate::query::SemanticQuery;
@@ -32,10 +31,13 @@ fn string_arg(ctx: &ResolverContext<'_>, name: &str) -> Option<String> {
         .and_then(|v| v.string().ok().map(str::to_string))
 }
 
-fn with_access<T>(data: &ReqData, f: impl FnOnce(&Access) -> Result<T, Error>) -> Result<T, Error> {
-    let access = super::visibility_access(&data.catalog, &data.caller)
+fn with_access<T>(
+    data: &ReqData,
+    f: impl FnOnce(&crate::CatalogView) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let view = super::visibility_access(&data.catalog, &data.caller)
         .map_err(|e| from_service(&crate::ServiceError::from(e)))?;
-    f(&access)
+    f(&view)
 }
 
 /// GraphQL field names of each metric and dimension, from the layout.
@@ -67,64 +69,24 @@ pub fn metrics(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
     FieldFuture::new(async move {
         let data = ctx.data::<Arc<ReqData>>()?.clone();
         let wanted = string_arg(&ctx, "name");
-        let c = &data.catalog;
         let (names, _) = graphql_names(&data);
-        let items = with_access(&data, |access| {
-            Ok(c.metrics_sorted()
+        let items = with_access(&data, |view| {
+            Ok(view
+                .metrics()
                 .into_iter()
-                .filter(|m| access.metric_visible(m.id))
                 .filter(|m| wanted.as_ref().is_none_or(|w| *w == m.name))
                 .map(|m| {
-                    let inputs: Vec<String> = match &m.kind {
-                        MetricKind::Simple { model, measure } => vec![format!(
-                            "{}.{}",
-                            c.model(*model).name,
-                            c.model(*model).measures[*measure].name
-                        )],
-                        MetricKind::Ratio {
-                            numerator,
-                            denominator,
-                        } => vec![
-                            c.metric(numerator.metric).qualified_name(),
-                            c.metric(denominator.metric).qualified_name(),
-                        ],
-                        MetricKind::Derived { inputs, .. } => inputs
-                            .iter()
-                            .map(|i| c.metric(i.metric).qualified_name())
-                            .collect(),
-                        MetricKind::Cumulative { input, .. } => {
-                            vec![c.metric(input.metric).qualified_name()]
-                        }
-                        MetricKind::Conversion(conv) => [
-                            (conv.base_model, conv.base_measure),
-                            (conv.conversion_model, conv.conversion_measure),
-                        ]
-                        .iter()
-                        .map(|(md, ms)| {
-                            format!("{}.{}", c.model(*md).name, c.model(*md).measures[*ms].name)
-                        })
-                        .collect(),
-                    };
-                    let dimensions: Vec<String> = access.groupable_dimensions(m.id);
                     let on: Vec<&(String, String, String)> =
                         names.iter().filter(|(n, ..)| *n == m.name).collect();
-                    json!({
-                        "name": m.name,
-                        "version": m.version,
-                        "default": c.default_metric(&m.name).is_some_and(|d| d.id == m.id),
-                        "type": m.kind.name(),
-                        "status": m.status.name(),
-                        "owner": m.owner,
-                        "description": m.description,
-                        "label": m.label,
-                        "format": m.format,
-                        "unit": m.unit,
-                        "filter": access.metric_filter(m),
-                        "inputs": inputs,
-                        "dimensions": dimensions,
-                        "graphqlField": on.first().map(|x| x.1.clone()).unwrap_or_else(|| m.name.clone()),
-                        "graphqlModels": on.iter().map(|x| x.2.clone()).collect::<Vec<_>>(),
-                    })
+                    let mut entry = view.metric_entry(m);
+                    entry["graphqlField"] = json!(
+                        on.first()
+                            .map(|x| x.1.clone())
+                            .unwrap_or_else(|| m.name.clone())
+                    );
+                    entry["graphqlModels"] =
+                        json!(on.iter().map(|x| x.2.clone()).collect::<Vec<_>>());
+                    entry
                 })
                 .collect::<Vec<_>>())
         })?;
@@ -145,7 +107,8 @@ pub fn dimensions(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
                 .map(|(_, f)| f.clone())
                 .unwrap_or_else(|| reference.replace('.', "__"))
         };
-        let items = with_access(&data, |access| {
+        let items = with_access(&data, |view| {
+            let access = &view.access;
             let mut out = Vec::new();
             for m in &c.models {
                 if wanted.as_ref().is_some_and(|w| *w != m.name) {
@@ -199,7 +162,8 @@ pub fn models(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
     FieldFuture::new(async move {
         let data = ctx.data::<Arc<ReqData>>()?.clone();
         let c = &data.catalog;
-        let items = with_access(&data, |access| {
+        let items = with_access(&data, |view| {
+            let access = &view.access;
             Ok(c.models
                 .iter()
                 .filter(|m| access.model_visible(m.id))

@@ -4,11 +4,11 @@
 //! ([`caller`]).
 
 pub use accord_service::{
-    Answer, QueryService, ServeArgs, ServeConfig, ServiceCode, ServiceError, access, answer,
-    attribution, auth, build_state, cache, catalog, checks, clock, config, definitions, demo,
-    diagnostics, dialect, encode, error, execute, failure, governance, identity, lifecycle, limits,
-    lineage, masking, monitor, outln, pg_config, planner, query, reload, request_id, sql, state,
-    telemetry, version, vocab, warehouse,
+    Answer, CatalogView, QueryService, ServeArgs, ServeConfig, ServiceCode, ServiceError, access,
+    answer, attribution, auth, build_state, cache, catalog, checks, clock, config, definitions,
+    demo, diagnostics, dialect, encode, error, execute, failure, governance, identity, lifecycle,
+    limits, lineage, masking, monitor, outln, pg_config, planner, query, reload, request_id, sql,
+    state, telemetry, version, view, vocab, warehouse,
 };
 
 pub mod caller;

@@ -12,7 +12,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use crate::access::{Access, Caller};
+use crate::access::Caller;
 use crate::catalog::{Aggregation, Catalog, DimensionKind, MetricKind, ModelId};
 use crate::planner::ColumnRole;
 use crate::warehouse::ColumnType;
@@ -130,8 +130,8 @@ fn metric_type(catalog: &Catalog, kind: &MetricKind) -> (ColumnType, Option<Aggr
 /// does not exist, and `pg_class` / `information_schema` (built from this)
 /// list only these.
 pub fn build(catalog: &Catalog, caller: &Caller) -> Exposed {
-    let access = match Access::resolve(catalog, caller) {
-        Ok(a) => a,
+    let view = match crate::CatalogView::new(catalog, caller) {
+        Ok(v) => v,
         Err(e) => {
             return Exposed {
                 tables: Vec::new(),
@@ -140,22 +140,9 @@ pub fn build(catalog: &Catalog, caller: &Caller) -> Exposed {
             };
         }
     };
-    let metrics: Vec<_> = catalog
-        .metric_names()
-        .filter_map(|n| catalog.default_metric(n))
-        .filter(|m| access.metric_visible(m.id))
-        .collect();
-    let dim_visible = |reference: &str| -> bool {
-        if reference == "metric_time" {
-            return access.metric_time_visible();
-        }
-        match reference.split_once('.') {
-            Some((model, name)) => catalog
-                .model_by_name(model)
-                .is_some_and(|m| access.dimension_visible(m.id, name)),
-            None => false,
-        }
-    };
+    let access = &view.access;
+    let metrics = view.default_metrics();
+    let dim_visible = |reference: &str| view.reference_visible(reference);
     let mut groupable: HashMap<u32, Vec<String>> = HashMap::new();
     let mut tables = Vec::new();
     let mut models: Vec<_> = catalog.models.iter().collect();

@@ -11,3 +11,6 @@ pub mod access;
 pub mod attribution;
 pub mod definitions;
 pub mod planner;
+pub mod view;
+
+pub use view::CatalogView;

@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::access::Access;
-use crate::catalog::{Catalog, DimensionKind, Metric, MetricKind, Source};
+use crate::CatalogView;
+
 use crate::dialect::DialectKind;
 use crate::planner::{self, OutputColumn};
 use crate::problem::ApiError;
@@ -297,113 +297,23 @@ pub async fn compile(
     .into_response())
 }
 
-fn dim_kind(k: DimensionKind) -> serde_json::Value {
-    match k {
-        DimensionKind::Time { granularity } => {
-            json!({"type": "time", "granularity": granularity.name()})
-        }
-        other => json!({"type": other.name()}),
-    }
-}
-
-fn metric_json(c: &Catalog, m: &Metric, access: &Access) -> serde_json::Value {
-    let inputs: Vec<String> = match &m.kind {
-        MetricKind::Simple { model, measure } => {
-            vec![format!(
-                "{}.{}",
-                c.model(*model).name,
-                c.model(*model).measures[*measure].name
-            )]
-        }
-        MetricKind::Ratio {
-            numerator,
-            denominator,
-        } => {
-            vec![
-                c.metric(numerator.metric).qualified_name(),
-                c.metric(denominator.metric).qualified_name(),
-            ]
-        }
-        MetricKind::Derived { inputs, .. } => inputs
-            .iter()
-            .map(|i| c.metric(i.metric).qualified_name())
-            .collect(),
-        MetricKind::Cumulative { input, .. } => vec![c.metric(input.metric).qualified_name()],
-        MetricKind::Conversion(conv) => [
-            (conv.base_model, conv.base_measure),
-            (conv.conversion_model, conv.conversion_measure),
-        ]
-        .iter()
-        .map(|(md, ms)| format!("{}.{}", c.model(*md).name, c.model(*md).measures[*ms].name))
-        .collect(),
-    };
-    let is_default = c.default_metric(&m.name).is_some_and(|d| d.id == m.id);
-    let dimensions: Vec<String> = access.groupable_dimensions(m.id);
-    json!({
-        "name": m.name,
-        "version": m.version,
-        "default": is_default,
-        "status": m.status.name(),
-        "type": m.kind.name(),
-        "label": m.label,
-        "owner": m.owner,
-        "description": m.description,
-        "format": m.format,
-        "unit": m.unit,
-        "filter": access.metric_filter(m),
-        "inputs": inputs,
-        "dimensions": dimensions,
-    })
-}
-
-/// The catalog as one caller may see it: hidden members are absent.
+/// The catalog as one caller may see it: hidden members are absent
+/// ([`crate::CatalogView`]).
 pub async fn catalog(
     State(state): State<Arc<QueryService>>,
     Authed(caller): Authed,
 ) -> Result<Response, ApiError> {
     let c = state.catalog();
-    let access = Access::resolve(&c, &caller)?;
-    // Models the caller may use nothing of are absent; so are hidden
-    // entities and measures no visible metric reads.
-    let models: Vec<serde_json::Value> = c
-        .models
-        .iter()
-        .filter(|m| access.model_visible(m.id))
-        .map(|m| {
-            let dims: Vec<serde_json::Value> = m
-                .dimensions
-                .iter()
-                .filter(|d| access.dimension_visible(m.id, &d.name))
-                .map(|d| {
-                    let mut v = dim_kind(d.kind);
-                    v["name"] = json!(d.name);
-                    v["description"] = json!(d.description);
-                    v["pii"] = json!(d.pii);
-                    v["tags"] = json!(d.tags);
-                    v["masked"] = json!(access.mask(m.id, &d.name).is_some());
-                    v
-                })
-                .collect();
-            json!({
-                "name": m.name,
-                "description": m.description,
-                "owner": m.owner,
-                "source": match &m.source { Source::Table(t) => json!({"table": t.join(".")}), Source::Sql(_) => json!({"sql": true}) },
-                "entities": m.entities.iter().filter(|e| access.dimension_visible(m.id, &e.name)).map(|e| json!({"name": e.name, "type": e.kind})).collect::<Vec<_>>(),
-                "dimensions": dims,
-                "measures": m.measures.iter().enumerate().filter(|(i, _)| access.measure_visible(m.id, *i)).map(|(_, x)| json!({"name": x.name, "agg": x.agg.name(), "description": x.description})).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let metrics: Vec<serde_json::Value> = c
-        .metrics_sorted()
-        .into_iter()
-        .filter(|m| access.metric_visible(m.id))
-        .map(|m| metric_json(&c, m, &access))
-        .collect();
-    let analyses = planner::analysis_catalog(&c, &access);
-    let attributions = crate::attribution::listing(&c, &access);
-    Ok(Json(json!({"version": c.version, "models": models, "metrics": metrics, "funnels": analyses["funnels"], "retention": analyses["retention"], "attributions": attributions})).into_response())
+    let view = CatalogView::new(&c, &caller)?;
+    Ok(Json(view.listing()).into_response())
+}
+
+/// A metric unknown to the caller: 404, with the closest visible names.
+fn unknown_metric(view: &CatalogView, reference: &str) -> ApiError {
+    let e = view.unknown_metric(reference);
+    let mut out = ApiError::new(StatusCode::NOT_FOUND, "unknown_metric", e.message);
+    out.suggestions = e.suggestions;
+    out
 }
 
 pub async fn catalog_metric(
@@ -412,27 +322,14 @@ pub async fn catalog_metric(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let c = state.catalog();
-    let access = Access::resolve(&c, &caller)?;
-    let versions = access.visible_versions(&name);
+    let view = CatalogView::new(&c, &caller)?;
+    let versions = view.versions(&name);
     if versions.is_empty() {
-        let mut e = ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_metric",
-            format!("unknown metric `{name}`"),
-        );
-        let visible: Vec<&str> = c
-            .metric_names()
-            .filter(|n| {
-                c.default_metric(n)
-                    .is_some_and(|m| access.metric_visible(m.id))
-            })
-            .collect();
-        e.suggestions = crate::diagnostics::closest(&name, visible);
-        return Err(e);
+        return Err(unknown_metric(&view, &name));
     }
     let all: Vec<serde_json::Value> = versions
         .iter()
-        .map(|id| metric_json(&c, c.metric(*id), &access))
+        .map(|id| view.metric_entry(c.metric(*id)))
         .collect();
     let default = c.default_metric(&name).map(|m| m.version);
     Ok(Json(json!({"name": name, "default_version": default, "versions": all})).into_response())
@@ -447,29 +344,12 @@ pub async fn catalog_lineage(
     Path(metric): Path<String>,
 ) -> Result<Response, ApiError> {
     let c = state.catalog();
-    let access = Access::resolve(&c, &caller)?;
-    match crate::governance::lineage::find_metric(&c, &metric) {
-        Some(m) if access.metric_visible(m.id) => {
-            Ok(Json(crate::governance::lineage::lineage(&c, m.id, Some(&access))).into_response())
-        }
-        _ => {
-            let mut e = ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_metric",
-                format!("unknown metric `{metric}`"),
-            );
-            let name = metric.split('@').next().unwrap_or("");
-            let visible: Vec<&str> = c
-                .metric_names()
-                .filter(|n| {
-                    c.default_metric(n)
-                        .is_some_and(|m| access.metric_visible(m.id))
-                })
-                .collect();
-            e.suggestions = crate::diagnostics::closest(name, visible);
-            Err(e)
-        }
-    }
+    let view = CatalogView::new(&c, &caller)?;
+    let m = view
+        .find_metric(&metric)
+        .map_err(|_| unknown_metric(&view, &metric))?;
+    let lineage = crate::governance::lineage::lineage(&c, m.id, Some(&view.access));
+    Ok(Json(lineage).into_response())
 }
 
 pub async fn catalog_status(State(state): State<Arc<QueryService>>) -> Response {

@@ -3,11 +3,11 @@
 //! becomes an HTTP status in one place ([`problem`]).
 
 pub use accord_http::{
-    Answer, QueryService, ServeArgs, ServeConfig, ServiceCode, ServiceError, access, answer,
-    attribution, auth, build_state, cache, caller, catalog, checks, clock, config, definitions,
-    demo, diagnostics, dialect, encode, error, execute, failure, governance, identity, lifecycle,
-    limits, lineage, masking, monitor, outln, pg_config, planner, problem, query, reload,
-    request_id, sql, state, telemetry, version, vocab, warehouse,
+    Answer, CatalogView, QueryService, ServeArgs, ServeConfig, ServiceCode, ServiceError, access,
+    answer, attribution, auth, build_state, cache, caller, catalog, checks, clock, config,
+    definitions, demo, diagnostics, dialect, encode, error, execute, failure, governance, identity,
+    lifecycle, limits, lineage, masking, monitor, outln, pg_config, planner, problem, query,
+    reload, request_id, sql, state, telemetry, version, view, vocab, warehouse,
 };
 
 pub mod checks_http;

@@ -177,6 +177,26 @@ impl ServeConfig {
         }
     }
 
+    /// A command's service (`accord query`): no listeners, the given row
+    /// limit, the time defaults of ACCORD_CONFIG or ./accord.yaml.
+    pub fn for_command(
+        defs: &Path,
+        warehouse: WarehouseUrl,
+        max_rows: usize,
+    ) -> Result<ServeConfig, String> {
+        let defaults = cli_time_defaults()?;
+        Ok(ServeConfig {
+            pg_addr: None,
+            reload: false,
+            max_rows,
+            auth: None,
+            mask_key: None,
+            time_zone: defaults.time_zone,
+            week_start: defaults.week_start,
+            ..ServeConfig::for_tests(defs, warehouse)
+        })
+    }
+
     /// Defaults for embedding (tests): an ephemeral port, given defs and
     /// warehouse.
     pub fn for_tests(defs: &Path, warehouse: WarehouseUrl) -> ServeConfig {
@@ -220,6 +240,40 @@ fn read_file_config(path: Option<&Path>) -> Result<FileConfig, String> {
     }
 }
 
+/// The time zone and week start for CLI commands (`accord query`, `accord
+/// check`): those of ACCORD_CONFIG or ./accord.yaml, as `accord serve`
+/// would use, so a number is bucketed alike on every path.
+pub fn cli_time_defaults() -> Result<crate::query::TimeDefaults, String> {
+    let file = read_file_config(cli_config_path().as_deref())?;
+    let defaults = crate::query::TimeDefaults {
+        time_zone: file.time_zone,
+        week_start: file.week_start,
+    };
+    check_time_defaults(&defaults)?;
+    Ok(defaults)
+}
+
+/// ACCORD_CONFIG, else ./accord.yaml when it exists.
+fn cli_config_path() -> Option<PathBuf> {
+    std::env::var_os("ACCORD_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let default = PathBuf::from("accord.yaml");
+            default.exists().then_some(default)
+        })
+}
+
+/// Refuses a misspelt zone or week start when the configuration is read,
+/// so a typo stops the command instead of every query.
+fn check_time_defaults(d: &crate::query::TimeDefaults) -> Result<(), String> {
+    let probe = d.apply(&crate::query::SemanticQuery::default());
+    crate::planner::timezone::zone(&probe)
+        .map_err(|e| format!("time_zone: {}", e.display_full()))?;
+    crate::planner::timezone::week_start(&probe)
+        .map_err(|e| format!("week_start: {}", e.display_full()))?;
+    Ok(())
+}
+
 /// The mask key for CLI commands: `flag` (`--mask-key`, ACCORD_MASK_KEY),
 /// else the `masking:` section of ACCORD_CONFIG or ./accord.yaml, as
 /// `accord serve` would use.
@@ -227,13 +281,7 @@ pub fn cli_mask_key(flag: Option<&str>) -> Result<Option<crate::masking::MaskKey
     if flag.is_some() {
         return crate::masking::resolve(flag, None);
     }
-    let path = std::env::var_os("ACCORD_CONFIG")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let default = PathBuf::from("accord.yaml");
-            default.exists().then_some(default)
-        });
-    let file = read_file_config(path.as_deref())?;
+    let file = read_file_config(cli_config_path().as_deref())?;
     crate::masking::resolve(None, file.masking.as_ref())
 }
 
@@ -275,16 +323,10 @@ impl ServeArgs {
             Some("json") => LogFormat::Json,
             Some(other) => return Err(format!("log format `{other}`: use text or json")),
         };
-        // Checked now, so a typo stops the server instead of every query.
-        let probe = crate::query::SemanticQuery {
+        check_time_defaults(&crate::query::TimeDefaults {
             time_zone: file.time_zone.clone(),
             week_start: file.week_start.clone(),
-            ..Default::default()
-        };
-        crate::planner::timezone::zone(&probe)
-            .map_err(|e| format!("time_zone: {}", e.display_full()))?;
-        crate::planner::timezone::week_start(&probe)
-            .map_err(|e| format!("week_start: {}", e.display_full()))?;
+        })?;
         Ok(ServeConfig {
             time_zone: file.time_zone,
             week_start: file.week_start,

@@ -73,6 +73,9 @@ pub struct ServiceError {
     pub suggestions: Vec<String>,
     /// Set when the detail went to the log only ([`ServiceError::logged`]).
     pub request_id: Option<String>,
+    /// That detail (SQL, engine text). No interface shows it to a caller;
+    /// only the operator's own terminal (`accord query`) prints it.
+    pub detail: Option<String>,
 }
 
 impl fmt::Display for ServiceError {
@@ -104,6 +107,7 @@ impl ServiceError {
             field: None,
             suggestions: Vec::new(),
             request_id: None,
+            detail: None,
         }
     }
 
@@ -124,6 +128,7 @@ impl ServiceError {
         }
         ServiceError {
             request_id: Some(id.clone()),
+            detail: Some(detail.to_string()),
             ..ServiceError::new(
                 code,
                 format!("{safe} (request id {id}; the server log has the details)"),

@@ -4,9 +4,9 @@
 //! reload, authentication and the check scheduler.
 
 pub use accord_engine::{
-    access, attribution, catalog, checks, clock, definitions, demo, diagnostics, dialect, encode,
-    error, execute, governance, identity, lifecycle, limits, lineage, masking, outln, planner,
-    query, sql, version, vocab, warehouse,
+    CatalogView, access, attribution, catalog, checks, clock, definitions, demo, diagnostics,
+    dialect, encode, error, execute, governance, identity, lifecycle, limits, lineage, masking,
+    outln, planner, query, sql, version, view, vocab, warehouse,
 };
 
 pub mod answer;

@@ -19,7 +19,7 @@ use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
-use crate::checks::run::{CheckOutcome, CheckRun, Status, run_checks};
+use crate::checks::run::{CheckOutcome, CheckRun, SeriesSource, Status, run_checks_with};
 use crate::governance::lineage::{InputNode, find_metric, lineage};
 use crate::state::QueryService;
 
@@ -201,6 +201,26 @@ impl Monitor {
     }
 }
 
+/// Scheduled anomaly checks read their metric through the service, like
+/// any served query of it.
+impl SeriesSource for QueryService {
+    fn defaults(&self) -> crate::query::TimeDefaults {
+        self.config.time_defaults()
+    }
+
+    fn series<'a>(
+        &'a self,
+        q: &'a crate::query::SemanticQuery,
+    ) -> futures::future::BoxFuture<'a, Result<Arc<crate::execute::Executed>, String>> {
+        Box::pin(async move {
+            self.answer(q, &crate::access::Caller::operator())
+                .await
+                .map(|a| a.executed)
+                .map_err(|e| e.message)
+        })
+    }
+}
+
 /// Runs every check once now and records the run (history and gauges).
 pub async fn run_once(state: &QueryService) -> Arc<CheckRun> {
     let catalog = state.catalog();
@@ -209,7 +229,7 @@ pub async fn run_once(state: &QueryService) -> Arc<CheckRun> {
         .checks
         .now
         .unwrap_or_else(crate::clock::utc_now);
-    let run = run_checks(&catalog, &state.warehouse, now).await;
+    let run = run_checks_with(&catalog, &state.warehouse, now, state).await;
     state.telemetry.checks.record(&run);
     let failing: Vec<&str> = run
         .checks

@@ -4,6 +4,7 @@
 //! without a warehouse.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -14,7 +15,9 @@ use super::stats::Band;
 use super::{Check, CheckKind, CheckTarget, format_duration};
 use crate::access::Caller;
 use crate::catalog::{Catalog, MetricKind};
+use crate::execute::Executed;
 use crate::planner::ColumnRole;
+use crate::query::{SemanticQuery, TimeDefaults};
 use crate::sql::render::Renderer;
 use crate::warehouse::{Value, Warehouse};
 
@@ -425,6 +428,70 @@ fn judge_model(
 /// model with checks, one per anomaly check. Outcomes are in definition
 /// order.
 pub async fn run_checks(catalog: &Catalog, warehouse: &Warehouse, now: NaiveDateTime) -> CheckRun {
+    let direct = Direct {
+        catalog,
+        warehouse,
+        defaults: TimeDefaults::default(),
+    };
+    run_checks_with(catalog, warehouse, now, &direct).await
+}
+
+/// Where an anomaly check's metric series comes from: the server passes
+/// its query service (the same time defaults, caches and telemetry as a
+/// served query of the metric); `accord check` plans and runs directly.
+pub trait SeriesSource: Sync {
+    /// The time zone and week start the metric is computed with.
+    fn defaults(&self) -> TimeDefaults;
+    /// Answers the anomaly's semantic query as the operator.
+    fn series<'a>(
+        &'a self,
+        q: &'a SemanticQuery,
+    ) -> futures::future::BoxFuture<'a, Result<Arc<Executed>, String>>;
+}
+
+/// Plans and runs on the warehouse, with given time defaults.
+pub struct Direct<'a> {
+    pub catalog: &'a Catalog,
+    pub warehouse: &'a Warehouse,
+    pub defaults: TimeDefaults,
+}
+
+impl SeriesSource for Direct<'_> {
+    fn defaults(&self) -> TimeDefaults {
+        self.defaults.clone()
+    }
+
+    fn series<'a>(
+        &'a self,
+        q: &'a SemanticQuery,
+    ) -> futures::future::BoxFuture<'a, Result<Arc<Executed>, String>> {
+        Box::pin(async move {
+            let q = self.defaults.apply(q);
+            crate::execute::run(
+                self.catalog,
+                self.warehouse,
+                &q,
+                &Caller::operator(),
+                100_000,
+            )
+            .await
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// [`run_checks`] with the series of anomaly checks from `source`: the
+/// metric is computed with the source's time zone and week start, as a
+/// served query of it is, and the period judged is the one current in that
+/// zone (model checks compare stored UTC timestamps with `now` in UTC).
+pub async fn run_checks_with(
+    catalog: &Catalog,
+    warehouse: &Warehouse,
+    now: NaiveDateTime,
+    source: &dyn SeriesSource,
+) -> CheckRun {
+    let defaults = source.defaults();
     let started = Instant::now();
     let started_at = crate::clock::now_rfc3339();
     let dialect = warehouse.dialect();
@@ -467,11 +534,13 @@ pub async fn run_checks(catalog: &Catalog, warehouse: &Warehouse, now: NaiveDate
         }
     }
     for (ci, check) in catalog.checks.iter().enumerate() {
-        let Some(q) = compile::anomaly_query(catalog, check, now) else {
+        let local_now = local_time(&defaults, now);
+        let Some(q) = compile::anomaly_query(catalog, check, local_now) else {
             continue;
         };
+        let q = defaults.apply(&q);
         queries += 1;
-        by_index.insert(ci, run_anomaly(catalog, warehouse, check, &q, now).await);
+        by_index.insert(ci, run_anomaly(catalog, source, check, &q, local_now).await);
     }
     CheckRun {
         now: now.format("%Y-%m-%dT%H:%M:%S").to_string(),
@@ -483,9 +552,22 @@ pub async fn run_checks(catalog: &Catalog, warehouse: &Warehouse, now: NaiveDate
     }
 }
 
+/// `now` (UTC) as a wall-clock time in the defaults' zone; UTC without one
+/// (an invalid zone was refused when the configuration was read).
+fn local_time(defaults: &TimeDefaults, now: NaiveDateTime) -> NaiveDateTime {
+    let probe = SemanticQuery {
+        time_zone: defaults.time_zone.clone(),
+        ..Default::default()
+    };
+    match crate::planner::timezone::zone(&probe) {
+        Ok(Some(tz)) => now.and_utc().with_timezone(&tz).naive_local(),
+        _ => now,
+    }
+}
+
 async fn run_anomaly(
     catalog: &Catalog,
-    warehouse: &Warehouse,
+    source: &dyn SeriesSource,
     check: &Check,
     q: &crate::query::SemanticQuery,
     now: NaiveDateTime,
@@ -508,11 +590,10 @@ async fn run_anomaly(
             "",
         );
     };
-    let executed =
-        match crate::execute::run(catalog, warehouse, q, &Caller::operator(), 100_000).await {
-            Ok(x) => x,
-            Err(e) => return outcome(catalog, check, error_verdict(e.to_string()), ""),
-        };
+    let executed = match source.series(q).await {
+        Ok(x) => x,
+        Err(e) => return outcome(catalog, check, error_verdict(e), ""),
+    };
     let time_col = executed
         .columns
         .iter()

@@ -42,7 +42,7 @@ fn column_type(dt: &DataType) -> ColumnType {
 
 /// A DuckDB value as accord's `Value`. Lists (the catalog's arrays) become
 /// PostgreSQL array text, `{a,b}`, which is how BI tools read them.
-pub(crate) fn value(v: ValueRef<'_>) -> Value {
+pub fn value(v: ValueRef<'_>) -> Value {
     let epoch = DateTime::UNIX_EPOCH.naive_utc();
     match v {
         ValueRef::Null => Value::Null,

@@ -4,7 +4,7 @@
 //! cancellation behave the same everywhere.
 
 #[cfg(feature = "duckdb")]
-pub(crate) mod duck;
+pub mod duck;
 pub mod open;
 pub mod result;
 mod sqlx_engines;

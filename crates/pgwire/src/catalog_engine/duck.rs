@@ -369,7 +369,7 @@ mod tests {
     #[test]
     #[ignore]
     fn catalog_isolation_cost() {
-        let defs = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/metric_defs"));
+        let defs = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../metric_defs"));
         let catalog = crate::definitions::load_dir(defs).expect("demo definitions");
         let demo = crate::schema::build(&catalog, &crate::access::Caller::operator());
         let dbs = dbs(CatalogLimits::default());
