@@ -1116,7 +1116,10 @@ fn router_routes() -> BTreeSet<(String, String)> {
         .join("\n");
     let mut out = BTreeSet::new();
     for line in src.lines() {
-        let Some(rest) = line.find(".route(\"").map(|i| &line[i + ".route(\"".len()..]) else {
+        let Some(rest) = line
+            .find(".route(\"")
+            .map(|i| &line[i + ".route(\"".len()..])
+        else {
             continue;
         };
         let (path, handlers) = rest.split_once('"').expect("a quoted path");

@@ -256,8 +256,8 @@ async fn query_cmd(a: args::QueryCmdArgs) -> ExitCode {
         }
         Err(e) => {
             let mut text = e.message.clone();
-            match (&e.detail, e.suggestions.as_slice()) {
-                (Some(detail), _) => text = detail.clone(),
+            match (&e.logged, e.suggestions.as_slice()) {
+                (Some(logged), _) => text = logged.detail.clone(),
                 (None, [one]) => text.push_str(&format!("; did you mean `{one}`?")),
                 (None, []) => {}
                 (None, many) => {

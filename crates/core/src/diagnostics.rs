@@ -146,6 +146,14 @@ pub fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
         .collect()
 }
 
+/// A plain SQL identifier: letters, digits and `_`, not starting with a
+/// digit. Definition names and request references must be one.
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,12 +166,4 @@ mod tests {
         );
         assert!(closest("zzz", ["region", "country"]).is_empty());
     }
-}
-
-/// A plain SQL identifier: letters, digits and `_`, not starting with a
-/// digit. Definition names and request references must be one.
-pub fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

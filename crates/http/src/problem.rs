@@ -153,7 +153,7 @@ impl From<ServiceError> for ApiError {
             detail: e.message,
             field: e.field,
             suggestions: e.suggestions,
-            request_id: e.request_id,
+            request_id: e.logged.map(|l| l.request_id),
         }
     }
 }

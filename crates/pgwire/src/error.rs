@@ -88,10 +88,10 @@ impl From<ServiceError> for SqlError {
         };
         // The message of a warehouse or internal error is already safe (see
         // `ServiceError::logged`); its request id names the log entry.
-        let mut out = SqlError::new(code, e.message);
+        let mut out = SqlError::new(code, e.message.clone());
         if !e.suggestions.is_empty() {
             out.hint = Some(format!("did you mean {}?", e.suggestions.join(", ")));
-        } else if let Some(id) = &e.request_id {
+        } else if let Some(id) = e.request_id() {
             out.hint = Some(format!(
                 "the server log has the details under request id {id}"
             ));

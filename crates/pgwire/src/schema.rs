@@ -248,7 +248,7 @@ pub fn build(catalog: &Catalog, caller: &Caller) -> Exposed {
             attribution: None,
         });
     }
-    tables.extend(super::attribution::tables(catalog, &access));
+    tables.extend(super::attribution::tables(catalog, access));
     let mut fp = String::new();
     for t in &tables {
         fp.push_str(&t.name);

@@ -72,10 +72,16 @@ pub struct ServiceError {
     pub field: Option<String>,
     pub suggestions: Vec<String>,
     /// Set when the detail went to the log only ([`ServiceError::logged`]).
-    pub request_id: Option<String>,
-    /// That detail (SQL, engine text). No interface shows it to a caller;
+    pub logged: Option<Box<Logged>>,
+}
+
+/// An error whose detail went to the log, under a request id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logged {
+    pub request_id: String,
+    /// The detail (SQL, engine text). No interface shows it to a caller;
     /// only the operator's own terminal (`accord query`) prints it.
-    pub detail: Option<String>,
+    pub detail: String,
 }
 
 impl fmt::Display for ServiceError {
@@ -100,14 +106,18 @@ pub fn request_id() -> String {
 }
 
 impl ServiceError {
+    /// The id the log files this error's detail under.
+    pub fn request_id(&self) -> Option<&str> {
+        self.logged.as_ref().map(|l| l.request_id.as_str())
+    }
+
     pub fn new(code: ServiceCode, message: impl Into<String>) -> Self {
         ServiceError {
             code,
             message: message.into(),
             field: None,
             suggestions: Vec::new(),
-            request_id: None,
-            detail: None,
+            logged: None,
         }
     }
 
@@ -127,8 +137,10 @@ impl ServiceError {
             tracing::warn!(target: "accord::errors", request_id = %id, code = name, detail = %detail, "request refused");
         }
         ServiceError {
-            request_id: Some(id.clone()),
-            detail: Some(detail.to_string()),
+            logged: Some(Box::new(Logged {
+                request_id: id.clone(),
+                detail: detail.to_string(),
+            })),
             ..ServiceError::new(
                 code,
                 format!("{safe} (request id {id}; the server log has the details)"),

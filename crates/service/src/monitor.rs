@@ -289,7 +289,7 @@ pub fn report_for(
     caller: &crate::access::Caller,
 ) -> Result<serde_json::Value, crate::error::PlanError> {
     let catalog = state.catalog();
-    let access = crate::access::Access::resolve(&catalog, &caller)?;
+    let access = crate::access::Access::resolve(&catalog, caller)?;
     let shown = |c: &CheckOutcome| {
         check_visible(&catalog, &access, c.metric.as_deref(), c.model.as_deref())
     };

@@ -180,33 +180,6 @@ pub struct Conversion {
     pub constant_properties: Vec<ConstantProperty>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spans() {
-        let s = TimeSpan::parse("7 days").unwrap();
-        assert_eq!(s.unit, Grain::Day);
-        assert_eq!(s.periods_of(Grain::Day), Some(7));
-        assert_eq!(s.periods_of(Grain::Hour), Some(168));
-        assert_eq!(s.periods_of(Grain::Month), None);
-        assert_eq!(s.periods_of(Grain::Week), Some(1));
-        assert_eq!(
-            TimeSpan::parse("10 days").unwrap().periods_of(Grain::Week),
-            None
-        );
-        assert_eq!(
-            TimeSpan::parse("1 year").unwrap().periods_of(Grain::Month),
-            Some(12)
-        );
-        assert!(TimeSpan::parse("7 fortnights").is_err());
-        assert!(TimeSpan::parse("0 days").is_err());
-        assert!(TimeSpan::parse("days").is_err());
-        assert_eq!(TimeSpan::parse("1 month").unwrap().to_string(), "1 month");
-    }
-}
-
 /// The grain a time-intelligent metric is validated at: the finest its
 /// windows and offsets allow (day, or month for monthly spans).
 pub fn natural_grain(catalog: &Catalog, id: MetricId) -> Option<Grain> {
@@ -272,5 +245,32 @@ pub fn nests(coarse: Grain, fine: Grain) -> bool {
         Month => matches!(coarse, Month | Quarter | Year),
         Quarter => matches!(coarse, Quarter | Year),
         Year => coarse == Year,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans() {
+        let s = TimeSpan::parse("7 days").unwrap();
+        assert_eq!(s.unit, Grain::Day);
+        assert_eq!(s.periods_of(Grain::Day), Some(7));
+        assert_eq!(s.periods_of(Grain::Hour), Some(168));
+        assert_eq!(s.periods_of(Grain::Month), None);
+        assert_eq!(s.periods_of(Grain::Week), Some(1));
+        assert_eq!(
+            TimeSpan::parse("10 days").unwrap().periods_of(Grain::Week),
+            None
+        );
+        assert_eq!(
+            TimeSpan::parse("1 year").unwrap().periods_of(Grain::Month),
+            Some(12)
+        );
+        assert!(TimeSpan::parse("7 fortnights").is_err());
+        assert!(TimeSpan::parse("0 days").is_err());
+        assert!(TimeSpan::parse("days").is_err());
+        assert_eq!(TimeSpan::parse("1 month").unwrap().to_string(), "1 month");
     }
 }

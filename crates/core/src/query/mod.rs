@@ -313,6 +313,30 @@ pub fn parse_metric_ref(s: &str) -> Result<(String, Option<u32>), PlanError> {
     }
 }
 
+/// A deployment's defaults for queries that name no `time_zone` or
+/// `week_start`. Every path to an answer (the query service, scheduled
+/// checks, `accord check`) applies the same ones, so a metric is bucketed
+/// alike wherever it is computed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TimeDefaults {
+    pub time_zone: Option<String>,
+    pub week_start: Option<String>,
+}
+
+impl TimeDefaults {
+    /// `q` with these defaults where it names none.
+    pub fn apply(&self, q: &SemanticQuery) -> SemanticQuery {
+        let mut q = q.clone();
+        if q.time_zone.is_none() {
+            q.time_zone = self.time_zone.clone();
+        }
+        if q.week_start.is_none() {
+            q.week_start = self.week_start.clone();
+        }
+        q
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,29 +368,5 @@ mod tests {
             OrderBy::Text("revenue".into()).field_and_desc(),
             ("revenue".into(), false)
         );
-    }
-}
-
-/// A deployment's defaults for queries that name no `time_zone` or
-/// `week_start`. Every path to an answer (the query service, scheduled
-/// checks, `accord check`) applies the same ones, so a metric is bucketed
-/// alike wherever it is computed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TimeDefaults {
-    pub time_zone: Option<String>,
-    pub week_start: Option<String>,
-}
-
-impl TimeDefaults {
-    /// `q` with these defaults where it names none.
-    pub fn apply(&self, q: &SemanticQuery) -> SemanticQuery {
-        let mut q = q.clone();
-        if q.time_zone.is_none() {
-            q.time_zone = self.time_zone.clone();
-        }
-        if q.week_start.is_none() {
-            q.week_start = self.week_start.clone();
-        }
-        q
     }
 }
