@@ -47,7 +47,11 @@ fn edited(case: &str, replace: &[Replace]) -> Vec<SourceFile> {
 }
 
 fn name(v: &impl serde::Serialize) -> String {
-    serde_json::to_value(v).unwrap().as_str().unwrap().to_string()
+    serde_json::to_value(v)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -70,11 +74,20 @@ fn every_section_is_classified() {
             .flat_map(|x| x.details.iter().map(|d| d.text()))
             .collect();
         for d in &c.details {
-            assert!(lines.contains(d), "{}: no detail `{d}` in {lines:#?}", c.case);
+            assert!(
+                lines.contains(d),
+                "{}: no detail `{d}` in {lines:#?}",
+                c.case
+            );
         }
         // The flags agree with the class.
         for x in &changes {
-            assert_eq!(x.widening_access, x.class == Class::WideningAccess, "{}", c.case);
+            assert_eq!(
+                x.widening_access,
+                x.class == Class::WideningAccess,
+                "{}",
+                c.case
+            );
         }
     }
 }
@@ -123,7 +136,9 @@ fn impact_names_what_a_policy_change_reaches() {
     // Orders reach customers: revenue is filtered by the role's row filter.
     assert!(imp.metrics.iter().any(|m| m == "revenue@1"), "{imp:#?}");
     assert!(
-        imp.definitions.iter().any(|d| d == "funnel checkout_funnel"),
+        imp.definitions
+            .iter()
+            .any(|d| d == "funnel checkout_funnel"),
         "{imp:#?}"
     );
 }
@@ -135,7 +150,9 @@ fn accord() -> Command {
 fn write_defs(dir: &Path, files: &[SourceFile]) {
     let root = common::repo_path("metric_defs");
     for f in files {
-        let rel = Path::new(&f.path).strip_prefix(&root).unwrap_or(Path::new(&f.path));
+        let rel = Path::new(&f.path)
+            .strip_prefix(&root)
+            .unwrap_or(Path::new(&f.path));
         let rel = rel.strip_prefix("metric_defs").unwrap_or(rel);
         let path = dir.join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -154,7 +171,8 @@ fn access_review_in_every_format_and_exit_code() {
         &edited(
             "removed_mask",
             &[Replace {
-                from: "    mask:\n      - dimension: customers.email\n        method: hash\n".into(),
+                from: "    mask:\n      - dimension: customers.email\n        method: hash\n"
+                    .into(),
                 to: String::new(),
             }],
         ),
@@ -167,7 +185,12 @@ fn access_review_in_every_format_and_exit_code() {
         String::from_utf8_lossy(&out.stderr),
     );
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
-    assert!(stdout.contains("0 breaking change(s), 0 non-breaking; 1 widen(s) access and needs an access review"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "0 breaking change(s), 0 non-breaking; 1 widen(s) access and needs an access review"
+        ),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("NEEDS ACCESS REVIEW (widens access)\n  modified        role `analyst`\n                  + mask customers.email: hash → (none)\n"),
         "{stdout}"

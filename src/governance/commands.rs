@@ -253,7 +253,12 @@ pub struct DiffCommand {
     /// comma-separated): `widening-access` (a widened row filter, a removed
     /// mask, a role gaining a member or purpose, consent dropped...),
     /// `breaking`.
-    #[arg(long = "fail-on", value_enum, value_delimiter = ',', value_name = "CLASS")]
+    #[arg(
+        long = "fail-on",
+        value_enum,
+        value_delimiter = ',',
+        value_name = "CLASS"
+    )]
     pub fail_on: Vec<FailOn>,
 }
 

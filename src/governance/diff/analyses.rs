@@ -105,7 +105,11 @@ impl Section for Retentions {
             .breaking("periods", r.periods)
             .breaking("cohort_kind", snake(&r.cohort_kind))
             .breaking("mode", snake(&r.mode))
-            .add("group_by", r.group_by.clone(), super::fields::Rule::Breaking)
+            .add(
+                "group_by",
+                r.group_by.clone(),
+                super::fields::Rule::Breaking,
+            )
             .breaking("stitched", stitched(&r.stitched_at))
             .info("description", &r.description)
             .info("owner", &r.owner);

@@ -62,7 +62,8 @@ impl Section for Attributions {
                 }),
             );
         }
-        f.info("description", &a.description).info("owner", &a.owner);
+        f.info("description", &a.description)
+            .info("owner", &a.owner);
         f.0
     }
 

@@ -106,7 +106,12 @@ pub struct Detail {
 }
 
 impl Detail {
-    pub fn new(field: &str, before: Option<String>, after: Option<String>, breaking: bool) -> Detail {
+    pub fn new(
+        field: &str,
+        before: Option<String>,
+        after: Option<String>,
+        breaking: bool,
+    ) -> Detail {
         let class = if breaking {
             Class::Breaking
         } else {

@@ -103,7 +103,8 @@ impl Section for Checks {
             .add("severity", Some(x.severity.name().to_string()), Rule::Info)
             .add("time", time, Rule::Info);
         kind_fields(&mut f, c, &x.kind);
-        f.info("owner", &x.owner).info("description", &x.description);
+        f.info("owner", &x.owner)
+            .info("description", &x.description);
         f.0
     }
 

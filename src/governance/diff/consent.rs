@@ -35,7 +35,10 @@ impl Section for ConsentRules {
     const KIND: ItemKind = ItemKind::Consent;
 
     fn items<'c>(&self, this: &'c Catalog, _other: &Catalog) -> Vec<(String, &'c Consent)> {
-        this.consent.iter().map(|c| ("consent".to_string(), c)).collect()
+        this.consent
+            .iter()
+            .map(|c| ("consent".to_string(), c))
+            .collect()
     }
 
     fn fields(&self, c: &Catalog, x: &&Consent) -> Vec<Field> {
@@ -47,16 +50,44 @@ impl Section for ConsentRules {
         // Which events grant consent, and to whom: another reading of the
         // ledger may count people who never granted.
         let mut f = Fields::new();
-        f.add("ledger model", Some(c.model(l.model).name.clone()), Rule::Restricts)
-            .add("ledger subject", Some(expr_text(&l.subject_key)), Rule::Restricts)
-            .add("ledger purpose", Some(expr_text(&l.purpose)), Rule::Restricts)
-            .add("ledger status", Some(expr_text(&l.status)), Rule::Restricts)
-            .add("ledger time", Some(expr_text(&l.time)), Rule::Restricts)
-            .add("ledger order_key", l.order_key.as_ref().map(expr_text), Rule::Restricts)
-            .add("granted_value", Some(l.granted_value.clone()), Rule::Restricts)
-            .add("mode", Some(mode.to_string()), Rule::Restricts)
-            .add("subject_entity", Some(x.subject_entity.clone()), Rule::Restricts)
-            .add("default_purpose", Some(x.default_purpose.clone()), Rule::Restricts);
+        f.add(
+            "ledger model",
+            Some(c.model(l.model).name.clone()),
+            Rule::Restricts,
+        )
+        .add(
+            "ledger subject",
+            Some(expr_text(&l.subject_key)),
+            Rule::Restricts,
+        )
+        .add(
+            "ledger purpose",
+            Some(expr_text(&l.purpose)),
+            Rule::Restricts,
+        )
+        .add("ledger status", Some(expr_text(&l.status)), Rule::Restricts)
+        .add("ledger time", Some(expr_text(&l.time)), Rule::Restricts)
+        .add(
+            "ledger order_key",
+            l.order_key.as_ref().map(expr_text),
+            Rule::Restricts,
+        )
+        .add(
+            "granted_value",
+            Some(l.granted_value.clone()),
+            Rule::Restricts,
+        )
+        .add("mode", Some(mode.to_string()), Rule::Restricts)
+        .add(
+            "subject_entity",
+            Some(x.subject_entity.clone()),
+            Rule::Restricts,
+        )
+        .add(
+            "default_purpose",
+            Some(x.default_purpose.clone()),
+            Rule::Restricts,
+        );
         let suppression = x
             .suppression
             .as_ref()
@@ -118,7 +149,7 @@ impl Section for Purposes {
                 _ => Class::WideningAccess,
             }),
         )
-            .info("description", &p.description);
+        .info("description", &p.description);
         f.0
     }
 

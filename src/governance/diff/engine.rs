@@ -45,7 +45,12 @@ pub trait Section {
 
     /// Equal fingerprints pair a removed item with an added one as a rename
     /// (the same definition under another name). `None`: never a rename.
-    fn fingerprint(&self, _this: &Catalog, _other: &Catalog, _item: &Self::Item<'_>) -> Option<String> {
+    fn fingerprint(
+        &self,
+        _this: &Catalog,
+        _other: &Catalog,
+        _item: &Self::Item<'_>,
+    ) -> Option<String> {
         None
     }
 
@@ -122,7 +127,8 @@ pub fn run<S: Section>(section: &S, s: Sides, out: &mut Vec<Change>) {
         .enumerate()
         .map(|(i, (k, _))| (k.as_str(), i))
         .collect();
-    let base_keys: std::collections::BTreeSet<&str> = base.iter().map(|(k, _)| k.as_str()).collect();
+    let base_keys: std::collections::BTreeSet<&str> =
+        base.iter().map(|(k, _)| k.as_str()).collect();
     // HEAD-only items, in HEAD order, with their fingerprints.
     let mut added: Vec<(usize, Option<String>)> = head
         .iter()

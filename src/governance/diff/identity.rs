@@ -25,11 +25,31 @@ fn type_fields(f: &mut Fields, id: &Identity) {
     for t in &id.types {
         let p = format!("identifier {}", t.name);
         f.add(p.clone(), Some("defined".into()), Rule::Grants)
-            .add(format!("{p} priority"), Some(t.priority.to_string()), Rule::Breaking)
-            .add(format!("{p} trim"), Some(t.trim.to_string()), Rule::Custom(normalize_class))
-            .add(format!("{p} lower"), Some(t.lower.to_string()), Rule::Custom(normalize_class))
-            .set(&format!("{p} blocked value"), &t.blocked_values, Rule::Restricts)
-            .set(&format!("{p} blocked pattern"), &t.blocked_patterns, Rule::Restricts);
+            .add(
+                format!("{p} priority"),
+                Some(t.priority.to_string()),
+                Rule::Breaking,
+            )
+            .add(
+                format!("{p} trim"),
+                Some(t.trim.to_string()),
+                Rule::Custom(normalize_class),
+            )
+            .add(
+                format!("{p} lower"),
+                Some(t.lower.to_string()),
+                Rule::Custom(normalize_class),
+            )
+            .set(
+                &format!("{p} blocked value"),
+                &t.blocked_values,
+                Rule::Restricts,
+            )
+            .set(
+                &format!("{p} blocked pattern"),
+                &t.blocked_patterns,
+                Rule::Restricts,
+            );
     }
 }
 
@@ -37,7 +57,11 @@ fn source_fields(f: &mut Fields, c: &Catalog, id: &Identity) {
     let type_name = |i: usize| id.types.get(i).map_or("?", |t| t.name.as_str());
     for s in &id.sources {
         let p = format!("source {}", c.model(s.model).name);
-        f.add(format!("{p} time"), Some(expr_text(&s.time)), Rule::Breaking);
+        f.add(
+            format!("{p} time"),
+            Some(expr_text(&s.time)),
+            Rule::Breaking,
+        );
         for (t, e) in &s.columns {
             f.add(
                 format!("{p} identifier {}", type_name(*t)),
@@ -53,7 +77,11 @@ fn source_fields(f: &mut Fields, c: &Catalog, id: &Identity) {
                 Rule::Grants,
             );
         }
-        f.add(format!("{p} stitch_by"), Some(col(s.stitch_by).to_string()), Rule::Breaking);
+        f.add(
+            format!("{p} stitch_by"),
+            Some(col(s.stitch_by).to_string()),
+            Rule::Breaking,
+        );
     }
 }
 
@@ -73,8 +101,16 @@ impl Section for IdentityRules {
     fn fields(&self, c: &Catalog, id: &&Identity) -> Vec<Field> {
         let mut f = Fields::new();
         f.breaking("canonical", &id.canonical_type().name)
-            .add("rule_version", Some(id.rule_version.to_string()), Rule::Info)
-            .add("max_iterations", Some(id.max_iterations.to_string()), Rule::AtMost)
+            .add(
+                "rule_version",
+                Some(id.rule_version.to_string()),
+                Rule::Info,
+            )
+            .add(
+                "max_iterations",
+                Some(id.max_iterations.to_string()),
+                Rule::AtMost,
+            )
             .breaking("tables", &id.tables.prefix);
         type_fields(&mut f, id);
         for l in &id.limits {

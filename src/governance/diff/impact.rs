@@ -237,7 +237,6 @@ pub fn entity_impact(c: &Catalog, model: &Model, entity: &str) -> Impact {
     }
 }
 
-
 /// Metrics aggregating a model from which `target` is reachable (or
 /// `target` itself): those a row filter or consent rule on `target` holds
 /// for.

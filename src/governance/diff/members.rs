@@ -18,7 +18,11 @@ fn members<'c, T: 'c>(
     name: impl Fn(&T) -> &str,
 ) -> Vec<(String, (&'c Model, &'c T))> {
     let mut out = Vec::new();
-    for m in this.models.iter().filter(|m| other.model_by_name(&m.name).is_some()) {
+    for m in this
+        .models
+        .iter()
+        .filter(|m| other.model_by_name(&m.name).is_some())
+    {
         for x in list(m) {
             out.push((format!("{}.{}", m.name, name(x)), (m, x)));
         }
@@ -80,7 +84,12 @@ impl Section for Dimensions {
     const KIND: ItemKind = ItemKind::Dimension;
 
     fn items<'c>(&self, this: &'c Catalog, other: &Catalog) -> Vec<(String, Self::Item<'c>)> {
-        members(this, other, |m| m.dimensions.as_slice(), |d| d.name.as_str())
+        members(
+            this,
+            other,
+            |m| m.dimensions.as_slice(),
+            |d| d.name.as_str(),
+        )
     }
 
     fn fields(&self, _c: &Catalog, (_, d): &Self::Item<'_>) -> Vec<Field> {

@@ -193,7 +193,6 @@ pub fn metric_details(bc: &Catalog, b: &Metric, hc: &Catalog, h: &Metric) -> Vec
     out
 }
 
-
 pub struct Metrics;
 
 impl Section for Metrics {
@@ -224,7 +223,14 @@ impl Section for Metrics {
         Some(format!("{:?}", signature(this, m)))
     }
 
-    fn modified(&self, s: Sides, key: &str, b: &&Metric, h: &&Metric, details: Vec<Detail>) -> Change {
+    fn modified(
+        &self,
+        s: Sides,
+        key: &str,
+        b: &&Metric,
+        h: &&Metric,
+        details: Vec<Detail>,
+    ) -> Change {
         let breaking = details.iter().any(|d| d.breaking);
         let deprecated =
             b.status != MetricStatus::Deprecated && h.status == MetricStatus::Deprecated;
@@ -271,9 +277,11 @@ impl Section for Metrics {
         }
         // A new version of a known metric: compare with BASE's default
         // (else its newest) version.
-        let prev = base
-            .default_metric(&a.name)
-            .or_else(|| base.metric_versions(&a.name).last().map(|id| base.metric(*id)));
+        let prev = base.default_metric(&a.name).or_else(|| {
+            base.metric_versions(&a.name)
+                .last()
+                .map(|id| base.metric(*id))
+        });
         let mut details = prev
             .map(|p| metric_details(base, p, head, a))
             .unwrap_or_default();

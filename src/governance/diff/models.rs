@@ -61,5 +61,4 @@ impl Section for Models {
     fn fingerprint(&self, _this: &Catalog, _other: &Catalog, m: &&Model) -> Option<String> {
         Some(member_fingerprint(m))
     }
-
 }

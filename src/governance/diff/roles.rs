@@ -95,7 +95,11 @@ fn row_filters<'c>(c: &'c Catalog, r: &'c Role) -> Vec<(&'c str, Expr, String)> 
     for m in &c.models {
         let fs: Vec<_> = r.row_filters.iter().filter(|f| f.model == m.id).collect();
         if let Some(e) = Expr::and_all(fs.iter().map(|f| f.filter.clone())) {
-            let text = fs.iter().map(|f| f.text.as_str()).collect::<Vec<_>>().join(" AND ");
+            let text = fs
+                .iter()
+                .map(|f| f.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" AND ");
             out.push((m.name.as_str(), e, text));
         }
     }
@@ -106,7 +110,11 @@ fn row_filter_details(s: Sides, b: &Role, h: &Role) -> Vec<Detail> {
     let (fb, fh) = (row_filters(s.base, b), row_filters(s.head, h));
     let mut out = Vec::new();
     let mut models: Vec<&str> = fb.iter().map(|f| f.0).collect();
-    models.extend(fh.iter().map(|f| f.0).filter(|m| !fb.iter().any(|f| f.0 == *m)));
+    models.extend(
+        fh.iter()
+            .map(|f| f.0)
+            .filter(|m| !fb.iter().any(|f| f.0 == *m)),
+    );
     for model in models {
         let before = fb.iter().find(|f| f.0 == model);
         let after = fh.iter().find(|f| f.0 == model);
@@ -133,7 +141,11 @@ fn visibility_details(s: Sides, b: &Role, h: &Role) -> Vec<Detail> {
         .filter_map(|(label, m)| {
             let (vb, vh) = (visible(b, &m), visible(h, &m));
             (vb != vh).then(|| {
-                let class = if vh { Class::WideningAccess } else { Class::Breaking };
+                let class = if vh {
+                    Class::WideningAccess
+                } else {
+                    Class::Breaking
+                };
                 Detail::classed(&label, show(vb), show(vh), class)
             })
         })
@@ -157,7 +169,11 @@ fn policy_fields(r: &Role) -> Vec<fields::Field> {
         Rule::AtLeast,
     );
     if r.min_group_size.is_some() {
-        f.add("time_grain", Some(r.time_grain.to_string()), Rule::Custom(grain_class));
+        f.add(
+            "time_grain",
+            Some(r.time_grain.to_string()),
+            Rule::Custom(grain_class),
+        );
     }
     // Absent: any purpose.
     let purposes = r.purposes.as_ref().map_or("any".to_string(), |l| {
@@ -238,7 +254,14 @@ impl Section for Roles {
             metrics: metrics_reaching(s.head, &models),
             definitions: analyses_reaching(s.head, &models),
         };
-        Change::new(ChangeKind::Modified, ItemKind::Role, key, details, Class::NonBreaking, impact)
+        Change::new(
+            ChangeKind::Modified,
+            ItemKind::Role,
+            key,
+            details,
+            Class::NonBreaking,
+            impact,
+        )
     }
 
     /// A new role lets its holders in (they were refused); the first roles
@@ -249,7 +272,14 @@ impl Section for Roles {
         } else {
             Class::WideningAccess
         };
-        Change::new(ChangeKind::Added, ItemKind::Role, key, Vec::new(), class, self.impact(s.head, r))
+        Change::new(
+            ChangeKind::Added,
+            ItemKind::Role,
+            key,
+            Vec::new(),
+            class,
+            self.impact(s.head, r),
+        )
     }
 
     /// A removed role refuses its holders; removing every role lifts access
@@ -266,6 +296,13 @@ impl Section for Roles {
         } else {
             (Class::Breaking, Vec::new())
         };
-        Change::new(ChangeKind::Removed, ItemKind::Role, key, details, class, self.impact(s.base, r))
+        Change::new(
+            ChangeKind::Removed,
+            ItemKind::Role,
+            key,
+            details,
+            class,
+            self.impact(s.base, r),
+        )
     }
 }

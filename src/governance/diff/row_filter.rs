@@ -152,10 +152,11 @@ fn atom_implies(a: &Expr, b: &Expr) -> bool {
             (true, true) => vb.iter().all(|v| va.contains(v)),
             // x IN A ⇒ x NOT IN B when no value of A is in B (literals
             // only: two claims may be equal).
-            (false, true) => va
-                .iter()
-                .all(|v| matches!(v, Expr::Lit(_)) && !vb.contains(v))
-                && vb.iter().all(|v| matches!(v, Expr::Lit(_))),
+            (false, true) => {
+                va.iter()
+                    .all(|v| matches!(v, Expr::Lit(_)) && !vb.contains(v))
+                    && vb.iter().all(|v| matches!(v, Expr::Lit(_)))
+            }
             (true, false) => false,
         };
     }
@@ -220,7 +221,11 @@ mod tests {
             ("status NOT IN ('x')", "status NOT IN ('x', 'y')", true),
             ("status NOT IN ('x', 'y')", "status NOT IN ('x')", false),
             ("status <> 'x'", "status = 'y'", true),
-            ("region = {{ claims.region }}", "region = {{ claims.region }}", true),
+            (
+                "region = {{ claims.region }}",
+                "region = {{ claims.region }}",
+                true,
+            ),
             (
                 "region = {{ claims.region }}",
                 "region = {{ claims.region }} AND tier = 'gold'",

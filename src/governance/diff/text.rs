@@ -67,10 +67,10 @@ pub fn time_dim(model: &Model, m: &Measure) -> Option<String> {
 
 /// `orders.status`, for a dimension given by index (`None` out of range).
 pub fn dim_name(model: &Model, index: usize) -> String {
-    model
-        .dimensions
-        .get(index)
-        .map_or_else(|| format!("{}.?", model.name), |d| format!("{}.{}", model.name, d.name))
+    model.dimensions.get(index).map_or_else(
+        || format!("{}.?", model.name),
+        |d| format!("{}.{}", model.name, d.name),
+    )
 }
 
 /// Text inside a Markdown code span within a table cell.
