@@ -187,7 +187,7 @@ fn access_review_in_every_format_and_exit_code() {
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(
         stdout.contains(
-            "0 breaking change(s), 0 non-breaking; 1 widen(s) access and needs an access review"
+            "0 breaking change(s), 0 non-breaking, 1 widening access (needs an access review)"
         ),
         "{stdout}"
     );

@@ -93,7 +93,7 @@ impl DiffReport {
             ));
             if self.widening_access > 0 {
                 s.push_str(&format!(
-                    "; {} widen(s) access and needs an access review",
+                    ", {} widening access (needs an access review)",
                     self.widening_access
                 ));
             }
