@@ -4,9 +4,7 @@
 //! non_breaking. The cases are data: tests/fixtures/diff/cases.yml edits
 //! the demo definitions and names the expected changes.
 
-mod common;
-
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use accord::definitions::{SourceFile, load_files, read_dir};
@@ -29,8 +27,16 @@ struct Case {
     details: Vec<String>,
 }
 
+fn repo_path(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
 fn demo_files() -> Vec<SourceFile> {
-    read_dir(&common::repo_path("metric_defs")).unwrap()
+    read_dir(&repo_path("metric_defs")).unwrap()
+}
+
+fn demo_catalog() -> std::sync::Arc<accord::catalog::Catalog> {
+    load_files(&demo_files()).unwrap()
 }
 
 /// The demo definitions with each `from` (found exactly once) replaced.
@@ -56,7 +62,7 @@ fn name(v: &impl serde::Serialize) -> String {
 
 #[test]
 fn every_section_is_classified() {
-    let text = std::fs::read_to_string(common::repo_path("tests/fixtures/diff/cases.yml")).unwrap();
+    let text = std::fs::read_to_string(repo_path("tests/fixtures/diff/cases.yml")).unwrap();
     let cases: Vec<Case> = serde_saphyr::from_str(&text).unwrap();
     assert!(cases.len() >= 20);
     let base = load_files(&demo_files()).unwrap();
@@ -94,13 +100,13 @@ fn every_section_is_classified() {
 
 #[test]
 fn no_change_no_report() {
-    let base = common::demo_catalog();
+    let base = demo_catalog();
     assert!(diff(&base, &base).is_empty());
 }
 
 #[test]
 fn removing_every_role_lifts_access_control() {
-    let base = common::demo_catalog();
+    let base = demo_catalog();
     let mut files = demo_files();
     for f in files.iter_mut().filter(|f| f.text.contains("\nroles:\n")) {
         let start = f.text.find("\nroles:\n").unwrap();
@@ -122,7 +128,7 @@ fn removing_every_role_lifts_access_control() {
 
 #[test]
 fn impact_names_what_a_policy_change_reaches() {
-    let base = common::demo_catalog();
+    let base = demo_catalog();
     let head = load_files(&edited(
         "widened",
         &[Replace {
@@ -148,7 +154,7 @@ fn accord() -> Command {
 }
 
 fn write_defs(dir: &Path, files: &[SourceFile]) {
-    let root = common::repo_path("metric_defs");
+    let root = repo_path("metric_defs");
     for f in files {
         let rel = Path::new(&f.path)
             .strip_prefix(&root)
@@ -177,7 +183,7 @@ fn access_review_in_every_format_and_exit_code() {
             }],
         ),
     );
-    let base = common::repo_path("metric_defs");
+    let base = repo_path("metric_defs");
     let (base, head) = (base.to_str().unwrap(), head.to_str().unwrap());
     let out = accord().args(["diff", base, head]).output().unwrap();
     let (stdout, stderr) = (

@@ -5,7 +5,7 @@
 use super::change::{Class, Detail};
 
 /// What a change of one field means.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Rule {
     /// Descriptions, owners, labels.
     Info,

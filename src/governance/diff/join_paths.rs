@@ -29,7 +29,7 @@ impl Section for JoinPaths {
     type Item<'c> = Pair;
     const KIND: ItemKind = ItemKind::JoinPath;
 
-    fn items<'c>(&self, this: &'c Catalog, other: &Catalog) -> Vec<(String, Pair)> {
+    fn items(&self, this: &Catalog, other: &Catalog) -> Vec<(String, Pair)> {
         let mut out = Vec::new();
         for a in &this.models {
             let Some(oa) = other.model_by_name(&a.name) else {
