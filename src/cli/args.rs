@@ -37,8 +37,9 @@ pub enum Command {
     Token(TokenArgs),
     // Governance (src/governance, docs/governance.md).
     /// Classify the changes between two definitions versions (directories or
-    /// git revisions): breaking or not, with their impact.
-    Diff(crate::governance::commands::DiffArgs),
+    /// git revisions) in every catalog section: breaking, widening access or
+    /// neither, with their impact.
+    Diff(crate::governance::commands::DiffCommand),
     /// Show where a metric comes from: inputs, measures, columns, tables.
     Lineage(crate::governance::commands::LineageArgs),
     /// Run the data quality checks (freshness, completeness, volume,

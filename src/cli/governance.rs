@@ -236,8 +236,41 @@ pub async fn diff_report(a: &DiffArgs) -> Result<DiffReport, (u8, String)> {
     Ok(report)
 }
 
-/// `accord diff`.
+/// A class of change `accord diff --fail-on` exits 1 for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// Breaking changes (the default; even with `--allow-breaking`).
+    Breaking,
+    /// Changes that let a caller see more: they need an access reviewer.
+    WideningAccess,
+}
+
+/// `accord diff` as the command line has it: the diff's arguments and the
+/// classes of change that fail it.
+#[derive(Debug, Args, Clone)]
+pub struct DiffCommand {
+    #[command(flatten)]
+    pub args: DiffArgs,
+    /// Also exit 1 on these classes of change (repeatable or
+    /// comma-separated): `widening-access` (a widened row filter, a removed
+    /// mask, a role gaining a member or purpose, consent dropped...),
+    /// `breaking`.
+    #[arg(
+        long = "fail-on",
+        value_enum,
+        value_delimiter = ',',
+        value_name = "CLASS"
+    )]
+    pub fail_on: Vec<FailOn>,
+}
+
+/// `accord diff`, failing on breaking changes unless allowed.
 pub async fn diff(a: &DiffArgs) -> ExitCode {
+    diff_gated(a, &[]).await
+}
+
+/// `accord diff` with `--fail-on`.
+pub async fn diff_gated(a: &DiffArgs, fail_on: &[FailOn]) -> ExitCode {
     let report = match diff_report(a).await {
         Ok(r) => r,
         Err((code, msg)) => {
@@ -251,11 +284,30 @@ pub async fn diff(a: &DiffArgs) -> ExitCode {
         DiffFormat::Markdown => report.markdown(a.top),
     };
     crate::outln!("{}", out.trim_end());
-    if report.breaking > 0 && !a.allow_breaking {
+    let mut fail = false;
+    let fail_breaking = !a.allow_breaking || fail_on.contains(&FailOn::Breaking);
+    if report.breaking > 0 && fail_breaking {
         eprintln!(
             "{} breaking change(s); pass --allow-breaking to accept them",
             report.breaking
         );
+        fail = true;
+    }
+    if report.widening_access > 0 {
+        if fail_on.contains(&FailOn::WideningAccess) {
+            eprintln!(
+                "{} change(s) widen access and need an access reviewer (--fail-on widening-access)",
+                report.widening_access
+            );
+            fail = true;
+        } else {
+            eprintln!(
+                "note: {} change(s) widen access and need an access reviewer",
+                report.widening_access
+            );
+        }
+    }
+    if fail {
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS

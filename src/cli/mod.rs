@@ -77,7 +77,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 }
             }
         }
-        Command::Diff(a) => block_on(crate::governance::commands::diff(&a)),
+        Command::Diff(a) => block_on(crate::governance::commands::diff_gated(&a.args, &a.fail_on)),
         Command::Lineage(a) => crate::governance::commands::lineage(&a),
         Command::Check(a) => block_on(crate::checks::cli::run(a)),
         Command::Identity(c) => block_on(crate::identity::cli::run(c)),

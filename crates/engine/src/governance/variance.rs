@@ -93,7 +93,16 @@ pub fn pairs(base: &Catalog, head: &Catalog, changes: &[Change]) -> Vec<(String,
                 }
             }
             (ItemKind::Metric, _) => {}
-            (_, ChangeKind::Modified) if c.breaking => {
+            // Model members change what metrics compute; policies, analyses
+            // and checks do not change what the operator's run returns.
+            (
+                ItemKind::Model
+                | ItemKind::Dimension
+                | ItemKind::Measure
+                | ItemKind::Entity
+                | ItemKind::JoinPath,
+                ChangeKind::Modified,
+            ) if c.breaking => {
                 for m in &c.impact.metrics {
                     if exists(base, m) && exists(head, m) {
                         add(m.clone(), m.clone());
