@@ -4,6 +4,7 @@
 //! per-dialect renderer ([`render`]).
 
 pub mod ast;
+pub mod build;
 pub mod convert;
 pub mod guard;
 pub mod render;
