@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 
-use super::super::sql::{Statement, TableDef, insert};
+use super::super::sql::{ColType, Statement, TableDef, insert};
 use super::tables::ledger_table;
 use super::{A, B, CANON, Compiler, ID, probe, same_id};
 use crate::sql::ast::{BinOp, Expr, Literal, Query, SelectItem, SqlType};
@@ -21,27 +21,30 @@ struct Entry<'a> {
 }
 
 impl Entry<'_> {
-    /// The first columns of an entry of kind `event`.
-    fn head(&self, event: &str) -> Vec<SelectItem> {
-        vec![
+    /// The items of an entry of kind `event`: run, time, rule version and
+    /// event, then every other ledger column from `given` or, when not
+    /// given, a NULL of its type.
+    fn row(&self, event: &str, mut given: Vec<(&str, Expr)>) -> Vec<SelectItem> {
+        let mut items = vec![
             named(int(self.run_id), "run_id"),
             named(Expr::Lit(Literal::Timestamp(self.run_at)), "run_at"),
             named(int(self.rule_version), "rule_version"),
             named(Expr::string(event), "event"),
-        ]
+        ];
+        for (name, ty) in &self.ledger.columns[items.len()..] {
+            let value = match given.iter().position(|(n, _)| n == name) {
+                Some(i) => given.remove(i).1,
+                None => Expr::TypedNull(match ty {
+                    ColType::Key => SqlType::Text,
+                    ColType::BigInt => SqlType::BigInt,
+                    ColType::Timestamp => SqlType::Timestamp,
+                }),
+            };
+            items.push(named(value, name));
+        }
+        debug_assert!(given.is_empty(), "not ledger columns: {given:?}");
+        items
     }
-}
-
-fn null_text() -> Expr {
-    Expr::TypedNull(SqlType::Text)
-}
-
-fn null_ts() -> Expr {
-    Expr::TypedNull(SqlType::Timestamp)
-}
-
-fn null_int() -> Expr {
-    Expr::TypedNull(SqlType::BigInt)
 }
 
 impl Compiler<'_> {
@@ -71,20 +74,24 @@ impl Compiler<'_> {
     fn merges(&self, e: &Entry<'_>) -> Statement {
         let n = &self.names;
         let g = "g";
-        let mut merge = select_from(e.head("merge"), table(&n.work("graph_next"), g));
-        merge.projection.extend([
-            named(column("na", "canonical_id"), "canonical_id"),
-            named(column("na", "canonical_type"), "canonical_type"),
-            named(column("pa", "canonical_id"), "from_canonical_id"),
-            named(column("pb", "canonical_id"), "other_canonical_id"),
-            named(column(g, "a_type"), "evidence_a_type"),
-            named(column(g, "a_value"), "evidence_a"),
-            named(column(g, "b_type"), "evidence_b_type"),
-            named(column(g, "b_value"), "evidence_b"),
-            named(column(g, "source"), "evidence_source"),
-            named(column(g, "first_seen"), "evidence_at"),
-            named(null_int(), "identifiers"),
-        ]);
+        let mut merge = select_from(
+            e.row(
+                "merge",
+                vec![
+                    ("canonical_id", column("na", "canonical_id")),
+                    ("canonical_type", column("na", "canonical_type")),
+                    ("from_canonical_id", column("pa", "canonical_id")),
+                    ("other_canonical_id", column("pb", "canonical_id")),
+                    ("evidence_a_type", column(g, "a_type")),
+                    ("evidence_a", column(g, "a_value")),
+                    ("evidence_b_type", column(g, "b_type")),
+                    ("evidence_b", column(g, "b_value")),
+                    ("evidence_source", column(g, "source")),
+                    ("evidence_at", column(g, "first_seen")),
+                ],
+            ),
+            table(&n.work("graph_next"), g),
+        );
         merge.joins = vec![
             inner_join(table(e.next, "na"), same_id("na", ID, g, A)),
             inner_join(
@@ -103,20 +110,18 @@ impl Compiler<'_> {
     /// Splits: one row per resulting cluster.
     fn splits(&self, e: &Entry<'_>) -> Statement {
         let n = &self.names;
-        let mut split = select_from(e.head("split"), table(&n.map, "p"));
-        split.projection.extend([
-            named(column("t", "canonical_id"), "canonical_id"),
-            named(column("t", "canonical_type"), "canonical_type"),
-            named(column("p", "canonical_id"), "from_canonical_id"),
-            named(null_text(), "other_canonical_id"),
-            named(null_text(), "evidence_a_type"),
-            named(null_text(), "evidence_a"),
-            named(null_text(), "evidence_b_type"),
-            named(null_text(), "evidence_b"),
-            named(null_text(), "evidence_source"),
-            named(null_ts(), "evidence_at"),
-            named(count_star(), "identifiers"),
-        ]);
+        let mut split = select_from(
+            e.row(
+                "split",
+                vec![
+                    ("canonical_id", column("t", "canonical_id")),
+                    ("canonical_type", column("t", "canonical_type")),
+                    ("from_canonical_id", column("p", "canonical_id")),
+                    ("identifiers", count_star()),
+                ],
+            ),
+            table(&n.map, "p"),
+        );
         split.joins = vec![
             inner_join(
                 table(&n.work("split"), "sp"),
@@ -131,23 +136,21 @@ impl Compiler<'_> {
     /// Removed identifiers that are not erased.
     fn removals(&self, e: &Entry<'_>) -> Statement {
         let n = &self.names;
-        let mut removed = select_from(e.head("remove"), table(&n.map, "p"));
-        removed.projection.extend([
-            named(null_text(), "canonical_id"),
-            named(null_text(), "canonical_type"),
-            named(column("p", "canonical_id"), "from_canonical_id"),
-            named(null_text(), "other_canonical_id"),
-            named(column("p", "identifier_type"), "evidence_a_type"),
-            named(column("p", "identifier"), "evidence_a"),
-            named(null_text(), "evidence_b_type"),
-            named(null_text(), "evidence_b"),
-            named(
-                coalesce(vec![column("r", "reason"), Expr::string("unseen")]),
-                "evidence_source",
+        let mut removed = select_from(
+            e.row(
+                "remove",
+                vec![
+                    ("from_canonical_id", column("p", "canonical_id")),
+                    ("evidence_a_type", column("p", "identifier_type")),
+                    ("evidence_a", column("p", "identifier")),
+                    (
+                        "evidence_source",
+                        coalesce(vec![column("r", "reason"), Expr::string("unseen")]),
+                    ),
+                ],
             ),
-            named(null_ts(), "evidence_at"),
-            named(null_int(), "identifiers"),
-        ]);
+            table(&n.map, "p"),
+        );
         removed.joins = vec![left_join(
             table(&n.work("removed"), "r"),
             same_id("r", ID, "p", ID),
@@ -186,20 +189,10 @@ impl Compiler<'_> {
         // Only identifiers that were in the previous map are news.
         let mut newly = select_from(vec![named(count_star(), "n")], table(&ids, "x"));
         newly.selection = Some(exists(probe(&n.map, "p", same_id("p", ID, "x", ID)), false));
-        let mut erase = select_from(e.head("erase"), subquery(Query::select(newly), "k"));
-        erase.projection.extend([
-            named(null_text(), "canonical_id"),
-            named(null_text(), "canonical_type"),
-            named(null_text(), "from_canonical_id"),
-            named(null_text(), "other_canonical_id"),
-            named(null_text(), "evidence_a_type"),
-            named(null_text(), "evidence_a"),
-            named(null_text(), "evidence_b_type"),
-            named(null_text(), "evidence_b"),
-            named(null_text(), "evidence_source"),
-            named(null_ts(), "evidence_at"),
-            named(column("k", "n"), "identifiers"),
-        ]);
+        let mut erase = select_from(
+            e.row("erase", vec![("identifiers", column("k", "n"))]),
+            subquery(Query::select(newly), "k"),
+        );
         erase.selection = Some(Expr::binary(BinOp::Gt, column("k", "n"), int(0)));
         vec![delete, insert(&e.ledger, Query::select(erase))]
     }

@@ -30,11 +30,7 @@ pub fn script(
     dialect: crate::dialect::DialectKind,
     run_at: NaiveDateTime,
 ) -> Result<Vec<String>, String> {
-    let identity = catalog
-        .identity
-        .as_ref()
-        .ok_or("the definitions have no `identity:` section")?;
-    let comp = Compiler::new(catalog, identity);
+    let comp = compiler(catalog)?;
     let (a, b) = (comp.names.work("lbl_a"), comp.names.work("lbl_b"));
     let mut all = comp.persistent();
     all.extend(comp.fingerprint());
@@ -68,10 +64,14 @@ pub fn incremental_seed(
     catalog: &Catalog,
     dialect: crate::dialect::DialectKind,
 ) -> Result<Vec<String>, String> {
+    let comp = compiler(catalog)?;
+    render_all(&comp.seed(Mode::Incremental), dialect)
+}
+
+fn compiler(catalog: &Catalog) -> Result<Compiler<'_>, String> {
     let identity = catalog
         .identity
         .as_ref()
         .ok_or("the definitions have no `identity:` section")?;
-    let comp = Compiler::new(catalog, identity);
-    render_all(&comp.seed(Mode::Incremental), dialect)
+    Ok(Compiler::new(catalog, identity))
 }

@@ -4,7 +4,7 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast as sp;
 
-use super::sp_build::ident;
+use super::sp_build::{ident, last_name};
 
 /// Functions in FROM. A set-returning function with an alias and no column
 /// list names its one column after the alias in PostgreSQL
@@ -33,12 +33,7 @@ impl sp::VisitorMut for FunctionAliases {
             ..
         } = t
         {
-            let fname = name
-                .0
-                .last()
-                .and_then(|p| p.as_ident())
-                .map(|i| i.value.to_ascii_lowercase())
-                .unwrap_or_default();
+            let fname = last_name(name).unwrap_or_default();
             if SCALAR_IN_FROM.contains(&fname.as_str()) {
                 let column = alias
                     .as_ref()

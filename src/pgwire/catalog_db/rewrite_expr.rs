@@ -7,7 +7,7 @@ use sqlparser::ast as sp;
 use super::SessionInfo;
 use super::is_macro;
 use super::pg_format::pg_format;
-use super::sp_build::{call, call_plain, cast, ident, is_text_expr, lit, string_lit};
+use super::sp_build::{call, call_plain, cast, ident, is_text_expr, last_name, lit, string_lit};
 
 pub(super) fn rewrite_expr(e: &mut sp::Expr, session: &SessionInfo) {
     match e {
@@ -212,11 +212,7 @@ fn rewrite_operator(
 
 fn custom_type_name(t: &sp::DataType) -> Option<String> {
     match t {
-        sp::DataType::Custom(name, _) => name
-            .0
-            .last()
-            .and_then(|p| p.as_ident())
-            .map(|i| i.value.to_ascii_lowercase()),
+        sp::DataType::Custom(name, _) => last_name(name),
         sp::DataType::Regclass => Some("regclass".into()),
         sp::DataType::Char(_) | sp::DataType::Character(_) => None,
         _ => None,
@@ -232,12 +228,7 @@ fn fix_type(t: &mut sp::DataType) {
             | sp::ArrayElemTypeDef::Parenthesis(inner),
         ) => fix_type(inner),
         sp::DataType::Custom(name, _) => {
-            let last = name
-                .0
-                .last()
-                .and_then(|p| p.as_ident())
-                .map(|i| i.value.to_ascii_lowercase())
-                .unwrap_or_default();
+            let last = last_name(name).unwrap_or_default();
             *t = match last.as_str() {
                 "text" | "varchar" | "name" | "char" | "bpchar" | "regproc" | "regtype"
                 | "regclass" | "int2vector" | "oidvector" | "aclitem" | "pg_node_tree" => {

@@ -2,6 +2,15 @@
 
 use sqlparser::ast as sp;
 
+/// The last part of a (possibly qualified) name, in lower case; `None`
+/// when that part is not an identifier.
+pub(super) fn last_name(name: &sp::ObjectName) -> Option<String> {
+    name.0
+        .last()
+        .and_then(|p| p.as_ident())
+        .map(|i| i.value.to_ascii_lowercase())
+}
+
 pub(super) fn ident(s: &str) -> sp::Ident {
     sp::Ident::new(s)
 }
@@ -93,13 +102,7 @@ pub(super) fn is_text_expr(e: &sp::Expr) -> bool {
             ..
         } => true,
         sp::Expr::Function(f) => {
-            let name = f
-                .name
-                .0
-                .last()
-                .and_then(|p| p.as_ident())
-                .map(|i| i.value.to_ascii_lowercase())
-                .unwrap_or_default();
+            let name = last_name(&f.name).unwrap_or_default();
             matches!(
                 name.as_str(),
                 "concat"
