@@ -21,10 +21,13 @@ use thiserror::Error;
 use super::compile::{Compiler, Mode, RUN_COLUMNS, exclusions_table};
 use super::model::Identity;
 use super::normalized;
-use super::sql::Statement;
+use super::sql::{Statement, insert};
 use crate::catalog::Catalog;
 use crate::dialect::DialectKind;
 use crate::sql::ast::*;
+use crate::sql::build::{
+    aggregate, aliased, column, count_star, eq, exists, named, select_from, select_rows, table,
+};
 use crate::warehouse::{Value, Warehouse, WarehouseError};
 
 /// What a build did: recomputed every component, only those new evidence
@@ -208,55 +211,21 @@ pub(crate) fn text(v: &Value) -> Option<String> {
     }
 }
 
-fn table(name: &str, alias: &str) -> TableRef {
-    TableRef::Table {
-        name: vec![Ident::new(name)],
-        alias: Ident::generated(alias),
-    }
-}
-
 /// `SELECT <items> FROM <table> [WHERE cond]`.
 pub(crate) fn query(items: Vec<Expr>, from: &str, selection: Option<Expr>) -> Query {
-    Query::select(Select {
-        projection: items
-            .into_iter()
-            .enumerate()
-            .map(|(i, e)| SelectItem {
-                expr: e,
-                alias: Some(Ident::generated(format!("c{i}"))),
-            })
-            .collect(),
-        from: Some(table(from, "t")),
-        joins: Vec::new(),
-        selection,
-        group_by: Vec::new(),
-        having: None,
-    })
+    let items = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| aliased(e, &format!("c{i}")))
+        .collect();
+    let mut select = select_from(items, table(from, "t"));
+    select.selection = selection;
+    Query::select(select)
 }
 
+/// A column of the table [`query`] reads.
 pub(crate) fn c(name: &str) -> Expr {
-    Expr::Column {
-        table: Some(Ident::generated("t")),
-        name: Ident::new(name),
-    }
-}
-
-pub(crate) fn count_all() -> Expr {
-    Expr::Aggregate {
-        agg: crate::catalog::Aggregation::Count,
-        arg: None,
-    }
-}
-
-pub(crate) fn agg(a: crate::catalog::Aggregation, e: Expr) -> Expr {
-    Expr::Aggregate {
-        agg: a,
-        arg: Some(Box::new(e)),
-    }
-}
-
-pub(crate) fn string(v: &str) -> Expr {
-    Expr::Lit(Literal::String(v.to_string()))
+    column("t", name)
 }
 
 pub fn now_utc() -> NaiveDateTime {
@@ -280,7 +249,11 @@ pub async fn build(
         r.run(&comp.persistent()).await?;
         r.run(&comp.fingerprint()).await?;
         let run_id = r
-            .count(query(vec![agg(Max, c("run_id"))], &comp.names.runs, None))
+            .count(query(
+                vec![aggregate(Max, c("run_id"))],
+                &comp.names.runs,
+                None,
+            ))
             .await?
             + 1;
         if !opts.full
@@ -362,16 +335,16 @@ async fn previous_if_unchanged(
         duration_ms: 0,
         unchanged_since: None,
     };
-    let in_map = r.count(query(vec![count_all()], &n.map, None)).await?;
+    let in_map = r.count(query(vec![count_star()], &n.map, None)).await?;
     if in_map != previous.identifiers {
         return Ok(None);
     }
     let now = r
-        .count(query(vec![count_all()], &n.work("fp"), None))
+        .count(query(vec![count_star()], &n.work("fp"), None))
         .await?;
     let then = r
         .count(query(
-            vec![count_all()],
+            vec![count_star()],
             &n.fingerprints,
             Some(Expr::binary(
                 BinOp::Eq,
@@ -392,9 +365,9 @@ async fn previous_if_unchanged(
     // After a series of no-ops, the map is the last real build's.
     let built = r
         .count(query(
-            vec![agg(crate::catalog::Aggregation::Max, c("run_id"))],
+            vec![aggregate(crate::catalog::Aggregation::Max, c("run_id"))],
             &n.runs,
-            Some(Expr::binary(BinOp::NotEq, c("mode"), string("noop"))),
+            Some(Expr::binary(BinOp::NotEq, c("mode"), Expr::string("noop"))),
         ))
         .await?;
     Ok(Some(BuildReport {
@@ -424,9 +397,9 @@ async fn compute(
         let prev = r
             .row(query(
                 vec![
-                    count_all(),
-                    agg(Min, c("rule_version")),
-                    agg(Max, c("rule_version")),
+                    count_star(),
+                    aggregate(Min, c("rule_version")),
+                    aggregate(Max, c("rule_version")),
                 ],
                 &n.map,
                 None,
@@ -435,38 +408,19 @@ async fn compute(
         let rv = identity.rule_version as i64;
         let same_rules =
             prev.len() == 3 && int(&prev[0]) > 0 && int(&prev[1]) == rv && int(&prev[2]) == rv;
-        let mut gone = Select {
-            projection: vec![SelectItem {
-                expr: count_all(),
-                alias: Some(Ident::new("gone")),
-            }],
-            from: Some(table(&n.graph, "o")),
-            joins: Vec::new(),
-            selection: None,
-            group_by: Vec::new(),
-            having: None,
-        };
-        let col = |t: &str, x: &str| Expr::Column {
-            table: Some(Ident::generated(t)),
-            name: Ident::new(x),
-        };
+        let mut gone = select_from(vec![named(count_star(), "gone")], table(&n.graph, "o"));
         let same = ["a_type", "a_value", "b_type", "b_value"]
             .iter()
-            .map(|x| Expr::binary(BinOp::Eq, col("g", x), col("o", x)));
-        gone.selection = Some(Expr::Exists {
-            query: Box::new(Query::select(Select {
-                projection: vec![SelectItem {
-                    expr: Expr::Lit(Literal::Number("1".into())),
-                    alias: None,
-                }],
-                from: Some(table(&n.work("graph_next"), "g")),
-                joins: Vec::new(),
-                selection: Expr::and_all(same),
-                group_by: Vec::new(),
-                having: None,
-            })),
-            negated: true,
-        });
+            .map(|x| eq(column("g", x), column("o", x)));
+        let mut edge = select_from(
+            vec![SelectItem {
+                expr: crate::sql::build::int(1),
+                alias: None,
+            }],
+            table(&n.work("graph_next"), "g"),
+        );
+        edge.selection = Expr::and_all(same);
+        gone.selection = Some(exists(edge, true));
         let removed_edges = r.count(Query::select(gone)).await?;
         if same_rules && removed_edges == 0 {
             Mode::Incremental
@@ -500,9 +454,9 @@ async fn compute(
     let w = |s: &str| n.work(s);
     let count_of = |t: String, reason: Option<&str>| {
         query(
-            vec![count_all()],
+            vec![count_star()],
             &t,
-            reason.map(|x| Expr::binary(BinOp::Eq, c("reason"), string(x))),
+            reason.map(|x| Expr::binary(BinOp::Eq, c("reason"), Expr::string(x))),
         )
     };
     let blocked = r.count(count_of(w("removed"), Some("blocked"))).await?;
@@ -521,7 +475,7 @@ async fn compute(
     // exactly anyway.
     let clusters = r
         .count(query(
-            vec![count_all()],
+            vec![count_star()],
             &next,
             Some(Expr::binary(
                 BinOp::And,
@@ -577,12 +531,12 @@ async fn refresh_statistics(r: &Runner<'_>, table: &str) {
 }
 
 fn record(identity: &Identity, rep: &BuildReport) -> Statement {
-    let num = |v: i64| Expr::Lit(Literal::Number(v.to_string()));
+    let num = crate::sql::build::int;
     let values: Vec<Expr> = vec![
         num(rep.run_id),
         Expr::Lit(Literal::Timestamp(rep.run_at)),
         num(rep.rule_version as i64),
-        string(rep.mode.name()),
+        Expr::string(rep.mode.name()),
         num(rep.iterations as i64),
         num(1),
         num(rep.identifiers),
@@ -600,21 +554,14 @@ fn record(identity: &Identity, rep: &BuildReport) -> Statement {
     Statement::Insert {
         table: identity.tables.runs(),
         columns: RUN_COLUMNS.to_vec(),
-        query: Query::select(Select {
-            projection: values
+        query: Query::select(select_rows(
+            values
                 .into_iter()
                 .zip(RUN_COLUMNS)
-                .map(|(e, name)| SelectItem {
-                    expr: e,
-                    alias: Some(Ident::new(name)),
-                })
+                .map(|(e, name)| named(e, name))
                 .collect(),
-            from: None,
-            joins: Vec::new(),
-            selection: None,
-            group_by: Vec::new(),
-            having: None,
-        }),
+            None,
+        )),
     }
 }
 
@@ -667,24 +614,23 @@ pub async fn exclude(
     };
     let def = exclusions_table(identity.tables.exclusions());
     let null = Expr::TypedNull(SqlType::Text);
-    let item = |e: Expr, name: &str| SelectItem {
-        expr: e,
-        alias: Some(Ident::new(name)),
-    };
+    let item = named;
     let projection = vec![
-        item(string(&a.name), "identifier_type"),
-        item(normalized(a, string(&ex.identifier)), "identifier"),
+        item(Expr::string(&a.name), "identifier_type"),
+        item(normalized(a, Expr::string(&ex.identifier)), "identifier"),
         item(
-            linked.map(|(t, _)| string(&t.name)).unwrap_or(null.clone()),
+            linked
+                .map(|(t, _)| Expr::string(&t.name))
+                .unwrap_or(null.clone()),
             "linked_type",
         ),
         item(
             linked
-                .map(|(t, v)| normalized(t, string(v)))
+                .map(|(t, v)| normalized(t, Expr::string(v)))
                 .unwrap_or(null),
             "linked_identifier",
         ),
-        item(string(&ex.reason), "reason"),
+        item(Expr::string(&ex.reason), "reason"),
         item(Expr::Lit(Literal::Timestamp(now_utc())), "excluded_at"),
     ];
     let r = Runner::new(wh);
@@ -693,18 +639,7 @@ pub async fn exclude(
             table: def.clone(),
             if_not_exists: true,
         },
-        Statement::Insert {
-            table: def.name.clone(),
-            columns: def.column_names(),
-            query: Query::select(Select {
-                projection,
-                from: None,
-                joins: Vec::new(),
-                selection: None,
-                group_by: Vec::new(),
-                having: None,
-            }),
-        },
+        insert(&def, Query::select(select_rows(projection, None))),
     ])
     .await
 }

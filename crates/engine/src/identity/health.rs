@@ -12,10 +12,11 @@
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
-use super::build::{IdentityError, Runner, c, count_all, identity_of, int, query, text};
+use super::build::{IdentityError, Runner, c, identity_of, int, query, text};
 use crate::catalog::Catalog;
 use crate::planner::{PEOPLE_CTE, PeopleScope};
 use crate::sql::ast::*;
+use crate::sql::build::{aliased, column, count_star, eq, exists, select_from, subquery, table};
 use crate::warehouse::{Value, Warehouse};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -84,13 +85,6 @@ const BUCKETS: [(&str, i64, i64); 6] = [
     ("101+", 101, i64::MAX),
 ];
 
-fn item(e: Expr, a: &str) -> SelectItem {
-    SelectItem {
-        expr: e,
-        alias: Some(Ident::generated(a)),
-    }
-}
-
 fn timestamp(v: &Value) -> Option<NaiveDateTime> {
     match v {
         Value::Timestamp(t) => Some(*t),
@@ -111,36 +105,21 @@ pub async fn health(
 /// Map rows (aliased `alias`) of the people in `scope`: clusters of the
 /// canonical type whose canonical id the caller's policies let it see.
 fn in_scope(canonical_type: &str, alias: &str) -> Expr {
-    let col = |t: &str, n: &str| Expr::Column {
-        table: Some(Ident::generated(t)),
-        name: Ident::new(n),
-    };
-    let listed = Select {
-        projection: vec![item(Expr::Lit(Literal::Number("1".into())), "one")],
-        from: Some(TableRef::Table {
+    let mut listed = select_from(
+        vec![aliased(crate::sql::build::int(1), "one")],
+        TableRef::Table {
             name: vec![Ident::generated(PEOPLE_CTE)],
             alias: Ident::generated("p"),
-        }),
-        joins: Vec::new(),
-        selection: Some(Expr::binary(
-            BinOp::Eq,
-            col("p", "person"),
-            col(alias, "canonical_id"),
-        )),
-        group_by: Vec::new(),
-        having: None,
-    };
+        },
+    );
+    listed.selection = Some(eq(column("p", "person"), column(alias, "canonical_id")));
     Expr::binary(
         BinOp::And,
-        Expr::binary(
-            BinOp::Eq,
-            col(alias, "canonical_type"),
-            Expr::Lit(Literal::String(canonical_type.to_string())),
+        eq(
+            column(alias, "canonical_type"),
+            Expr::string(canonical_type),
         ),
-        Expr::Exists {
-            query: Box::new(Query::select(listed)),
-            negated: false,
-        },
+        exists(listed, false),
     )
 }
 
@@ -182,26 +161,15 @@ pub async fn health_scoped(
     }
     let mut counted = sizes.clone();
     counted.projection.truncate(3);
-    let per_size = scoped(Query::select(Select {
-        projection: vec![
-            item(
-                Expr::Column {
-                    table: Some(Ident::generated("z")),
-                    name: Ident::generated("size"),
-                },
-                "size",
-            ),
-            item(count_all(), "clusters"),
+    let mut per_size = select_from(
+        vec![
+            aliased(Expr::col("z", "size"), "size"),
+            aliased(count_star(), "clusters"),
         ],
-        from: Some(TableRef::Subquery {
-            query: Box::new(Query::select(counted)),
-            alias: Ident::generated("z"),
-        }),
-        joins: Vec::new(),
-        selection: None,
-        group_by: vec![1],
-        having: None,
-    }));
+        subquery(Query::select(counted), "z"),
+    );
+    per_size.group_by = vec![1];
+    let per_size = scoped(Query::select(per_size));
     let dist = r.rows(per_size, usize::MAX).await.map_err(missing)?;
     let mut size_distribution: Vec<SizeBucket> = BUCKETS
         .iter()
@@ -315,7 +283,7 @@ async fn by_type(
         arg: Some(Box::new(c("canonical_id"))),
     };
     let mut q = query(
-        vec![c("identifier_type"), count_all(), people],
+        vec![c("identifier_type"), count_star(), people],
         map,
         scoped_type.map(|t| in_scope(t, "t")),
     );
@@ -391,23 +359,15 @@ async fn last_run(
 
 /// `SELECT canonical_type, canonical_id, COUNT(*) AS size FROM map GROUP BY 1, 2`.
 fn select_sizes(map: &str) -> Select {
-    let m = |n: &str| Expr::Column {
-        table: Some(Ident::generated("m")),
-        name: Ident::new(n),
-    };
-    Select {
-        projection: vec![
-            item(m("canonical_type"), "canonical_type"),
-            item(m("canonical_id"), "canonical_id"),
-            item(count_all(), "size"),
+    let m = |n: &str| column("m", n);
+    let mut sizes = select_from(
+        vec![
+            aliased(m("canonical_type"), "canonical_type"),
+            aliased(m("canonical_id"), "canonical_id"),
+            aliased(count_star(), "size"),
         ],
-        from: Some(TableRef::Table {
-            name: vec![Ident::new(map)],
-            alias: Ident::generated("m"),
-        }),
-        joins: Vec::new(),
-        selection: None,
-        group_by: vec![1, 2],
-        having: None,
-    }
+        table(map, "m"),
+    );
+    sizes.group_by = vec![1, 2];
+    sizes
 }

@@ -168,3 +168,19 @@ pub fn create(table: TableDef, if_not_exists: bool) -> Vec<Statement> {
     );
     out
 }
+
+/// Drop-and-create of a work table (with its indexes).
+pub fn fresh(def: TableDef) -> Vec<Statement> {
+    let mut out = vec![Statement::DropTable(def.name.clone())];
+    out.extend(create(def, false));
+    out
+}
+
+/// `INSERT INTO def (its columns) query`.
+pub fn insert(def: &TableDef, query: Query) -> Statement {
+    Statement::Insert {
+        table: def.name.clone(),
+        columns: def.column_names(),
+        query,
+    }
+}

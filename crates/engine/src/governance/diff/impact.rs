@@ -41,7 +41,6 @@ pub fn names(c: &Catalog, ids: impl IntoIterator<Item = MetricId>) -> Vec<String
     v
 }
 
-
 pub use crate::lineage::filter_dimensions;
 
 /// Metrics whose simple leaves use `model.measure` (directly) — then every
