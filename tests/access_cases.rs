@@ -33,7 +33,9 @@ use serde_json::Value as Json;
 #[serde(deny_unknown_fields)]
 struct Case {
     id: String,
+    /// For readers of the file only.
     #[serde(default)]
+    #[allow(dead_code)]
     note: Option<String>,
     /// `demo` (default) or `consent`, see [`catalog`].
     #[serde(default)]
@@ -119,6 +121,29 @@ fn yes() -> bool {
 /// A required key whose value may be null.
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Option::<String>::deserialize(d)
+}
+
+impl CallerSpec {
+    /// For snapshot headers: `operator` or `roles [..] claims {..} purpose ..`.
+    fn describe(&self) -> String {
+        if self.operator {
+            return match &self.purpose {
+                Some(p) => format!("operator, purpose {p}"),
+                None => "operator".into(),
+            };
+        }
+        let mut s = format!("roles [{}]", self.roles.join(", "));
+        if !self.claims.is_empty() {
+            s.push_str(&format!(
+                ", claims {}",
+                serde_json::to_string(&self.claims).unwrap_or_default()
+            ));
+        }
+        if let Some(p) = &self.purpose {
+            s.push_str(&format!(", purpose {p}"));
+        }
+        s
+    }
 }
 
 /// One loaded case and the file it came from.
@@ -217,8 +242,7 @@ fn consent_catalog() -> Arc<Catalog> {
     C.get_or_init(|| {
         let files = accord::definitions::read_dir(&repo().join("tests/fixtures/access/consent"))
             .unwrap_or_else(|d| panic!("consent fixture:\n{d}"));
-        accord::definitions::load_files(&files)
-            .unwrap_or_else(|d| panic!("consent fixture:\n{d}"))
+        accord::definitions::load_files(&files).unwrap_or_else(|d| panic!("consent fixture:\n{d}"))
     })
     .clone()
 }
@@ -337,17 +361,39 @@ fn check(l: &Loaded) -> Vec<String> {
         Err(m) => return vec![m],
     };
     match (&e.error, &e.sql, outcome) {
-        (Some(want), None, Outcome::Refused { code, field, message, suggestions }) => {
-            check_error(want, &code, &field, &message, &suggestions)
-        }
-        (None, Some(want), Outcome::Planned { sql, policies, warnings }) => {
-            check_sql(l, want, &sql, &policies, &warnings)
-        }
+        (
+            Some(want),
+            None,
+            Outcome::Refused {
+                code,
+                field,
+                message,
+                suggestions,
+            },
+        ) => check_error(want, &code, &field, &message, &suggestions),
+        (
+            None,
+            Some(want),
+            Outcome::Planned {
+                sql,
+                policies,
+                warnings,
+            },
+        ) => check_sql(l, want, &sql, &policies, &warnings),
         (Some(want), None, Outcome::Planned { sql, .. }) => vec![format!(
             "expected the error `{}`, but the query compiled to:\n{sql}",
             want.code
         )],
-        (None, Some(_), Outcome::Refused { code, field, message, .. }) => vec![format!(
+        (
+            None,
+            Some(_),
+            Outcome::Refused {
+                code,
+                field,
+                message,
+                ..
+            },
+        ) => vec![format!(
             "expected SQL, but the query was refused: {code} at {field:?}: {message}"
         )],
         _ => vec!["`expect` needs exactly one of `error` and `sql`".to_string()],
@@ -441,9 +487,9 @@ fn check_sql(
         settings.set_snapshot_path(cases_dir().join("snapshots"));
         settings.set_prepend_module_to_snapshot(false);
         settings.set_description(format!(
-            "{} — caller {:?}, query {}",
+            "{} — caller {}, query {}",
             l.name(),
-            l.case.caller,
+            l.case.caller.describe(),
             l.case.query
         ));
         settings.set_omit_expression(true);
@@ -535,12 +581,12 @@ fn the_cases_cover_every_role_and_every_refusal_class() {
         .flat_map(|l| l.case.caller.roles.iter().map(String::as_str))
         .collect();
     for r in &demo_catalog().roles {
-        let refused = cases().iter().any(|l| {
-            l.case.caller.roles.iter().any(|x| *x == r.name) && l.case.expect.error.is_some()
-        });
-        let planned = cases().iter().any(|l| {
-            l.case.caller.roles.iter().any(|x| *x == r.name) && l.case.expect.sql.is_some()
-        });
+        let refused = cases()
+            .iter()
+            .any(|l| l.case.caller.roles.contains(&r.name) && l.case.expect.error.is_some());
+        let planned = cases()
+            .iter()
+            .any(|l| l.case.caller.roles.contains(&r.name) && l.case.expect.sql.is_some());
         if !roles.contains(r.name.as_str()) || !refused || !planned {
             problems.push(format!(
                 "role `{}` needs a refused and a compiled case (refused: {refused}, compiled: {planned})",
