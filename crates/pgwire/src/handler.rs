@@ -898,10 +898,15 @@ impl Engine {
         if let (Some(why), sp::Statement::Query(q)) = (&exposed.denied, &bound)
             && translate::references_user_relation(q)
         {
-            return Err(SqlError::new(
-                super::error::INSUFFICIENT_PRIVILEGE,
-                format!("permission denied: {why}"),
-            ));
+            // A refusal keeps its class: no usable role is a privilege
+            // error, an unknown purpose the caller's mistake (as on REST).
+            return Err(match why.code {
+                crate::planner::ErrorCode::Forbidden => SqlError::new(
+                    super::error::INSUFFICIENT_PRIVILEGE,
+                    format!("permission denied: {}", why.message),
+                ),
+                _ => SqlError::from(why.clone()),
+            });
         }
         match &bound {
             sp::Statement::Query(q) if translate::references_model(q, &exposed) => {

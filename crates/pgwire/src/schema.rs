@@ -78,7 +78,7 @@ pub struct Exposed {
     /// same tables (the catalog database is shared between them).
     pub fingerprint: String,
     /// Why nothing is visible, when access itself is denied.
-    pub denied: Option<String>,
+    pub denied: Option<crate::planner::PlanError>,
 }
 
 impl Exposed {
@@ -136,7 +136,7 @@ pub fn build(catalog: &Catalog, caller: &Caller) -> Exposed {
             return Exposed {
                 tables: Vec::new(),
                 fingerprint: format!("{}|denied", catalog.version),
-                denied: Some(e.message),
+                denied: Some(e),
             };
         }
     };

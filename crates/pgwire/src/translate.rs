@@ -154,7 +154,7 @@ pub fn translate(q: &sp::Query, exposed: &Exposed) -> SqlResult<Translated> {
                     exposed.tables.iter().map(|t| t.name.as_str()),
                 );
                 if let Some(d) = &exposed.denied {
-                    e = e.hint(d.clone());
+                    e = e.hint(d.message.clone());
                 } else if !close.is_empty() {
                     e = e.hint(format!("did you mean {}?", close.join(", ")));
                 }
