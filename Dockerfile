@@ -24,6 +24,7 @@ WORKDIR /src
 # plain build; dialects/*.yaml are compiled into the binary (include_str!).
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY crates ./crates
 COPY dialects ./dialects
 COPY benches ./benches
 # DuckDB is built from its bundled C++ sources (g++ is in this image): the

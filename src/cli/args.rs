@@ -35,7 +35,7 @@ pub enum Command {
     Dialects,
     /// Mint a development token (HS256) for trying roles and policies.
     Token(TokenArgs),
-    // Governance (src/governance, docs/governance.md).
+    // Governance (accord-engine governance, docs/governance.md).
     /// Classify the changes between two definitions versions (directories or
     /// git revisions) in every catalog section: breaking, widening access or
     /// neither, with their impact.
@@ -135,7 +135,7 @@ pub struct DemoInitArgs {
     #[command(flatten)]
     pub warehouse: WarehouseArgs,
     /// Corrupt the generated data on purpose (repeatable): late_day, spike,
-    /// null_keys or orphans (src/demo/faults.rs, docs/checks.md).
+    /// null_keys or orphans (docs/checks.md).
     #[arg(long = "inject-fault", value_enum)]
     pub inject_fault: Vec<crate::demo::faults::Fault>,
     /// Definitions whose `identity:` section the identity map is built
@@ -190,7 +190,7 @@ pub struct ValidateArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Lints and warehouse checks (src/governance).
+    /// Lints and warehouse checks (docs/governance.md).
     #[command(flatten)]
     pub governance: crate::governance::commands::ValidateOptions,
 }

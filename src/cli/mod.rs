@@ -26,7 +26,7 @@ pub fn load_catalog(dir: &Path) -> Result<Arc<Catalog>, Diagnostics> {
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        // Static checks, lints and --warehouse checks: src/governance.
+        // Static checks, lints and --warehouse checks: accord-engine governance.
         Command::Validate(a) => block_on(crate::governance::commands::validate(
             &a.defs,
             a.json,
