@@ -2,14 +2,15 @@
 //! are not metric queries (the identity map's health): the canonical ids of
 //! the stitched entity's rows (customers) that pass the caller's row
 //! filters, consent under its purpose and the suppression list — the same
-//! conditions, from the same `build::scan_policy_conditions`, that every
+//! conditions, from the same `fact_policy::scan_policy_conditions`, that every
 //! metric scan of those rows gets.
 
 use crate::access::{Access, Caller};
 use crate::catalog::Catalog;
 use crate::sql::ast::*;
 
-use super::build::{ScanPolicyInput, parenthesize_or, scan_policy_conditions, untruncated};
+use super::fact_policy::{ScanPolicyInput, scan_policy_conditions};
+use super::resolve::untruncated;
 use super::resolve::{JoinTree, resolve_dimension, source_ref, target_model};
 use super::{ErrorCode, PlanError};
 
@@ -87,7 +88,7 @@ pub fn people_scope(catalog: &Catalog, caller: &Caller) -> Result<Option<PeopleS
         }],
         from: Some(source_ref(catalog, home, &alias)),
         joins: joins.joins(catalog),
-        selection: Expr::and_all(conditions.into_iter().map(parenthesize_or)),
+        selection: Expr::and_all(conditions.into_iter().map(Expr::paren_or)),
         group_by: vec![1],
         having: None,
     };

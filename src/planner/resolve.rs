@@ -444,3 +444,48 @@ pub fn apply_grain(
         (kind, None) => Ok(ResolvedDim { expr, kind }),
     }
 }
+
+/// A time dimension in a filter compares on its raw value, not its bucket.
+pub fn untruncated(d: ResolvedDim) -> ResolvedDim {
+    match d.expr {
+        Expr::DateTrunc { expr, .. } => ResolvedDim {
+            expr: *expr,
+            kind: d.kind,
+        },
+        other => ResolvedDim {
+            expr: other,
+            kind: d.kind,
+        },
+    }
+}
+
+/// Replaces every dimension reference in a row-level expression.
+pub fn resolve_row_expr(
+    expr: Expr,
+    resolve: &mut dyn FnMut(&DimensionRef) -> Result<ResolvedDim, PlanError>,
+) -> Result<Expr, PlanError> {
+    expr.try_transform(&mut |e| match e {
+        Expr::Ref(parts) => {
+            let text: Vec<&str> = parts.iter().map(|p| p.value.as_str()).collect();
+            let r = DimensionRef::parse(&text.join("."))?;
+            Ok(resolve(&r)?.expr)
+        }
+        other => Ok(other),
+    })
+}
+
+/// A dimension as the caller sees it: under the caller's mask on it, if
+/// any (what the caller writes is masked; definitions and policies read
+/// true values).
+pub fn masked(d: ResolvedDim, mask: Option<crate::catalog::policy::Mask>) -> ResolvedDim {
+    match mask {
+        Some(mask) => ResolvedDim {
+            expr: Expr::Mask {
+                mask,
+                expr: Box::new(d.expr),
+            },
+            kind: d.kind,
+        },
+        None => d,
+    }
+}
