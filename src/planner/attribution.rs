@@ -1270,7 +1270,7 @@ impl Crediting<'_> {
                     }))),
                 },
                 Expr::cast(
-                    Expr::num(&format!("{}", half_life_days * 86400.0)),
+                    Expr::num(format!("{}", half_life_days * 86400.0)),
                     SqlType::Double,
                 ),
             );
@@ -1282,7 +1282,7 @@ impl Crediting<'_> {
                 "weight",
             ));
         }
-        let ranked = if reshaped {
+        if reshaped {
             let ranked = self.name("ranked");
             ctes.push(Cte::new(
                 &ranked,
@@ -1293,8 +1293,7 @@ impl Crediting<'_> {
             ranked
         } else {
             kept.to_string()
-        };
-        ranked
+        }
     }
 
     fn credited(&self, ranked: &str, ctes: &mut Vec<Cte>) -> String {
@@ -1308,7 +1307,7 @@ impl Crediting<'_> {
                 ty: SqlType::Double,
             },
             Expr::cast(
-                Expr::num(&format!("1{}", "0".repeat(self.a.decimals as usize))),
+                Expr::num(format!("1{}", "0".repeat(self.a.decimals as usize))),
                 SqlType::Double,
             ),
         );
@@ -1352,7 +1351,7 @@ impl Crediting<'_> {
                         )],
                         Some(Expr::binary(
                             BinOp::Plus,
-                            Expr::cast(Expr::num(&fraction(first)), SqlType::Double),
+                            Expr::cast(Expr::num(fraction(first)), SqlType::Double),
                             Expr::binary(
                                 BinOp::Divide,
                                 Expr::binary(
@@ -1362,7 +1361,7 @@ impl Crediting<'_> {
                                         k,
                                         Expr::num(1),
                                     ))),
-                                    Expr::cast(Expr::num(&fraction(middle)), SqlType::Double),
+                                    Expr::cast(Expr::num(fraction(middle)), SqlType::Double),
                                 ),
                                 Expr::Nested(Box::new(Expr::binary(
                                     BinOp::Minus,
