@@ -14,8 +14,8 @@ use super::fact_policy::{ScanPolicyInput, describe_row_policies, scan_policy_con
 use super::filters::{self, coerce_time_literals, structured};
 use super::request::{Request, resolve_funnel, resolve_retention};
 use super::resolve::{
-    JoinTree, ResolvedDim, masked, qualify, resolve_dimension, resolve_row_expr, source_ref,
-    target_model, untruncated,
+    JoinTree, ResolvedDim, masked, qualify, resolve_dimension, resolve_row_expr, target_model,
+    untruncated,
 };
 use super::{ColumnRole, ErrorCode, OutputColumn, Plan, PlanError};
 
@@ -277,14 +277,7 @@ impl<'c> AnalysisCx<'c> {
             projection.push(SelectItem::aliased(e, &name));
         }
         Ok(EventScan {
-            select: Select {
-                projection,
-                from: Some(source_ref(catalog, src.model, &alias)),
-                joins: joins.joins(catalog),
-                selection: Expr::and_all(conditions.into_iter().map(Expr::paren_or)),
-                group_by: Vec::new(),
-                having: None,
-            },
+            select: joins.select(catalog, projection, conditions),
             filters,
         })
     }
@@ -369,6 +362,20 @@ fn own_names(e: Expr, model: &str) -> Expr {
         Ok(e) => e,
         Err(never) => match never {},
     }
+}
+
+/// `SELECT projection FROM (inner) AS a WHERE a.rn = 1`: the first row
+/// of each partition `inner` numbers in `rn`.
+pub fn first_rows(projection: Vec<SelectItem>, inner: Select) -> Select {
+    let mut s = Select::from(
+        projection,
+        TableRef::Subquery {
+            query: Box::new(Query::select(inner)),
+            alias: Ident::generated("a"),
+        },
+    );
+    s.selection = Some(eq(Expr::col("a", "rn"), Expr::num(1)));
+    s
 }
 
 /// `t.bd AS bd` when the analysis has a breakdown, else nothing.

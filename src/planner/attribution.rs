@@ -34,7 +34,7 @@ use super::filters::{coerce_time_literals, structured};
 use super::merge::{Branch, MergeColumn, merge};
 use super::request::Request;
 use super::resolve::{
-    JoinTree, qualify, resolve_dimension, resolve_row_expr, source_ref, target_model, untruncated,
+    JoinTree, qualify, resolve_dimension, resolve_row_expr, target_model, untruncated,
 };
 use super::{ColumnRole, ErrorCode, OutputColumn, Plan, PlanError};
 
@@ -920,14 +920,7 @@ fn conversion_scan(
         SelectItem::aliased(time, "converted_at"),
         SelectItem::aliased(value, "conversion_value"),
     ];
-    Ok(Select {
-        projection,
-        from: Some(source_ref(catalog, r.model, &alias)),
-        joins: joins.joins(catalog),
-        selection: Expr::and_all(conditions.into_iter().map(Expr::paren_or)),
-        group_by: Vec::new(),
-        having: None,
-    })
+    Ok(joins.select(catalog, projection, conditions))
 }
 
 /// The caller's mask on a filtered conversion dimension, if any.
@@ -1003,14 +996,7 @@ fn touch_scan(
         consent_ctes,
         policies,
     )?);
-    Ok(Select {
-        projection,
-        from: Some(source_ref(catalog, model.id, &alias)),
-        joins: joins.joins(catalog),
-        selection: Expr::and_all(conditions.into_iter().map(Expr::paren_or)),
-        group_by: Vec::new(),
-        having: None,
-    })
+    Ok(joins.select(catalog, projection, conditions))
 }
 
 /// Adds the path and crediting CTEs of one (metric, instance) pair; returns

@@ -134,7 +134,7 @@ impl<'r, 'q, 'c> Layout<'r, 'q, 'c> {
                 a
             })
             .collect();
-        let targets = resolve_targets(req, &dims, &bases)?;
+        let targets = resolve_targets(req, &bases)?;
         let mut layout = Layout {
             req,
             requested,
@@ -305,10 +305,7 @@ fn needs_time(req: &Request, leaves: &[Leaf]) -> bool {
     leaves
         .iter()
         .any(|l| l.filters.iter().any(mentions_metric_time))
-        || req.dimensions.iter().any(DimensionRef::is_metric_time)
-        || req.row_filters.iter().any(|f| f.dimension.is_metric_time())
-        || req.where_refs.iter().any(DimensionRef::is_metric_time)
-        || req.tree_refs.iter().any(DimensionRef::is_metric_time)
+        || req.references().any(|(_, r)| r.is_metric_time())
         || req.query.time_range.is_some()
 }
 
@@ -386,22 +383,10 @@ fn with_default_grain(
 /// like an absent one (`target_model`).
 fn resolve_targets(
     req: &Request,
-    dims: &[DimensionRef],
     bases: &[ModelId],
 ) -> Result<BTreeMap<String, ModelId>, PlanError> {
     let mut targets = BTreeMap::new();
-    let refs = dims
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (format!("dimensions[{i}]"), r))
-        .chain(
-            req.row_filters
-                .iter()
-                .map(|f| (format!("filters[{}].dimension", f.index), &f.dimension)),
-        )
-        .chain(req.where_refs.iter().map(|r| ("where".to_string(), r)))
-        .chain(req.tree_refs.iter().map(|r| ("filter".to_string(), r)));
-    for (field, r) in refs {
+    for (field, r) in req.references() {
         if r.is_metric_time() || targets.contains_key(&r.raw) {
             continue;
         }

@@ -276,14 +276,7 @@ fn ordered_paths(
         SelectItem::aliased(Expr::col("a", "t"), "t"),
     ];
     first.extend(bd("a"));
-    let mut first = Select::from(
-        first,
-        TableRef::Subquery {
-            query: Box::new(Query::select(inner)),
-            alias: Ident::generated("a"),
-        },
-    );
-    first.selection = Some(eq(Expr::col("a", "rn"), Expr::num(1)));
+    let first = first_rows(first, inner);
     ctes.push(Cte::new("funnel_step_1", Query::select(first)));
     // Step k from step k-1: a join restricted to the subject and window.
     for k in 1..n {
@@ -636,14 +629,7 @@ fn unordered_paths(
         SelectItem::aliased(Expr::col("a", "t"), "anchor_t"),
     ];
     proj.extend(bd("a"));
-    let mut anchor = Select::from(
-        proj,
-        TableRef::Subquery {
-            query: Box::new(Query::select(inner)),
-            alias: Ident::generated("a"),
-        },
-    );
-    anchor.selection = Some(eq(Expr::col("a", "rn"), Expr::num(1)));
+    let anchor = first_rows(proj, inner);
     ctes.push(Cte::new("funnel_anchor", Query::select(anchor)));
     // Each step's first event within the window.
     let mut proj = vec![SelectItem::aliased(Expr::col("a", "subject"), "subject")];

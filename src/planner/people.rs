@@ -11,7 +11,7 @@ use crate::sql::ast::*;
 
 use super::fact_policy::{ScanPolicyInput, scan_policy_conditions};
 use super::resolve::untruncated;
-use super::resolve::{JoinTree, resolve_dimension, source_ref, target_model};
+use super::resolve::{JoinTree, resolve_dimension, target_model};
 use super::{ErrorCode, PlanError};
 
 /// Name of the CTE listing the people in scope, one `person` per row.
@@ -82,15 +82,12 @@ pub fn people_scope(catalog: &Catalog, caller: &Caller) -> Result<Option<PeopleS
         negated: true,
     });
     let people = Select {
-        projection: vec![SelectItem {
-            expr: person.key,
-            alias: Some(Ident::generated("person")),
-        }],
-        from: Some(source_ref(catalog, home, &alias)),
-        joins: joins.joins(catalog),
-        selection: Expr::and_all(conditions.into_iter().map(Expr::paren_or)),
         group_by: vec![1],
-        having: None,
+        ..joins.select(
+            catalog,
+            vec![SelectItem::aliased(person.key, "person")],
+            conditions,
+        )
     };
     ctes.push(Cte {
         name: Ident::generated(PEOPLE_CTE),

@@ -181,11 +181,7 @@ impl<'q, 'c> Request<'q, 'c> {
             self.warnings.extend(warnings);
             self.valid_until = earliest(self.valid_until, last_valid_day(catalog, metric));
             if self.metrics.iter().any(|m| m.alias == alias) {
-                return Err(PlanError::new(
-                    ErrorCode::InvalidQuery,
-                    format!("metric `{text}` is requested twice"),
-                )
-                .at(&field));
+                return Err(requested_twice("metric", text).at(&field));
             }
             self.metrics.push(RequestedMetric {
                 index,
@@ -230,11 +226,7 @@ impl<'q, 'c> Request<'q, 'c> {
             let a =
                 resolve_attribution(self.catalog, &self.access, name).map_err(|e| e.at(&field))?;
             if self.attributions.iter().any(|x| x.name == a.name) {
-                return Err(PlanError::new(
-                    ErrorCode::InvalidQuery,
-                    format!("attribution `{name}` is requested twice"),
-                )
-                .at(&field));
+                return Err(requested_twice("attribution", name).at(&field));
             }
             self.attributions.push(a);
         }
@@ -248,11 +240,7 @@ impl<'q, 'c> Request<'q, 'c> {
             let field = format!("dimensions[{i}]");
             let r = DimensionRef::parse(text).map_err(|e| e.at(&field))?;
             if self.dimensions.iter().any(|d| d.alias() == r.alias()) {
-                return Err(PlanError::new(
-                    ErrorCode::InvalidQuery,
-                    format!("dimension `{text}` is requested twice"),
-                )
-                .at(&field));
+                return Err(requested_twice("dimension", text).at(&field));
             }
             if self.kind == Kind::Metrics && self.metrics.iter().any(|m| m.alias == r.alias()) {
                 return Err(PlanError::new(
@@ -299,14 +287,10 @@ impl<'q, 'c> Request<'q, 'c> {
         Ok(())
     }
 
-    /// `metric_time` (in any position, or as the time range) is refused
-    /// like an unknown dimension to a caller whose roles hide it.
-    fn check_metric_time(&self) -> Result<(), PlanError> {
-        if self.access.metric_time_visible() {
-            return Ok(());
-        }
-        let refs = self
-            .dimensions
+    /// Every dimension reference the request writes (grouping, filters,
+    /// `where`, filter tree), with the request field it came from.
+    pub fn references(&self) -> impl Iterator<Item = (String, &DimensionRef)> {
+        self.dimensions
             .iter()
             .enumerate()
             .map(|(i, r)| (format!("dimensions[{i}]"), r))
@@ -316,8 +300,16 @@ impl<'q, 'c> Request<'q, 'c> {
                     .map(|f| (format!("filters[{}].dimension", f.index), &f.dimension)),
             )
             .chain(self.where_refs.iter().map(|r| ("where".to_string(), r)))
-            .chain(self.tree_refs.iter().map(|r| ("filter".to_string(), r)));
-        for (field, r) in refs {
+            .chain(self.tree_refs.iter().map(|r| ("filter".to_string(), r)))
+    }
+
+    /// `metric_time` (in any position, or as the time range) is refused
+    /// like an unknown dimension to a caller whose roles hide it.
+    fn check_metric_time(&self) -> Result<(), PlanError> {
+        if self.access.metric_time_visible() {
+            return Ok(());
+        }
+        for (field, r) in self.references() {
             if r.is_metric_time() {
                 return Err(hidden_metric_time(&r.raw).at(field));
             }
@@ -327,6 +319,14 @@ impl<'q, 'c> Request<'q, 'c> {
         }
         Ok(())
     }
+}
+
+/// `<what> `<text>` is requested twice`.
+fn requested_twice(what: &str, text: &str) -> PlanError {
+    PlanError::new(
+        ErrorCode::InvalidQuery,
+        format!("{what} `{text}` is requested twice"),
+    )
 }
 
 /// A funnel or retention query filters by time with `time_range`.

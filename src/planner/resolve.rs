@@ -5,7 +5,7 @@
 use crate::catalog::{Catalog, DimensionKind, JoinPath, ModelId};
 use crate::diagnostics::closest;
 use crate::query::DimensionRef;
-use crate::sql::ast::{BinOp, Expr, Ident, Join, JoinKind, TableRef};
+use crate::sql::ast::{BinOp, Expr, Ident, Join, JoinKind, Select, SelectItem, TableRef};
 
 use super::{ErrorCode, PlanError};
 
@@ -135,6 +135,25 @@ impl JoinTree {
         match parent {
             Some(i) => self.nodes[i].alias.clone(),
             None => self.base_alias.clone(),
+        }
+    }
+
+    /// `SELECT projection FROM <base> <joins> WHERE c1 AND c2 …`: a scan
+    /// of the base model's rows with every join the tree gathered (an OR
+    /// among the conditions keeps its parentheses).
+    pub fn select(
+        &self,
+        catalog: &Catalog,
+        projection: Vec<SelectItem>,
+        conditions: Vec<Expr>,
+    ) -> Select {
+        Select {
+            projection,
+            from: Some(source_ref(catalog, self.base, &self.base_alias)),
+            joins: self.joins(catalog),
+            selection: Expr::and_all(conditions.into_iter().map(Expr::paren_or)),
+            group_by: Vec::new(),
+            having: None,
         }
     }
 

@@ -151,25 +151,14 @@ fn cohorts(cx: &AnalysisCx, r: &Retention, ctes: &mut Vec<Cte>) {
         SelectItem::aliased(Expr::col("a", "cohort_period"), "cohort_period"),
     ];
     proj.extend(bd("a"));
-    let mut cohorts = Select::from(
-        proj,
-        TableRef::Subquery {
-            query: Box::new(Query::select(inner)),
-            alias: Ident::generated("a"),
-        },
-    );
-    cohorts.selection = Expr::and_all(
-        std::iter::once(eq(Expr::col("a", "rn"), Expr::num(1)))
-            .chain(
-                start
-                    .iter()
-                    .map(|s| Expr::binary(BinOp::GtEq, Expr::col("a", "ts"), s.clone())),
-            )
-            .chain(
-                end.iter()
-                    .map(|e| Expr::binary(BinOp::Lt, Expr::col("a", "ts"), e.clone())),
-            ),
-    );
+    let mut cohorts = first_rows(proj, inner);
+    let ts = || Expr::col("a", "ts");
+    if let Some(s) = &start {
+        cohorts.and_where(Expr::binary(BinOp::GtEq, ts(), s.clone()));
+    }
+    if let Some(e) = &end {
+        cohorts.and_where(Expr::binary(BinOp::Lt, ts(), e.clone()));
+    }
     ctes.push(Cte::new("retention_cohorts", Query::select(cohorts)));
 }
 

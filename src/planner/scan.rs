@@ -196,12 +196,8 @@ pub(super) fn build(
         )
     });
     let select = Select {
-        projection,
-        from: Some(source_ref(catalog, scan.model, &base_alias)),
-        joins: joins.joins(catalog),
-        selection: Expr::and_all(conditions.into_iter().map(Expr::paren_or)),
         group_by: (1..=layout.dims.len()).collect(),
-        having: None,
+        ..joins.select(catalog, projection, conditions)
     };
     Ok(BuiltScan {
         select,
