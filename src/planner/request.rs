@@ -498,66 +498,74 @@ pub(super) fn hidden_metric_time(raw: &str) -> PlanError {
     )
 }
 
-/// An attribution instance by name; one the caller may not use is an
-/// unknown one.
+/// A definition the request names (an attribution instance, a funnel, a
+/// retention analysis): one the caller may not use is an unknown one, with
+/// suggestions among those it may use. `wanted` is the name looked up,
+/// `shown` the name as written.
+fn named<'c, T>(
+    all: &'c [T],
+    name_of: fn(&T) -> &str,
+    visible: &dyn Fn(&T) -> bool,
+    (wanted, shown): (&str, &str),
+    what: &str,
+) -> Result<&'c T, PlanError> {
+    all.iter()
+        .find(|x| name_of(x) == wanted && visible(x))
+        .ok_or_else(|| {
+            let names = all.iter().filter(|x| visible(x)).map(name_of);
+            PlanError::new(
+                ErrorCode::UnknownMetric,
+                format!("unknown {what} `{shown}`"),
+            )
+            .with_suggestions(closest(shown, names))
+        })
+}
+
+/// An attribution instance by name.
 fn resolve_attribution<'c>(
     catalog: &'c Catalog,
     access: &Access,
     name: &str,
 ) -> Result<&'c Attribution, PlanError> {
-    let visible = |a: &&Attribution| crate::attribution::visible(catalog, access, a);
-    catalog
-        .attribution(name.trim())
-        .filter(visible)
-        .ok_or_else(|| {
-            let names = catalog.attributions.iter().filter(visible);
-            PlanError::new(
-                ErrorCode::UnknownMetric,
-                format!("unknown attribution `{name}`"),
-            )
-            .with_suggestions(closest(name, names.map(|a| a.name.as_str())))
-        })
+    named(
+        &catalog.attributions,
+        |a| &a.name,
+        &|a| crate::attribution::visible(catalog, access, a),
+        (name.trim(), name),
+        "attribution",
+    )
 }
 
-/// A funnel by name; one the caller may not run is an unknown one.
+/// A funnel by name.
 pub(super) fn resolve_funnel<'c>(
     catalog: &'c Catalog,
     access: &Access,
     name: &str,
 ) -> Result<&'c Funnel, PlanError> {
-    let visible = |f: &&Funnel| super::analysis::funnel_visible(catalog, access, f);
-    catalog
-        .analyses
-        .funnel(name)
-        .filter(visible)
-        .ok_or_else(|| {
-            let names = catalog.analyses.funnels.iter().filter(visible);
-            PlanError::new(ErrorCode::UnknownMetric, format!("unknown funnel `{name}`"))
-                .with_suggestions(closest(name, names.map(|f| f.name.as_str())))
-                .at("funnel")
-        })
+    named(
+        &catalog.analyses.funnels,
+        |f| &f.name,
+        &|f| super::analysis::funnel_visible(catalog, access, f),
+        (name, name),
+        "funnel",
+    )
+    .map_err(|e| e.at("funnel"))
 }
 
-/// A retention analysis by name; one the caller may not run is unknown.
+/// A retention analysis by name.
 pub(super) fn resolve_retention<'c>(
     catalog: &'c Catalog,
     access: &Access,
     name: &str,
 ) -> Result<&'c Retention, PlanError> {
-    let visible = |r: &&Retention| super::analysis::retention_visible(catalog, access, r);
-    catalog
-        .analyses
-        .retention(name)
-        .filter(visible)
-        .ok_or_else(|| {
-            let names = catalog.analyses.retention.iter().filter(visible);
-            PlanError::new(
-                ErrorCode::UnknownMetric,
-                format!("unknown retention analysis `{name}`"),
-            )
-            .with_suggestions(closest(name, names.map(|r| r.name.as_str())))
-            .at("retention")
-        })
+    named(
+        &catalog.analyses.retention,
+        |r| &r.name,
+        &|r| super::analysis::retention_visible(catalog, access, r),
+        (name, name),
+        "retention analysis",
+    )
+    .map_err(|e| e.at("retention"))
 }
 
 /// The last day on which using `metric` answers as it does today: the
