@@ -1283,6 +1283,79 @@ impl Crediting<'_> {
     }
 
     fn credited(&self, ranked: &str, ctes: &mut Vec<Cte>) -> String {
+        let (credit, selection, source) = self.credit(ranked, ctes);
+        let n = Expr::bare("path_length");
+        let mut projection = vec![
+            SelectItem::aliased(Expr::bare("subject"), "subject"),
+            SelectItem::aliased(Expr::bare("converted_at"), "converted_at"),
+            SelectItem::aliased(Expr::bare("touched_at"), "touched_at"),
+            SelectItem::aliased(Expr::bare("path_length"), "path_length"),
+        ];
+        projection.extend(
+            self.dim_cols
+                .iter()
+                .map(|c| SelectItem::aliased(Expr::bare(c), c)),
+        );
+        projection.push(SelectItem::aliased(credit, "credit"));
+        let credited = self.name("credited");
+        ctes.push(Cte::new(
+            &credited,
+            Query::select(
+                Select::from(projection, TableRef::named(&source, None)).with_selection(
+                    selection.map(|s| {
+                        Expr::Nested(Box::new(Expr::binary(
+                            BinOp::Or,
+                            Expr::binary(BinOp::Eq, n.clone(), Expr::num(0)),
+                            s,
+                        )))
+                    }),
+                ),
+            ),
+        ));
+        credited
+    }
+
+    /// Time decay's pass: each touch's cumulative amount (in units)
+    /// through it, from the weights.
+    fn decayed(
+        &self,
+        ranked: &str,
+        units: &Expr,
+        round_units: &dyn Fn(Expr) -> Expr,
+        ctes: &mut Vec<Cte>,
+    ) -> String {
+        let mut projection = self.carried(&["position", "path_length"]);
+        let through = round_units(Expr::binary(
+            BinOp::Divide,
+            Expr::binary(
+                BinOp::Multiply,
+                units.clone(),
+                window(
+                    "SUM",
+                    vec![Expr::bare("weight")],
+                    vec![Expr::bare("position")],
+                    Some(WindowFrame {
+                        start: FrameBound::UnboundedPreceding,
+                        end: FrameBound::CurrentRow,
+                    }),
+                ),
+            ),
+            window("SUM", vec![Expr::bare("weight")], vec![], None),
+        ));
+        projection.push(SelectItem::aliased(through, "through_units"));
+        let decayed = self.name("decayed");
+        ctes.push(Cte::new(
+            &decayed,
+            Query::select(
+                Select::from(projection, TableRef::named(ranked, None)).with_selection(None),
+            ),
+        ));
+        decayed
+    }
+
+    /// Each touch's credit and which rows get one, over `ranked` (or a
+    /// pass of its own for time decay, whose name is returned with them).
+    fn credit(&self, ranked: &str, ctes: &mut Vec<Cte>) -> (Expr, Option<Expr>, String) {
         // 4. Credit.
         let mut source = ranked.to_string();
         let value = Expr::bare("conversion_value");
@@ -1364,33 +1437,7 @@ impl Crediting<'_> {
                 // Cumulative weight shares need the weights first: their own
                 // pass. The amount before a touch is the previous row's amount
                 // through it (LAG), bit for bit, so the credits telescope.
-                let mut projection = self.carried(&["position", "path_length"]);
-                let through = round_units(Expr::binary(
-                    BinOp::Divide,
-                    Expr::binary(
-                        BinOp::Multiply,
-                        units.clone(),
-                        window(
-                            "SUM",
-                            vec![Expr::bare("weight")],
-                            vec![Expr::bare("position")],
-                            Some(WindowFrame {
-                                start: FrameBound::UnboundedPreceding,
-                                end: FrameBound::CurrentRow,
-                            }),
-                        ),
-                    ),
-                    window("SUM", vec![Expr::bare("weight")], vec![], None),
-                ));
-                projection.push(SelectItem::aliased(through, "through_units"));
-                let decayed = self.name("decayed");
-                ctes.push(Cte::new(
-                    &decayed,
-                    Query::select(
-                        Select::from(projection, TableRef::named(ranked, None))
-                            .with_selection(None),
-                    ),
-                ));
+                let decayed = self.decayed(ranked, &units, &round_units, ctes);
                 source = decayed;
                 None
             }
@@ -1442,34 +1489,7 @@ impl Crediting<'_> {
                 Some(credit),
             )
         };
-        let mut projection = vec![
-            SelectItem::aliased(Expr::bare("subject"), "subject"),
-            SelectItem::aliased(Expr::bare("converted_at"), "converted_at"),
-            SelectItem::aliased(Expr::bare("touched_at"), "touched_at"),
-            SelectItem::aliased(Expr::bare("path_length"), "path_length"),
-        ];
-        projection.extend(
-            self.dim_cols
-                .iter()
-                .map(|c| SelectItem::aliased(Expr::bare(c), c)),
-        );
-        projection.push(SelectItem::aliased(credit, "credit"));
-        let credited = self.name("credited");
-        ctes.push(Cte::new(
-            &credited,
-            Query::select(
-                Select::from(projection, TableRef::named(&source, None)).with_selection(
-                    selection.map(|s| {
-                        Expr::Nested(Box::new(Expr::binary(
-                            BinOp::Or,
-                            Expr::binary(BinOp::Eq, n.clone(), Expr::num(0)),
-                            s,
-                        )))
-                    }),
-                ),
-            ),
-        ));
-        credited
+        (credit, selection, source)
     }
 }
 

@@ -349,6 +349,19 @@ fn ordered_paths(
             on: Some(eq(Expr::col(&alias, "subject"), Expr::col("f1", "subject"))),
         });
     }
+    let excluded = exclusions(cx, f, ctes)?;
+    s.selection = Expr::and_all(excluded);
+    ctes.push(Cte::new("funnel_paths", Query::select(s)));
+    Ok(())
+}
+
+/// Exclusions: per exclusion, a scan of its events and the condition
+/// that no such event falls strictly between the two steps it names.
+fn exclusions(
+    cx: &mut AnalysisCx,
+    f: &Funnel,
+    ctes: &mut Vec<Cte>,
+) -> Result<Vec<Expr>, PlanError> {
     let mut excluded = Vec::new();
     for (j, x) in f.exclusions.iter().enumerate() {
         let scan = cx.event_scan(&[&x.event], &f.subject, |_, _, _| {
@@ -380,9 +393,7 @@ fn ordered_paths(
             negated: true,
         });
     }
-    s.selection = Expr::and_all(excluded);
-    ctes.push(Cte::new("funnel_paths", Query::select(s)));
-    Ok(())
+    Ok(excluded)
 }
 
 /// Counts per step and the exact median time from the previous step.
