@@ -2438,6 +2438,64 @@ fn the_planner_refuses_the_partner_a_hidden_metric() {
     );
 }
 
+/// The demo definitions with one more role, which hides `refunds` only (so
+/// attribution and time intelligence stay open to it).
+fn demo_catalog_hiding_refunds() -> std::sync::Arc<accord::catalog::Catalog> {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let target = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), &target).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy(&http::demo_defs(), dir.path());
+    let policies = dir.path().join("policies.yml");
+    let text = std::fs::read_to_string(&policies).unwrap().replacen(
+        "roles:\n",
+        "roles:\n  - name: no_refunds\n    description: Everything but refunds.\n    exclude: [refunds]\n",
+        1,
+    );
+    std::fs::write(&policies, text).unwrap();
+    accord::definitions::load_dir(dir.path()).expect("demo definitions and a role")
+}
+
+/// One resolve stage: a hidden metric is refused with the same code,
+/// words, suggestions and field by every query kind (plain, time
+/// intelligence, attributed), pinned version or not.
+#[test]
+fn a_hidden_metric_is_the_same_unknown_metric_for_every_query_kind() {
+    let c = demo_catalog_hiding_refunds();
+    let caller = Caller::with_roles(&["no_refunds"]);
+    let refused = |v: Value| accord::planner::plan(&c, &sq(v), &caller).expect_err("refused");
+    let plain = refused(json!({"metrics": ["revenue", "refunds"]}));
+    assert_eq!(plain.code, accord::planner::ErrorCode::UnknownMetric);
+    assert_eq!(plain.message, "unknown metric `refunds`");
+    assert_eq!(plain.field.as_deref(), Some("metrics[1]"));
+    for v in [
+        json!({"metrics": ["revenue", "refunds@1"]}),
+        json!({"metrics": ["revenue_7d_trailing", "refunds"], "dimensions": ["metric_time:day"]}),
+        json!({"metrics": ["revenue_7d_trailing", "refunds@1"], "dimensions": ["metric_time:day"]}),
+        json!({"metrics": ["revenue", "refunds"], "attribution": "linear_30d"}),
+        json!({"metrics": ["revenue", "refunds@1"], "attribution": "linear_30d"}),
+    ] {
+        let e = refused(v.clone());
+        assert_eq!(e, plain, "{v}");
+    }
+    // The same query without the hidden metric plans, for each kind.
+    for v in [
+        json!({"metrics": ["revenue_7d_trailing"], "dimensions": ["metric_time:day"]}),
+        json!({"metrics": ["revenue"], "attribution": "linear_30d"}),
+    ] {
+        accord::planner::plan(&c, &sq(v.clone()), &caller).unwrap_or_else(|e| panic!("{v}: {e}"));
+    }
+}
+
 #[test]
 fn the_planner_denies_a_caller_without_roles_and_trusts_the_operator() {
     let c = demo_catalog();

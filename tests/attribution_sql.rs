@@ -175,6 +175,21 @@ fn bad_requests_are_refused_clearly() {
     assert!(e.message.contains("twice"), "{}", e.message);
 }
 
+/// A size limit is `query_too_complex` from the planner itself (interfaces
+/// map the code, never the message).
+#[test]
+fn more_attribution_instances_than_the_limit_is_query_too_complex() {
+    let names: Vec<String> = (0..11).map(|i| format!("instance_{i}")).collect();
+    let e = err(json!({"metrics": ["revenue"], "attribution": names}));
+    assert_eq!(e.code, ErrorCode::QueryTooComplex, "{e:?}");
+    assert_eq!(e.field.as_deref(), Some("attribution"));
+    assert!(e.message.contains("at most 10"), "{}", e.message);
+    // As are too many metrics in an attributed query.
+    let metrics: Vec<String> = (0..11).map(|i| format!("m{i}")).collect();
+    let e = err(json!({"metrics": metrics, "attribution": "linear_30d"}));
+    assert_eq!(e.code, ErrorCode::QueryTooComplex, "{e:?}");
+}
+
 #[test]
 fn time_decay_is_refused_on_sqlite_not_approximated() {
     let catalog = demo_catalog();

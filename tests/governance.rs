@@ -237,6 +237,54 @@ fn sunset_follows_the_calendar() {
     assert!(lifecycle::is_sunset(m, lifecycle::today()));
 }
 
+/// The planner reads the day from its context, never the clock, and says
+/// until when a plan holds: the last day every metric it uses (inputs
+/// included) answers as it does.
+#[test]
+fn a_plan_is_valid_until_the_earliest_sunset_it_depends_on() {
+    use accord::planner::{PlanContext, plan_in};
+    let c = catalog("lifecycle");
+    let op = Caller::operator();
+    let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let on = |q: &str, d: &str| plan_in(&c, &query(q), &op, &PlanContext::on(day(d)));
+
+    // Past its sunset on one day, still answering the day before.
+    let p = on("revenue@1", "2020-06-30").unwrap();
+    assert_eq!(p.valid_until, Some(day("2020-06-30")));
+    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    let e = on("revenue@1", "2020-07-01").unwrap_err();
+    assert!(e.message.contains("was sunset on 2020-06-30"), "{e}");
+
+    // A ratio over a deprecated input: the input's sunset bounds it.
+    assert_eq!(
+        on("aov", "2020-01-01").unwrap().valid_until,
+        Some(day("2020-06-30"))
+    );
+    // After that day the same plan warns differently (sunset input).
+    let later = on("aov", "2021-01-01").unwrap();
+    assert!(
+        later.warnings.iter().any(|w| w.contains("was sunset on")),
+        "{:?}",
+        later.warnings
+    );
+    // Deprecated with a far sunset; and a metric with none.
+    assert_eq!(
+        on("orders", "2026-01-01").unwrap().valid_until,
+        Some(day("2999-12-31"))
+    );
+    assert_eq!(on("order_count", "2026-01-01").unwrap().valid_until, None);
+    // Several metrics: the earliest.
+    let mut q = query("orders");
+    q.metrics.push("revenue@1".into());
+    let p = plan_in(&c, &q, &op, &PlanContext::on(day("2020-01-01"))).unwrap();
+    assert_eq!(p.valid_until, Some(day("2020-06-30")));
+    // `plan` is `plan_in` today (UTC).
+    let today = accord::planner::plan(&c, &query("orders"), &op).unwrap();
+    let ctx = plan_in(&c, &query("orders"), &op, &PlanContext::today_utc()).unwrap();
+    assert_eq!(today.valid_until, ctx.valid_until);
+    assert_eq!(today.warnings, ctx.warnings);
+}
+
 #[test]
 fn drafts_are_only_used_when_asked_for_by_version() {
     let c = catalog("lifecycle");

@@ -92,23 +92,27 @@ impl QueryService {
         query: &SemanticQuery,
         caller: &Caller,
     ) -> Result<Arc<(planner::Plan, String)>, ServiceError> {
-        // Planning depends on the date too: a deprecated metric is refused
-        // after its sunset (lifecycle).
+        // The key holds no date: a plan says through which day it is valid
+        // (the earliest sunset of what it uses) and is planned again after
+        // that day, when the same request is refused or warned differently.
+        let ctx = planner::PlanContext::today_utc();
         let plan_key = format!(
-            "{}\u{0}{}\u{0}{}\u{0}{}",
+            "{}\u{0}{}\u{0}{}",
             catalog.version,
             serde_json::to_string(query).unwrap_or_default(),
             caller.security_context(),
-            crate::clock::today(),
         );
-        if let Some(p) = self.plans.get(&plan_key) {
+        if let Some(p) = self.plans.get(&plan_key)
+            && p.0.valid_until.is_none_or(|last| ctx.today <= last)
+        {
             return Ok(p);
         }
-        let p = Arc::new(planner::compile(
+        let p = Arc::new(planner::compile_in(
             catalog,
             query,
             caller,
             self.warehouse.dialect(),
+            &ctx,
         )?);
         self.plans.insert(plan_key, p.clone());
         Ok(p)

@@ -322,6 +322,120 @@ impl Expr {
         Expr::Lit(Literal::String(s.into()))
     }
 
+    /// A numeric literal (planner-generated numbers only).
+    pub fn num(n: impl ToString) -> Expr {
+        Expr::Lit(Literal::Number(n.to_string()))
+    }
+
+    /// `agg(arg)`; `None` is `COUNT(*)`-style (no argument).
+    pub fn agg(agg: crate::vocab::Aggregation, arg: Option<Expr>) -> Expr {
+        Expr::Aggregate {
+            agg,
+            arg: arg.map(Box::new),
+        }
+    }
+
+    /// `CASE WHEN .. THEN .. [ELSE ..] END`.
+    pub fn case(whens: Vec<(Expr, Expr)>, otherwise: Option<Expr>) -> Expr {
+        Expr::Case {
+            operand: None,
+            whens,
+            otherwise: otherwise.map(Box::new),
+        }
+    }
+
+    /// `expr IS [NOT] NULL`.
+    pub fn is_null(expr: Expr, negated: bool) -> Expr {
+        Expr::IsNull {
+            expr: Box::new(expr),
+            negated,
+        }
+    }
+
+    /// `(expr)`.
+    pub fn nested(expr: Expr) -> Expr {
+        Expr::Nested(Box::new(expr))
+    }
+
+    /// `a = b`, true also when both are NULL (group keys may be NULL).
+    pub fn null_safe_eq(a: Expr, b: Expr) -> Expr {
+        Expr::nested(Expr::binary(
+            BinOp::Or,
+            Expr::binary(BinOp::Eq, a.clone(), b.clone()),
+            Expr::binary(BinOp::And, Expr::is_null(a, false), Expr::is_null(b, false)),
+        ))
+    }
+
+    /// `CAST(expr AS ty)`.
+    pub fn cast(expr: Expr, ty: SqlType) -> Expr {
+        Expr::Cast {
+            expr: Box::new(expr),
+            ty,
+        }
+    }
+
+    /// `a OR b` parenthesised, to be joined into an AND.
+    pub fn paren_or(self) -> Expr {
+        match self {
+            Expr::Binary { op: BinOp::Or, .. } => Expr::Nested(Box::new(self)),
+            other => other,
+        }
+    }
+
+    /// `self` in brackets when it is an AND or OR, so it can stand as one
+    /// operand of another AND or OR whatever the renderer's precedence.
+    pub fn paren_logic(self) -> Expr {
+        match self {
+            Expr::Binary {
+                op: BinOp::Or | BinOp::And,
+                ..
+            } => Expr::Nested(Box::new(self)),
+            other => other,
+        }
+    }
+
+    /// A model expression with its bare columns qualified by `alias`.
+    pub fn qualified(&self, alias: &str) -> Expr {
+        self.clone()
+            .try_transform::<()>(&mut |e| match e {
+                Expr::Column { table: None, name } => Ok(Expr::Column {
+                    table: Some(Ident::generated(alias)),
+                    name,
+                }),
+                other => Ok(other),
+            })
+            .unwrap_or_else(|_| self.clone())
+    }
+
+    /// `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)`.
+    pub fn row_number(partition_by: Vec<Expr>, order_by: Vec<Expr>) -> Expr {
+        Expr::Window {
+            name: "ROW_NUMBER".into(),
+            args: Vec::new(),
+            partition_by,
+            order_by,
+            frame: None,
+        }
+    }
+
+    /// The top-level AND terms, appended to `out`.
+    pub fn conjuncts_into(self, out: &mut Vec<Expr>) {
+        match self {
+            Expr::Binary {
+                op: BinOp::And,
+                left,
+                right,
+            } => {
+                left.conjuncts_into(out);
+                right.conjuncts_into(out);
+            }
+            Expr::Nested(inner) if matches!(*inner, Expr::Binary { op: BinOp::And, .. }) => {
+                inner.conjuncts_into(out)
+            }
+            other => out.push(other),
+        }
+    }
+
     /// Applies `f` to every node bottom-up, letting it replace the node.
     pub fn try_transform<E>(self, f: &mut impl FnMut(Expr) -> Result<Expr, E>) -> Result<Expr, E> {
         self.transform_dyn(f)
@@ -722,6 +836,31 @@ pub struct SelectItem {
     pub alias: Option<Ident>,
 }
 
+impl SelectItem {
+    /// `expr AS alias`, the alias being a planner-generated name.
+    pub fn aliased(expr: Expr, alias: &str) -> SelectItem {
+        SelectItem {
+            expr,
+            alias: Some(Ident::generated(alias)),
+        }
+    }
+
+    /// `name AS name`: a column of the relation read, passed through.
+    pub fn bare(name: &str) -> SelectItem {
+        SelectItem::aliased(Expr::bare(name), name)
+    }
+}
+
+impl TableRef {
+    /// A CTE of the same statement, by name, optionally aliased.
+    pub fn named(name: &str, alias: Option<&str>) -> TableRef {
+        TableRef::Named {
+            name: Ident::generated(name),
+            alias: alias.map(Ident::generated),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Select {
     pub projection: Vec<SelectItem>,
@@ -752,6 +891,43 @@ pub struct Cte {
     pub query: Query,
 }
 
+impl Cte {
+    pub fn new(name: &str, query: Query) -> Cte {
+        Cte {
+            name: Ident::generated(name),
+            query,
+        }
+    }
+}
+
+impl Select {
+    /// `SELECT projection FROM from`, nothing else yet.
+    pub fn from(projection: Vec<SelectItem>, from: TableRef) -> Select {
+        Select {
+            projection,
+            from: Some(from),
+            joins: Vec::new(),
+            selection: None,
+            group_by: Vec::new(),
+            having: None,
+        }
+    }
+
+    /// The same SELECT with `selection` as its WHERE.
+    pub fn with_selection(mut self, selection: Option<Expr>) -> Select {
+        self.selection = selection;
+        self
+    }
+
+    /// Adds a condition to WHERE (ANDed with what is there).
+    pub fn and_where(&mut self, c: Expr) {
+        self.selection = Some(match self.selection.take() {
+            Some(w) => Expr::binary(BinOp::And, w, c),
+            None => c,
+        });
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
     pub ctes: Vec<Cte>,
@@ -762,6 +938,17 @@ pub struct Query {
 }
 
 impl Query {
+    /// `branch UNION ALL branch …`.
+    pub fn union_all(branches: Vec<Select>) -> Query {
+        Query {
+            ctes: Vec::new(),
+            body: SetExpr::UnionAll(branches),
+            order_by: Vec::new(),
+            limit: None,
+            offset: None,
+        }
+    }
+
     pub fn select(select: Select) -> Query {
         Query {
             ctes: Vec::new(),

@@ -13,8 +13,7 @@
 //! names accord generates inside one query (CTE columns), always quoted.
 
 use super::ast::{
-    BinOp, Expr, Ident, Join, JoinKind, Literal, Query, Select, SelectItem, SetExpr, SqlType,
-    TableRef,
+    BinOp, Expr, Ident, Join, JoinKind, Literal, Query, Select, SelectItem, SqlType, TableRef,
 };
 use crate::vocab::Aggregation;
 
@@ -47,10 +46,7 @@ pub fn named(expr: Expr, name: &str) -> SelectItem {
 /// `expr AS alias`, the alias accord's own (always quoted): a result
 /// column accord reads back by position or by that alias.
 pub fn aliased(expr: Expr, alias: &str) -> SelectItem {
-    SelectItem {
-        expr,
-        alias: Some(Ident::generated(alias)),
-    }
+    SelectItem::aliased(expr, alias)
 }
 
 /// A stored table under an alias accord chose.
@@ -71,7 +67,7 @@ pub fn subquery(query: Query, alias: &str) -> TableRef {
 
 /// `SELECT items FROM from`, to be refined through its public fields.
 pub fn select_from(items: Vec<SelectItem>, from: TableRef) -> Select {
-    select_rows(items, Some(from))
+    Select::from(items, from)
 }
 
 /// `SELECT items [FROM from]`.
@@ -92,13 +88,7 @@ pub fn union_all(selects: Vec<Select>) -> Query {
         let mut v = selects;
         return Query::select(v.remove(0));
     }
-    Query {
-        ctes: Vec::new(),
-        body: SetExpr::UnionAll(selects),
-        order_by: Vec::new(),
-        limit: None,
-        offset: None,
-    }
+    Query::union_all(selects)
 }
 
 /// `INNER JOIN t ON <all of on>`.
@@ -155,31 +145,22 @@ pub fn equal_or_both_null(a: Expr, b: Expr) -> Expr {
 
 /// An integer literal.
 pub fn int(v: i64) -> Expr {
-    Expr::Lit(Literal::Number(v.to_string()))
+    Expr::num(v)
 }
 
 /// `agg(e)`.
 pub fn aggregate(agg: Aggregation, e: Expr) -> Expr {
-    Expr::Aggregate {
-        agg,
-        arg: Some(Box::new(e)),
-    }
+    Expr::agg(agg, Some(e))
 }
 
 /// `COUNT(*)`.
 pub fn count_star() -> Expr {
-    Expr::Aggregate {
-        agg: Aggregation::Count,
-        arg: None,
-    }
+    Expr::agg(Aggregation::Count, None)
 }
 
 /// `e IS NULL`, or `e IS NOT NULL` when `negated`.
 pub fn is_null(e: Expr, negated: bool) -> Expr {
-    Expr::IsNull {
-        expr: Box::new(e),
-        negated,
-    }
+    Expr::is_null(e, negated)
 }
 
 /// `COALESCE(args…)`.
@@ -201,13 +182,7 @@ pub fn as_text(e: Expr) -> Expr {
 
 /// `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)`.
 pub fn row_number(partition_by: Vec<Expr>, order_by: Vec<Expr>) -> Expr {
-    Expr::Window {
-        name: "ROW_NUMBER".into(),
-        args: Vec::new(),
-        partition_by,
-        order_by,
-        frame: None,
-    }
+    Expr::row_number(partition_by, order_by)
 }
 
 /// `[NOT] EXISTS (SELECT …)`.

@@ -103,18 +103,8 @@ fn one_if(cond: Expr) -> Expr {
 
 fn and(a: Option<Expr>, b: Expr) -> Expr {
     match a {
-        Some(a) => Expr::binary(BinOp::And, nest(a), nest(b)),
+        Some(a) => Expr::binary(BinOp::And, a.paren_logic(), b.paren_logic()),
         None => b,
-    }
-}
-
-fn nest(e: Expr) -> Expr {
-    match e {
-        Expr::Binary {
-            op: BinOp::Or | BinOp::And,
-            ..
-        } => Expr::Nested(Box::new(e)),
-        other => other,
     }
 }
 
@@ -127,15 +117,7 @@ fn is_null(e: Expr, negated: bool) -> Expr {
 
 /// Qualifies a model expression's bare columns with `alias`.
 pub fn qualify(expr: &Expr, alias: &str) -> Expr {
-    expr.clone()
-        .try_transform::<()>(&mut |e| match e {
-            Expr::Column { table: None, name } => Ok(Expr::Column {
-                table: Some(Ident::generated(alias)),
-                name,
-            }),
-            other => Ok(other),
-        })
-        .unwrap_or_else(|_| expr.clone())
+    expr.qualified(alias)
 }
 
 fn source(catalog: &Catalog, model: ModelId, alias: &str) -> TableRef {

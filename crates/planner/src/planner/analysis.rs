@@ -1,48 +1,28 @@
 //! What funnels and retention analyses share: the request checks, the
 //! caller's access to the models read, and one scan of event rows per
 //! model, restricted by the step's filter, the request's filters and every
-//! policy of the caller (through `build::scan_policy_conditions`, the
+//! policy of the caller (through `fact_policy::scan_policy_conditions`, the
 //! same code metric scans use).
 
-use crate::access::{Access, Caller};
+use crate::access::Access;
 use crate::catalog::analysis::{EventSource, Funnel, Retention};
 use crate::catalog::{Catalog, DimensionKind, ModelId};
-use crate::query::{DimensionRef, Filter, SemanticQuery};
+use crate::query::{DimensionRef, Filter};
 use crate::sql::ast::*;
-use crate::sql::convert::parse_request_filter;
 
-use super::build::{
-    ScanPolicyInput, describe_row_policies, resolve_row_expr, scan_policy_conditions, untruncated,
-};
+use super::fact_policy::{ScanPolicyInput, describe_row_policies, scan_policy_conditions};
 use super::filters::{self, coerce_time_literals, structured};
-use super::resolve::{JoinTree, ResolvedDim, qualify, resolve_dimension, source_ref, target_model};
+use super::request::{Request, resolve_funnel, resolve_retention};
+use super::resolve::{
+    JoinTree, ResolvedDim, masked, qualify, resolve_dimension, resolve_row_expr, target_model,
+    untruncated,
+};
 use super::{ColumnRole, ErrorCode, OutputColumn, Plan, PlanError};
 
 /// Plans a `{"funnel": ..}` or `{"retention": ..}` request.
-pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Plan, PlanError> {
-    let access = Access::resolve(catalog, caller)?;
-    if !q.metrics.is_empty() {
-        return Err(PlanError::new(
-            ErrorCode::InvalidQuery,
-            "a funnel or retention query takes no metrics",
-        )
-        .at("metrics"));
-    }
-    for (field, present) in [
-        ("dimensions", !q.dimensions.is_empty()),
-        ("order_by", !q.order_by.is_empty()),
-    ] {
-        if present {
-            return Err(PlanError::new(
-                ErrorCode::InvalidQuery,
-                format!(
-                    "a funnel or retention query takes no {field}: its breakdown and order are part of its definition"
-                ),
-            )
-            .at(field));
-        }
-    }
-    let mut cx = AnalysisCx::new(catalog, access, q)?;
+pub fn plan(req: Request) -> Result<Plan, PlanError> {
+    let (catalog, q) = (req.catalog, req.query);
+    let mut cx = AnalysisCx::new(req)?;
     match (&q.funnel, &q.retention) {
         (Some(_), Some(_)) => Err(PlanError::new(
             ErrorCode::InvalidQuery,
@@ -50,47 +30,11 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         )
         .at("retention")),
         (Some(name), None) => {
-            // A funnel the caller may not run is an unknown one.
-            let f = catalog
-                .analyses
-                .funnel(name)
-                .filter(|f| funnel_visible(catalog, &cx.access, f))
-                .ok_or_else(|| {
-                    PlanError::new(ErrorCode::UnknownMetric, format!("unknown funnel `{name}`"))
-                        .with_suggestions(crate::diagnostics::closest(
-                            name,
-                            catalog
-                                .analyses
-                                .funnels
-                                .iter()
-                                .filter(|f| funnel_visible(catalog, &cx.access, f))
-                                .map(|f| f.name.as_str()),
-                        ))
-                        .at("funnel")
-                })?;
+            let f = resolve_funnel(catalog, &cx.access, name)?;
             super::funnel::plan(&mut cx, f)
         }
         (None, Some(name)) => {
-            let r = catalog
-                .analyses
-                .retention(name)
-                .filter(|r| retention_visible(catalog, &cx.access, r))
-                .ok_or_else(|| {
-                    PlanError::new(
-                        ErrorCode::UnknownMetric,
-                        format!("unknown retention analysis `{name}`"),
-                    )
-                    .with_suggestions(crate::diagnostics::closest(
-                        name,
-                        catalog
-                            .analyses
-                            .retention
-                            .iter()
-                            .filter(|r| retention_visible(catalog, &cx.access, r))
-                            .map(|r| r.name.as_str()),
-                    ))
-                    .at("retention")
-                })?;
+            let r = resolve_retention(catalog, &cx.access, name)?;
             super::retention::plan(&mut cx, r)
         }
         (None, None) => Err(PlanError::new(
@@ -140,64 +84,34 @@ pub struct EventScan {
 }
 
 impl<'c> AnalysisCx<'c> {
-    fn new(catalog: &'c Catalog, access: Access<'c>, q: &SemanticQuery) -> Result<Self, PlanError> {
+    /// The analysis state for a resolved request (its filters resolved
+    /// by the resolve stage, `metric_time` refused there).
+    fn new(req: Request<'_, 'c>) -> Result<Self, PlanError> {
+        let catalog = req.catalog;
+        let access = req.access;
         let row_policies = access.row_filters()?;
         let mut policies = describe_row_policies(catalog, &access, &row_policies);
-        let mut warnings = Vec::new();
+        let mut warnings = req.warnings;
         if let Some(k) = access.min_group_size() {
             policies.push(format!(
                 "min_group_size {k}: groups built from fewer distinct subjects are suppressed"
             ));
             warnings.push(format!("groups built from fewer than {k} distinct subjects are suppressed (min_group_size policy)"));
         }
-        let mut row_filters = Vec::new();
-        for (i, f) in q.filters.iter().enumerate() {
-            let r = DimensionRef::parse(&f.dimension)
-                .map_err(|e| e.at(format!("filters[{i}].dimension")))?;
-            if r.is_metric_time() {
-                return Err(PlanError::new(
-                    ErrorCode::InvalidQuery,
-                    "filter funnels and retention by time with `time_range`",
-                )
-                .at(format!("filters[{i}].dimension")));
-            }
-            row_filters.push((i, f.clone(), r));
-        }
-        let where_expr = match &q.where_sql {
-            Some(text) if !text.trim().is_empty() => {
-                Some(parse_request_filter(text).map_err(|e| e.at("where"))?)
-            }
-            _ => None,
-        };
-        if filters::tree_refs(q, &[])?
-            .iter()
-            .any(DimensionRef::is_metric_time)
-        {
-            return Err(PlanError::new(
-                ErrorCode::InvalidQuery,
-                "filter funnels and retention by time with `time_range`",
-            )
-            .at("filter"));
-        }
-        let tree = q.filter.clone();
-        let time_range = super::timezone::range_bounds(q)?;
-        for (field, v) in [("limit", q.limit), ("offset", q.offset)] {
-            if v.is_some_and(|n| n > i64::MAX as u64) {
-                return Err(PlanError::new(
-                    ErrorCode::InvalidQuery,
-                    format!("{field} must be at most {}", i64::MAX),
-                )
-                .at(field));
-            }
-        }
+        let row_filters = req
+            .row_filters
+            .into_iter()
+            .map(|f| (f.index, f.filter.clone(), f.dimension))
+            .collect();
+        let q = req.query;
         Ok(AnalysisCx {
             catalog,
             access,
             row_policies,
             row_filters,
-            where_expr,
-            tree,
-            time_range,
+            where_expr: req.where_expr,
+            tree: q.filter.clone(),
+            time_range: super::timezone::range_bounds(q)?,
             ctes: Vec::new(),
             policies,
             warnings,
@@ -224,23 +138,25 @@ impl<'c> AnalysisCx<'c> {
             )
             .at(field));
         }
-        let target = target_model(self.catalog, &r, &[joins.base], &|m, d| {
-            self.access.dimension_visible(m, d)
-        })
-        .map_err(|e| e.at(field))?;
         let context = format!("the breakdown `{}`", r.raw);
-        let d = resolve_dimension(self.catalog, joins, &r, target, &context)
-            .map_err(|e| e.at(field))?;
-        Ok(match self.access.mask(target, &r.name) {
-            Some(mask) => ResolvedDim {
-                expr: Expr::Mask {
-                    mask,
-                    expr: Box::new(d.expr),
-                },
-                kind: d.kind,
-            },
-            None => d,
-        })
+        self.resolve_user(joins.base, joins, &r, &context)
+            .map_err(|e| e.at(field))
+    }
+
+    /// A reference the caller writes, from a scan of `base`: visible or
+    /// unknown, and seen through the caller's masks.
+    fn resolve_user(
+        &self,
+        base: ModelId,
+        joins: &mut JoinTree,
+        r: &DimensionRef,
+        context: &str,
+    ) -> Result<ResolvedDim, PlanError> {
+        let access = &self.access;
+        let visible = |m: ModelId, d: &str| access.dimension_visible(m, d);
+        let target = target_model(self.catalog, r, &[base], &visible)?;
+        let d = resolve_dimension(self.catalog, joins, r, target, context)?;
+        Ok(masked(d, access.mask(target, &r.name)))
     }
 
     /// One scan of `src`'s model: the rows of subjects (non-NULL subject
@@ -308,45 +224,7 @@ impl<'c> AnalysisCx<'c> {
                 negated: true,
             },
         ];
-        // The request's filters, seen through the caller's masks.
-        let access = &self.access;
-        let resolve_user =
-            |r: &DimensionRef, joins: &mut JoinTree| -> Result<ResolvedDim, PlanError> {
-                let target = target_model(catalog, r, &[src.model], &|m, d| {
-                    access.dimension_visible(m, d)
-                })?;
-                let d = resolve_dimension(catalog, joins, r, target, &context)?;
-                Ok(match access.mask(target, &r.name) {
-                    Some(mask) => ResolvedDim {
-                        expr: Expr::Mask {
-                            mask,
-                            expr: Box::new(d.expr),
-                        },
-                        kind: d.kind,
-                    },
-                    None => d,
-                })
-            };
-        for (i, f, r) in &self.row_filters {
-            let d = resolve_user(r, &mut joins).map_err(|e| e.at(format!("filters[{i}]")))?;
-            let d = if r.grain.is_none() { untruncated(d) } else { d };
-            conditions.push(
-                structured(d.expr, Some(d.kind), f).map_err(|e| e.at(format!("filters[{i}]")))?,
-            );
-        }
-        if let Some(w) = &self.where_expr {
-            let w = coerce_time_literals(w.clone(), &is_time).map_err(|e| e.at("where"))?;
-            conditions.push(
-                resolve_row_expr(w, &mut |r| resolve_user(r, &mut joins).map(untruncated))
-                    .map_err(|e| e.at("where"))?,
-            );
-        }
-        if let Some(t) = &self.tree {
-            conditions.push(
-                filters::tree(t, &mut |r| resolve_user(r, &mut joins).map(untruncated))
-                    .map_err(|e| e.at("filter"))?,
-            );
-        }
+        conditions.extend(self.request_conditions(src.model, &mut joins, &context, &is_time)?);
         let mut ctes = std::mem::take(&mut self.ctes);
         let mut policies = std::mem::take(&mut self.policies);
         let policy = scan_policy_conditions(
@@ -372,9 +250,9 @@ impl<'c> AnalysisCx<'c> {
         conditions.extend(policy?);
 
         let mut projection = vec![
-            item(subject_expr, "subject"),
-            item(time.clone(), "ts"),
-            item(Expr::EpochSeconds(Box::new(time)), "t"),
+            SelectItem::aliased(subject_expr, "subject"),
+            SelectItem::aliased(time.clone(), "ts"),
+            SelectItem::aliased(Expr::EpochSeconds(Box::new(time)), "t"),
         ];
         if cols.key {
             let key = model
@@ -390,25 +268,54 @@ impl<'c> AnalysisCx<'c> {
                         ),
                     )
                 })?;
-            projection.push(item(key, "key"));
+            projection.push(SelectItem::aliased(key, "key"));
         }
         if let Some(bd) = cols.breakdown {
-            projection.push(item(bd, "bd"));
+            projection.push(SelectItem::aliased(bd, "bd"));
         }
         for (name, e) in cols.extra {
-            projection.push(item(e, &name));
+            projection.push(SelectItem::aliased(e, &name));
         }
         Ok(EventScan {
-            select: Select {
-                projection,
-                from: Some(source_ref(catalog, src.model, &alias)),
-                joins: joins.joins(catalog),
-                selection: Expr::and_all(conditions.into_iter().map(parenthesize)),
-                group_by: Vec::new(),
-                having: None,
-            },
+            select: joins.select(catalog, projection, conditions),
             filters,
         })
+    }
+
+    /// The request's filters on one scan of `base`, seen through the
+    /// caller's masks.
+    fn request_conditions(
+        &self,
+        base: ModelId,
+        joins: &mut JoinTree,
+        context: &str,
+        is_time: &dyn Fn(&[Ident]) -> bool,
+    ) -> Result<Vec<Expr>, PlanError> {
+        let mut conditions = Vec::new();
+        // The request's filters, seen through the caller's masks.
+        let resolve_user =
+            |r: &DimensionRef, joins: &mut JoinTree| self.resolve_user(base, joins, r, context);
+        for (i, f, r) in &self.row_filters {
+            let d = resolve_user(r, &mut *joins).map_err(|e| e.at(format!("filters[{i}]")))?;
+            let d = if r.grain.is_none() { untruncated(d) } else { d };
+            conditions.push(
+                structured(d.expr, Some(d.kind), f).map_err(|e| e.at(format!("filters[{i}]")))?,
+            );
+        }
+        if let Some(w) = &self.where_expr {
+            let w = coerce_time_literals(w.clone(), is_time).map_err(|e| e.at("where"))?;
+            conditions.push(
+                resolve_row_expr(w, &mut |r| resolve_user(r, &mut *joins).map(untruncated))
+                    .map_err(|e| e.at("where"))?,
+            );
+        }
+        if let Some(t) = &self.tree {
+            conditions.push(
+                filters::tree(t, &mut |r| resolve_user(r, &mut *joins).map(untruncated))
+                    .map_err(|e| e.at("filter"))?,
+            );
+        }
+        Ok(conditions)
     }
 
     /// The plan around a finished query.
@@ -420,6 +327,7 @@ impl<'c> AnalysisCx<'c> {
             warnings: std::mem::take(&mut self.warnings),
             models: std::mem::take(&mut self.models),
             policies: std::mem::take(&mut self.policies),
+            valid_until: None,
         }
     }
 }
@@ -456,35 +364,25 @@ fn own_names(e: Expr, model: &str) -> Expr {
     }
 }
 
-fn parenthesize(e: Expr) -> Expr {
-    match e {
-        Expr::Binary { op: BinOp::Or, .. } => Expr::Nested(Box::new(e)),
-        other => other,
-    }
+/// `SELECT projection FROM (inner) AS a WHERE a.rn = 1`: the first row
+/// of each partition `inner` numbers in `rn`.
+pub fn first_rows(projection: Vec<SelectItem>, inner: Select) -> Select {
+    let mut s = Select::from(
+        projection,
+        TableRef::Subquery {
+            query: Box::new(Query::select(inner)),
+            alias: Ident::generated("a"),
+        },
+    );
+    s.selection = Some(eq(Expr::col("a", "rn"), Expr::num(1)));
+    s
 }
 
-pub fn item(expr: Expr, alias: &str) -> SelectItem {
-    SelectItem {
-        expr,
-        alias: Some(Ident::generated(alias)),
-    }
-}
-
-pub fn num(n: i64) -> Expr {
-    Expr::Lit(Literal::Number(n.to_string()))
-}
-
-pub fn cte(name: &str, query: Query) -> Cte {
-    Cte {
-        name: Ident::generated(name),
-        query,
-    }
-}
-
-pub fn named(name: &str, alias: &str) -> TableRef {
-    TableRef::Named {
-        name: Ident::generated(name),
-        alias: Some(Ident::generated(alias)),
+/// `t.bd AS bd` when the analysis has a breakdown, else nothing.
+pub fn breakdown_column(has_bd: bool, t: &str) -> Vec<SelectItem> {
+    match has_bd {
+        true => vec![SelectItem::aliased(Expr::col(t, "bd"), "bd")],
+        false => Vec::new(),
     }
 }
 
@@ -492,8 +390,8 @@ pub fn named(name: &str, alias: &str) -> TableRef {
 pub fn flag(cond: Expr) -> Expr {
     Expr::Case {
         operand: None,
-        whens: vec![(cond, num(1))],
-        otherwise: Some(Box::new(num(0))),
+        whens: vec![(cond, Expr::num(1))],
+        otherwise: Some(Box::new(Expr::num(0))),
     }
 }
 
@@ -501,51 +399,8 @@ pub fn eq(a: Expr, b: Expr) -> Expr {
     Expr::binary(BinOp::Eq, a, b)
 }
 
-/// `a = b`, with NULL equal to NULL (breakdown values may be NULL).
-pub fn null_safe_eq(a: Expr, b: Expr) -> Expr {
-    Expr::Nested(Box::new(Expr::binary(
-        BinOp::Or,
-        eq(a.clone(), b.clone()),
-        Expr::binary(
-            BinOp::And,
-            Expr::IsNull {
-                expr: Box::new(a),
-                negated: false,
-            },
-            Expr::IsNull {
-                expr: Box::new(b),
-                negated: false,
-            },
-        ),
-    )))
-}
-
-pub fn select(projection: Vec<SelectItem>, from: TableRef) -> Select {
-    Select {
-        projection,
-        from: Some(from),
-        joins: Vec::new(),
-        selection: None,
-        group_by: Vec::new(),
-        having: None,
-    }
-}
-
 pub fn row_number(partition_by: Vec<Expr>, order_by: Vec<Expr>) -> Expr {
-    Expr::Window {
-        name: "ROW_NUMBER".into(),
-        args: Vec::new(),
-        partition_by,
-        order_by,
-        frame: None,
-    }
-}
-
-pub fn to_double(e: Expr) -> Expr {
-    Expr::Cast {
-        expr: Box::new(e),
-        ty: SqlType::Double,
-    }
+    Expr::row_number(partition_by, order_by)
 }
 
 pub fn dimension_column(name: &str, reference: &str, kind: DimensionKind) -> OutputColumn {
@@ -698,10 +553,10 @@ pub fn ordered_result(
     limit: Option<u64>,
     offset: Option<u64>,
 ) -> Query {
-    let outer = select(
+    let outer = Select::from(
         columns
             .iter()
-            .map(|c| item(Expr::col("result", &c.name), &c.name))
+            .map(|c| SelectItem::aliased(Expr::col("result", &c.name), &c.name))
             .collect(),
         TableRef::Subquery {
             query: Box::new(Query::select(inner)),

@@ -22,23 +22,21 @@
 //! the others got, in the value's own (decimal) type. So every conversion's
 //! credits add up to its value exactly, whatever the shares.
 
-use crate::access::{Access, Caller};
+use crate::access::Access;
 use crate::attribution::{Attribution, AttributionModel, UNATTRIBUTED};
 use crate::catalog::{Aggregation, Catalog, DimensionKind, Grain, Metric, MetricKind, ModelId};
 use crate::diagnostics::closest;
-use crate::query::{DimensionRef, Filter, SemanticQuery, parse_metric_ref};
+use crate::query::{DimensionRef, Filter};
 use crate::sql::ast::*;
 
-use super::build::{resolve_row_expr, untruncated};
 use super::fact_policy::fact_conditions;
 use super::filters::{coerce_time_literals, structured};
-use super::resolve::{JoinTree, qualify, resolve_dimension, source_ref, target_model};
+use super::merge::{Branch, MergeColumn, merge};
+use super::request::Request;
+use super::resolve::{
+    JoinTree, qualify, resolve_dimension, resolve_row_expr, target_model, untruncated,
+};
 use super::{ColumnRole, ErrorCode, OutputColumn, Plan, PlanError};
-
-const MAX_INSTANCES: usize = 10;
-const MAX_METRICS: usize = 10;
-const MAX_DIMENSIONS: usize = 10;
-const MAX_FILTERS: usize = 50;
 
 /// The key that says whose conversion or touch a row is, and the join it
 /// needs: for a stitched instance the person through the identity map
@@ -83,49 +81,11 @@ fn primary_key(catalog: &Catalog, model: ModelId, alias: &str) -> Result<Expr, P
         })
 }
 
-fn num(n: impl ToString) -> Expr {
-    Expr::Lit(Literal::Number(n.to_string()))
-}
-
-fn double(text: &str) -> Expr {
-    Expr::Cast {
-        expr: Box::new(num(text)),
-        ty: SqlType::Double,
-    }
-}
-
-fn col(name: &str) -> Expr {
-    Expr::bare(name)
-}
-
-fn qcol(table: &str, name: &str) -> Expr {
-    Expr::col(table, name)
-}
-
-fn bin(op: BinOp, l: Expr, r: Expr) -> Expr {
-    Expr::binary(op, l, r)
-}
-
-fn case(whens: Vec<(Expr, Expr)>, otherwise: Expr) -> Expr {
-    Expr::Case {
-        operand: None,
-        whens,
-        otherwise: Some(Box::new(otherwise)),
-    }
-}
-
-fn item(expr: Expr, alias: &str) -> SelectItem {
-    SelectItem {
-        expr,
-        alias: Some(Ident::generated(alias)),
-    }
-}
-
 fn window(name: &str, args: Vec<Expr>, order_by: Vec<Expr>, frame: Option<WindowFrame>) -> Expr {
     Expr::Window {
         name: name.into(),
         args,
-        partition_by: vec![col("conversion_key")],
+        partition_by: vec![Expr::bare("conversion_key")],
         order_by,
         frame,
     }
@@ -139,36 +99,14 @@ fn floor(x: Expr) -> Expr {
         expr: Box::new(x.clone()),
         ty: SqlType::BigInt,
     };
-    bin(
+    Expr::binary(
         BinOp::Minus,
         c.clone(),
-        case(vec![(bin(BinOp::Lt, x, c), num(1))], num(0)),
+        Expr::case(
+            vec![(Expr::binary(BinOp::Lt, x, c), Expr::num(1))],
+            Some(Expr::num(0)),
+        ),
     )
-}
-
-fn select(projection: Vec<SelectItem>, from: TableRef, selection: Option<Expr>) -> Select {
-    Select {
-        projection,
-        from: Some(from),
-        joins: Vec::new(),
-        selection,
-        group_by: Vec::new(),
-        having: None,
-    }
-}
-
-fn named(name: &str) -> TableRef {
-    TableRef::Named {
-        name: Ident::generated(name),
-        alias: None,
-    }
-}
-
-fn cte(name: &str, s: Select) -> Cte {
-    Cte {
-        name: Ident::generated(name),
-        query: Query::select(s),
-    }
 }
 
 /// What one output dimension of an attributed query is.
@@ -197,72 +135,112 @@ struct Requested<'c> {
     measure: usize,
 }
 
-pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Plan, PlanError> {
-    let access = Access::resolve(catalog, caller)?;
-    super::build::check_request(
-        q,
-        super::build::RequestLimits {
-            metrics: MAX_METRICS,
-            dimensions: MAX_DIMENSIONS,
-            filters: MAX_FILTERS,
-        },
-        "an attributed query",
-    )?;
-    if q.attribution.len() > MAX_INSTANCES {
-        return Err(PlanError::new(
-            ErrorCode::InvalidQuery,
-            format!("an attributed query may have at most {MAX_INSTANCES} attribution instances"),
-        )
-        .at("attribution"));
-    }
-    if q.filter.is_some() {
-        return Err(PlanError::new(
-            ErrorCode::Unsupported,
-            "a `filter` tree cannot be combined with attribution; use structured filters (on touch dimensions, metric_time or the conversion model's dimensions)",
-        )
-        .at("filter"));
-    }
-    if q.where_sql.as_deref().is_some_and(|w| !w.trim().is_empty()) {
-        return Err(PlanError::new(
-            ErrorCode::Unsupported,
-            "a `where` expression cannot be combined with attribution; use structured filters (on touch dimensions, metric_time or the conversion model's dimensions)",
-        )
-        .at("where"));
-    }
-    let mut warnings = Vec::new();
+/// Scans shared by instances that read the same rows the same way (a
+/// stitched instance sees people, a plain one the subject column): per
+/// key, the CTE name.
+type ScanNames<K> = Vec<(K, String)>;
+type ConversionKey = (usize, String, bool);
+type TouchKey = (String, bool, usize, usize);
 
-    // Instances.
-    let mut instances: Vec<&Attribution> = Vec::new();
-    for (i, name) in q.attribution.iter().enumerate() {
-        let field = format!("attribution[{i}]");
-        // An instance the caller may not use is an unknown one.
-        let a = catalog
-            .attribution(name.trim())
-            .filter(|a| crate::attribution::visible(catalog, &access, a))
-            .ok_or_else(|| {
-                PlanError::new(
-                    ErrorCode::UnknownMetric,
-                    format!("unknown attribution `{name}`"),
-                )
-                .with_suggestions(closest(
-                    name,
-                    catalog
-                        .attributions
-                        .iter()
-                        .filter(|a| crate::attribution::visible(catalog, &access, a))
-                        .map(|a| a.name.as_str()),
-                ))
-                .at(&field)
-            })?;
-        if instances.iter().any(|x| x.name == a.name) {
-            return Err(PlanError::new(
-                ErrorCode::InvalidQuery,
-                format!("attribution `{name}` is requested twice"),
-            )
-            .at(&field));
-        }
-        instances.push(a);
+fn conversion_key(mi: usize, a: &Attribution) -> ConversionKey {
+    (mi, a.subject.clone(), a.stitched)
+}
+
+fn touch_key(a: &Attribution) -> TouchKey {
+    (
+        a.subject.clone(),
+        a.stitched,
+        a.touches.time,
+        a.touches.channel,
+    )
+}
+
+fn lookup<K: PartialEq>(names: &ScanNames<K>, key: &K) -> String {
+    names
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|x| x.1.clone())
+        .unwrap_or_default()
+}
+
+/// An attributed query's request, classified: what each dimension and
+/// filter is relative to the instances' touches and conversions.
+struct Attributed<'r, 'q, 'c> {
+    req: &'r Request<'q, 'c>,
+    instances: &'r [&'c Attribution],
+    requested: Vec<Requested<'c>>,
+    dims: Vec<(DimensionRef, OutDim)>,
+    dim_aliases: Vec<String>,
+    filters: Vec<(usize, &'q Filter, FilterTarget)>,
+    /// Touch dimensions the scans must carry: requested or filtered.
+    touch_dims: Vec<String>,
+    time_range: (Option<Expr>, Option<Expr>),
+    row_policies: Vec<(ModelId, Expr)>,
+    min_group_size: Option<u32>,
+    consent_ctes: Vec<Cte>,
+    ctes: Vec<Cte>,
+    policies: Vec<String>,
+}
+
+pub fn plan(mut req: Request) -> Result<Plan, PlanError> {
+    let mut warnings = std::mem::take(&mut req.warnings);
+    let req = &req;
+    let catalog = req.catalog;
+    let instances = &req.attributions[..];
+    let touch_model = common_touch_model(catalog, instances)?;
+    let requested = requested_metrics(req, instances)?;
+    let conv_model = requested[0].model;
+    let mut cx = classify(req, instances, requested, touch_model)?;
+    if let Some(k) = cx.min_group_size {
+        cx.policies.push(format!(
+            "min_group_size {k}: groups built from fewer distinct subjects are suppressed"
+        ));
+        warnings.push(format!("groups built from fewer than {k} distinct subjects are suppressed (min_group_size policy)"));
     }
+    let (conversions, touches) = cx.scans()?;
+    let mut columns: Vec<OutputColumn> = cx.dimension_columns();
+    let pairs = cx.pairs(&conversions, &touches, &mut columns)?;
+    let order = super::build::ordering(
+        req.query,
+        &columns,
+        &cx.dim_aliases,
+        "it is not a column of this query",
+    )?;
+    let body = cx.result(pairs)?;
+    let mut all_ctes = std::mem::take(&mut cx.consent_ctes);
+    all_ctes.append(&mut cx.ctes);
+    let models_used = vec![
+        catalog.model(conv_model).name.clone(),
+        catalog.model(touch_model).name.clone(),
+    ];
+    let mut policies = cx.policies;
+    policies.push(format!(
+        "attribution: {}",
+        instances
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(Plan {
+        query: Query {
+            ctes: all_ctes,
+            body: SetExpr::Select(Box::new(body)),
+            order_by: order,
+            limit: req.query.limit,
+            offset: req.query.offset,
+        },
+        columns,
+        metrics: cx.requested.iter().map(|r| r.metric.id).collect(),
+        warnings,
+        models: models_used,
+        policies,
+        valid_until: None,
+    })
+}
+
+/// Instances compared in one query share their touch model.
+fn common_touch_model(catalog: &Catalog, instances: &[&Attribution]) -> Result<ModelId, PlanError> {
     let touch_model = instances[0].touches.model;
     if let Some(other) = instances.iter().find(|a| a.touches.model != touch_model) {
         return Err(PlanError::new(
@@ -277,162 +255,169 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         )
         .at("attribution"));
     }
-    let tm = catalog.model(touch_model);
+    Ok(touch_model)
+}
 
-    // Metrics: simple sum/count metrics of each instance's conversion model.
-    let mut requested: Vec<Requested> = Vec::new();
-    for (i, text) in q.metrics.iter().enumerate() {
-        let field = format!("metrics[{i}]");
-        let (name, version) = parse_metric_ref(text).map_err(|e| e.at(&field))?;
-        let metric = match version {
-            Some(v) => catalog.metric_version(&name, v),
-            None => catalog.default_metric(&name),
-        }
-        .filter(|m| access.metric_visible(m.id))
-        .ok_or_else(|| super::build::unknown_metric(catalog, &access, text, &name).at(&field))?;
-        warnings.extend(
-            crate::lifecycle::check_use(catalog, metric, crate::lifecycle::today())
-                .map_err(|e| e.at(&field))?,
-        );
+/// The resolved metrics, each a simple sum or count metric of every
+/// instance's conversion model, with a time to look back from.
+fn requested_metrics<'c>(
+    req: &Request<'_, 'c>,
+    instances: &[&Attribution],
+) -> Result<Vec<Requested<'c>>, PlanError> {
+    let catalog = req.catalog;
+    let mut requested = Vec::new();
+    for m in &req.metrics {
+        let (field, metric) = (m.field(), m.metric);
+        let refuse = |why: String| Err(PlanError::new(ErrorCode::InvalidQuery, why).at(&field));
         let MetricKind::Simple { model, measure } = metric.kind else {
-            return Err(PlanError::new(
-                ErrorCode::InvalidQuery,
-                format!(
-                    "metric `{}` is a {} metric; attribution credits the fact rows of a simple sum or count metric",
-                    metric.name,
-                    metric.kind.name()
-                ),
-            )
-            .at(&field));
+            return refuse(format!(
+                "metric `{}` is a {} metric; attribution credits the fact rows of a simple sum or count metric",
+                metric.name,
+                metric.kind.name()
+            ));
         };
         let agg = catalog.model(model).measures[measure].agg;
         if !matches!(
             agg,
             Aggregation::Sum | Aggregation::Count | Aggregation::SumBoolean
         ) {
-            return Err(PlanError::new(
-                ErrorCode::InvalidQuery,
-                format!(
-                    "metric `{}` aggregates with `{}`; attribution splits each conversion's value, which only a simple sum or count metric has",
-                    metric.name,
-                    agg.name()
-                ),
-            )
-            .at(&field));
+            return refuse(format!(
+                "metric `{}` aggregates with `{}`; attribution splits each conversion's value, which only a simple sum or count metric has",
+                metric.name,
+                agg.name()
+            ));
         }
-        for a in &instances {
+        for a in instances {
             let conv_model = match catalog.metric(a.conversion).kind {
                 MetricKind::Simple { model, .. } => model,
                 _ => model,
             };
             if conv_model != model {
-                return Err(PlanError::new(
-                    ErrorCode::InvalidQuery,
-                    format!(
-                        "attribution `{}` credits conversions of `{}` (metric `{}`); metric `{}` counts rows of `{}`",
-                        a.name,
-                        catalog.model(conv_model).name,
-                        catalog.metric(a.conversion).name,
-                        metric.name,
-                        catalog.model(model).name
-                    ),
-                )
-                .at(&field));
+                return refuse(format!(
+                    "attribution `{}` credits conversions of `{}` (metric `{}`); metric `{}` counts rows of `{}`",
+                    a.name,
+                    catalog.model(conv_model).name,
+                    catalog.metric(a.conversion).name,
+                    metric.name,
+                    catalog.model(model).name
+                ));
             }
         }
         if catalog.model(model).measures[measure]
             .time_dimension
             .is_none()
         {
-            return Err(PlanError::new(
-                ErrorCode::InvalidQuery,
-                format!(
-                    "metric `{}` has no time dimension, so its conversions have no time to look back from",
-                    metric.name
-                ),
-            )
-            .at(&field));
-        }
-        let alias = match version {
-            Some(v) => format!("{}_v{v}", metric.name),
-            None => metric.name.clone(),
-        };
-        if requested.iter().any(|r| r.alias == alias) {
-            return Err(PlanError::new(
-                ErrorCode::InvalidQuery,
-                format!("metric `{text}` is requested twice"),
-            )
-            .at(&field));
+            return refuse(format!(
+                "metric `{}` has no time dimension, so its conversions have no time to look back from",
+                metric.name
+            ));
         }
         requested.push(Requested {
             metric,
-            alias,
+            alias: m.alias.clone(),
             model,
             measure,
         });
     }
-    let conv_model = requested[0].model;
-    let conv_time_grain = |r: &Requested| -> Grain {
-        let m = catalog.model(r.model);
-        match m.measures[r.measure]
-            .time_dimension
-            .map(|t| m.dimensions[t].kind)
-        {
-            Some(DimensionKind::Time { granularity }) => granularity,
-            _ => Grain::Day,
-        }
-    };
-    let metric_time_grain = requested
-        .iter()
-        .map(conv_time_grain)
-        .max()
-        .unwrap_or(Grain::Day);
+    Ok(requested)
+}
 
-    // Dimensions: touch dimensions, the touch time, metric_time.
-    let touch_time = &tm.dimensions[instances[0].touches.time];
-    // Only what the caller may see: these names are shown in errors.
-    let allowed: Vec<String> = {
-        let mut v = Vec::new();
+/// What an attributed query can group by: touch dimensions every instance
+/// offers, the touch time and metric_time. Only what the caller may see:
+/// these names are shown in errors.
+struct Groupable<'a> {
+    allowed: Vec<String>,
+    /// The references and their bare names, for suggestions.
+    suggestible: Vec<String>,
+    metric_time_grain: Grain,
+    tm: &'a crate::catalog::Model,
+}
+
+impl<'a> Groupable<'a> {
+    fn new(
+        req: &Request<'_, 'a>,
+        instances: &[&Attribution],
+        requested: &[Requested],
+        touch_model: ModelId,
+    ) -> Groupable<'a> {
+        let catalog = req.catalog;
+        let access = &req.access;
+        let tm = catalog.model(touch_model);
+        let conv_time_grain = |r: &Requested| -> Grain {
+            let m = catalog.model(r.model);
+            match m.measures[r.measure]
+                .time_dimension
+                .map(|t| m.dimensions[t].kind)
+            {
+                Some(DimensionKind::Time { granularity }) => granularity,
+                _ => Grain::Day,
+            }
+        };
+        let metric_time_grain = requested
+            .iter()
+            .map(conv_time_grain)
+            .max()
+            .unwrap_or(Grain::Day);
+        let touch_time = &tm.dimensions[instances[0].touches.time];
+        let mut allowed = Vec::new();
         if access.metric_time_visible() {
-            v.push("metric_time".to_string());
+            allowed.push("metric_time".to_string());
         }
-        v.push(format!("{}.{}", tm.name, touch_time.name));
-        for a in &instances {
+        allowed.push(format!("{}.{}", tm.name, touch_time.name));
+        for a in instances {
             for d in &a.touches.dimensions {
                 let name = &tm.dimensions[*d].name;
                 let n = format!("{}.{name}", tm.name);
-                if !v.contains(&n) && access.dimension_visible(tm.id, name) {
-                    v.push(n);
+                if !allowed.contains(&n) && access.dimension_visible(tm.id, name) {
+                    allowed.push(n);
                 }
             }
         }
-        v
-    };
-    // Suggestions: the references and their bare names.
-    let suggestible: Vec<String> = allowed
-        .iter()
-        .cloned()
-        .chain(
-            allowed
-                .iter()
-                .filter_map(|a| a.split_once('.').map(|(_, n)| n.to_string())),
-        )
-        .collect();
-    let classify = |r: &DimensionRef, field: &str| -> Result<Option<OutDim>, PlanError> {
+        let suggestible: Vec<String> = allowed
+            .iter()
+            .cloned()
+            .chain(
+                allowed
+                    .iter()
+                    .filter_map(|a| a.split_once('.').map(|(_, n)| n.to_string())),
+            )
+            .collect();
+        Groupable {
+            allowed,
+            suggestible,
+            metric_time_grain,
+            tm,
+        }
+    }
+
+    fn suggest(&self, raw: &str) -> Vec<String> {
+        closest(raw, self.suggestible.iter().map(String::as_str))
+    }
+
+    /// What a reference is in an attributed query: `None` for something
+    /// that is not a touch dimension, the touch time or metric_time.
+    fn classify(
+        &self,
+        req: &Request,
+        instances: &[&Attribution],
+        r: &DimensionRef,
+        field: &str,
+    ) -> Result<Option<OutDim>, PlanError> {
+        let tm = self.tm;
+        let finer = |recorded: Grain, grain: Grain| {
+            PlanError::new(
+                ErrorCode::InvalidQuery,
+                format!(
+                    "`{}` is recorded per {recorded}; it cannot be grouped by the finer grain {grain}",
+                    r.raw
+                ),
+            )
+            .at(field)
+        };
         if r.is_metric_time() {
-            if !access.metric_time_visible() {
-                return Err(super::build::hidden_metric_time(&r.raw).at(field));
-            }
-            let grain = r.grain.unwrap_or(metric_time_grain);
-            if grain < metric_time_grain {
-                return Err(PlanError::new(
-                    ErrorCode::InvalidQuery,
-                    format!(
-                        "`{}` is recorded per {metric_time_grain}; it cannot be grouped by the finer grain {grain}",
-                        r.raw
-                    ),
-                )
-                .at(field));
+            let grain = r.grain.unwrap_or(self.metric_time_grain);
+            if grain < self.metric_time_grain {
+                return Err(finer(self.metric_time_grain, grain));
             }
             return Ok(Some(OutDim::ConversionTime(grain)));
         }
@@ -442,7 +427,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
         // A hidden touch dimension is treated as an absent one.
         let Some((di, d)) = tm
             .dimension(&r.name)
-            .filter(|(_, d)| access.dimension_visible(tm.id, &d.name))
+            .filter(|(_, d)| req.access.dimension_visible(tm.id, &d.name))
         else {
             return Ok(None);
         };
@@ -452,14 +437,7 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             };
             let grain = r.grain.unwrap_or(granularity);
             if grain < granularity {
-                return Err(PlanError::new(
-                    ErrorCode::InvalidQuery,
-                    format!(
-                        "`{}` is recorded per {granularity}; it cannot be grouped by the finer grain {grain}",
-                        r.raw
-                    ),
-                )
-                .at(field));
+                return Err(finer(granularity, grain));
             }
             return Ok(Some(OutDim::TouchTime(grain)));
         }
@@ -473,10 +451,10 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                     "attribution `{}` does not offer `{}`; it groups by {}",
                     a.name,
                     r.raw,
-                    allowed.join(", ")
+                    self.allowed.join(", ")
                 ),
             )
-            .with_suggestions(closest(&r.raw, suggestible.iter().map(String::as_str)))
+            .with_suggestions(self.suggest(&r.raw))
             .at(field));
         }
         if let Some(g) = r.grain {
@@ -490,426 +468,310 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             .at(field));
         }
         Ok(Some(OutDim::Touch(d.name.clone())))
-    };
-    let mut dims: Vec<(DimensionRef, OutDim)> = Vec::new();
-    for (i, text) in q.dimensions.iter().enumerate() {
-        let field = format!("dimensions[{i}]");
-        let r = DimensionRef::parse(text).map_err(|e| e.at(&field))?;
-        let d = classify(&r, &field)?.ok_or_else(|| {
-            PlanError::new(
-                ErrorCode::UnknownDimension,
-                format!(
-                    "`{text}` cannot group an attributed query; it groups by {}",
-                    allowed.join(", ")
-                ),
-            )
-            .with_suggestions(closest(&r.raw, suggestible.iter().map(String::as_str)))
-            .at(&field)
-        })?;
-        if dims.iter().any(|(x, _)| x.alias() == r.alias()) {
-            return Err(PlanError::new(
-                ErrorCode::InvalidQuery,
-                format!("dimension `{text}` is requested twice"),
-            )
-            .at(&field));
-        }
-        dims.push((r, d));
     }
-    let dim_aliases: Vec<String> = dims.iter().map(|(r, _)| r.alias()).collect();
-    // Touch dimensions the scans must carry: requested or filtered.
-    let mut touch_dims: Vec<String> = Vec::new();
+}
 
+/// Dimensions and filters classified against the instances.
+fn classify<'r, 'q, 'c>(
+    req: &'r Request<'q, 'c>,
+    instances: &'r [&'c Attribution],
+    requested: Vec<Requested<'c>>,
+    touch_model: ModelId,
+) -> Result<Attributed<'r, 'q, 'c>, PlanError> {
+    let catalog = req.catalog;
+    let groupable = Groupable::new(req, instances, &requested, touch_model);
+    let mut dims: Vec<(DimensionRef, OutDim)> = Vec::new();
+    for (i, r) in req.dimensions.iter().enumerate() {
+        let field = format!("dimensions[{i}]");
+        let d = groupable
+            .classify(req, instances, r, &field)?
+            .ok_or_else(|| {
+                PlanError::new(
+                    ErrorCode::UnknownDimension,
+                    format!(
+                        "`{}` cannot group an attributed query; it groups by {}",
+                        req.query.dimensions[i],
+                        groupable.allowed.join(", ")
+                    ),
+                )
+                .with_suggestions(groupable.suggest(&r.raw))
+                .at(&field)
+            })?;
+        dims.push((r.clone(), d));
+    }
     // Filters: touch dimensions apply to credited rows, everything else to
     // conversions before crediting.
-    let mut filters: Vec<(usize, &Filter, FilterTarget)> = Vec::new();
-    for (i, f) in q.filters.iter().enumerate() {
-        let field = format!("filters[{i}].dimension");
-        let r = DimensionRef::parse(&f.dimension).map_err(|e| e.at(&field))?;
-        let target = match classify(&r, &field)? {
-            Some(OutDim::ConversionTime(_)) => FilterTarget::Conversion(r),
+    let conv_model = requested[0].model;
+    let mut filters = Vec::new();
+    for f in &req.row_filters {
+        let field = format!("filters[{}].dimension", f.index);
+        let r = &f.dimension;
+        let target = match groupable.classify(req, instances, r, &field)? {
+            Some(OutDim::ConversionTime(_)) => FilterTarget::Conversion(r.clone()),
             Some(d) => FilterTarget::Credited(d),
             None => {
-                target_model(catalog, &r, &[conv_model], &|m, d| {
-                    access.dimension_visible(m, d)
-                })
-                .map_err(|e| e.at(&field))?;
-                FilterTarget::Conversion(r)
+                let visible = |m: ModelId, d: &str| req.access.dimension_visible(m, d);
+                target_model(catalog, r, &[conv_model], &visible).map_err(|e| e.at(&field))?;
+                FilterTarget::Conversion(r.clone())
             }
         };
-        filters.push((i, f, target));
+        filters.push((f.index, f.filter, target));
     }
-    for d in dims
-        .iter()
-        .map(|(_, d)| d)
-        .chain(filters.iter().filter_map(|(_, _, t)| match t {
-            FilterTarget::Credited(d) => Some(d),
-            _ => None,
-        }))
-    {
+    let mut touch_dims: Vec<String> = Vec::new();
+    let credited = filters.iter().filter_map(|(_, _, t)| match t {
+        FilterTarget::Credited(d) => Some(d),
+        _ => None,
+    });
+    for d in dims.iter().map(|(_, d)| d).chain(credited) {
         if let OutDim::Touch(n) = d
             && !touch_dims.contains(n)
         {
             touch_dims.push(n.clone());
         }
     }
-    if q.time_range.is_some() && !access.metric_time_visible() {
-        return Err(super::build::hidden_metric_time("metric_time").at("time_range"));
+    let time_range = super::timezone::range_bounds(req.query)?;
+    let row_policies = req.access.row_filters()?;
+    let mut policies = Vec::new();
+    if req.access.is_restricted() {
+        policies.push(format!("roles: {}", req.access.role_names().join(", ")));
     }
-    let time_range = super::timezone::range_bounds(q)?;
-
-    let row_policies = access.row_filters()?;
-    let min_group_size = access.min_group_size();
-    let mut policies: Vec<String> = Vec::new();
-    if access.is_restricted() {
-        policies.push(format!("roles: {}", access.role_names().join(", ")));
-    }
-    if let Some(k) = min_group_size {
-        policies.push(format!(
-            "min_group_size {k}: groups built from fewer distinct subjects are suppressed"
-        ));
-        warnings.push(format!("groups built from fewer than {k} distinct subjects are suppressed (min_group_size policy)"));
-    }
-    let mut consent_ctes: Vec<Cte> = Vec::new();
-    let mut ctes: Vec<Cte> = Vec::new();
-    let several = requested.len() * instances.len() > 1;
-
-    // Conversion scans, one per (metric, subject entity).
-    // Scans are shared by instances that read the same rows the same way:
-    // a stitched instance sees people, a plain one the subject column.
-    let mut conversion_ctes: Vec<((usize, String, bool), String)> = Vec::new();
-    let conv_key = |mi: usize, a: &Attribution| (mi, a.subject.clone(), a.stitched);
-    for (mi, r) in requested.iter().enumerate() {
-        for a in &instances {
-            if conversion_ctes.iter().any(|(k, _)| *k == conv_key(mi, a)) {
-                continue;
-            }
-            let name = if several {
-                format!("attr_conversions_{}", conversion_ctes.len() + 1)
-            } else {
-                "attr_conversions".to_string()
-            };
-            let s = conversion_scan(
-                catalog,
-                &access,
-                &row_policies,
-                r,
-                (&a.subject, a.stitched),
-                &filters,
-                &time_range,
-                (&mut consent_ctes, &mut policies),
-            )?;
-            ctes.push(cte(&name, s));
-            conversion_ctes.push((conv_key(mi, a), name));
-        }
-    }
-    // Touch scans, one per subject entity.
-    let mut touch_ctes: Vec<((String, bool, usize, usize), String)> = Vec::new();
-    let touch_key = |a: &Attribution| {
-        (
-            a.subject.clone(),
-            a.stitched,
-            a.touches.time,
-            a.touches.channel,
-        )
-    };
-    for a in &instances {
-        if touch_ctes.iter().any(|(k, _)| *k == touch_key(a)) {
-            continue;
-        }
-        let name = if touch_ctes.is_empty() {
-            "attr_touches".to_string()
-        } else {
-            format!("attr_touches_{}", touch_ctes.len() + 1)
-        };
-        let s = touch_scan(
-            catalog,
-            &access,
-            &row_policies,
-            a,
-            &touch_dims,
-            (&mut consent_ctes, &mut policies),
-        )?;
-        ctes.push(cte(&name, s));
-        touch_ctes.push((touch_key(a), name));
-    }
-
-    // Per (metric, instance): path, crediting, aggregation.
-    let mut columns: Vec<OutputColumn> = dims
-        .iter()
-        .enumerate()
-        .map(|(i, (r, d))| OutputColumn {
-            name: dim_aliases[i].clone(),
-            role: ColumnRole::Dimension {
-                reference: r.raw.clone(),
-                kind: match d {
-                    OutDim::ConversionTime(g) | OutDim::TouchTime(g) => {
-                        DimensionKind::Time { granularity: *g }
-                    }
-                    OutDim::Touch(_) => DimensionKind::Categorical,
-                },
-            },
-        })
-        .collect();
-    let mut pair_selects: Vec<(String, Select)> = Vec::new();
-    let mut pair_no = 0;
-    for (mi, r) in requested.iter().enumerate() {
-        for a in &instances {
-            pair_no += 1;
-            let suffix = if several {
-                format!("_{pair_no}")
-            } else {
-                String::new()
-            };
-            let conv = conversion_ctes
-                .iter()
-                .find(|(k, _)| *k == conv_key(mi, a))
-                .map(|x| x.1.clone())
-                .unwrap_or_default();
-            let touches = touch_ctes
-                .iter()
-                .find(|(k, _)| *k == touch_key(a))
-                .map(|x| x.1.clone())
-                .unwrap_or_default();
-            let column = format!("{}__{}", r.alias, a.name);
-            if dim_aliases.contains(&column) {
-                return Err(PlanError::new(
-                    ErrorCode::InvalidQuery,
-                    format!("`{column}` names both a dimension and an attributed metric"),
-                ));
-            }
-            let credited = credit_ctes(a, &conv, &touches, &touch_dims, &suffix, &mut ctes);
-            let mut projection: Vec<SelectItem> = dims
-                .iter()
-                .enumerate()
-                .map(|(i, (_, d))| item(out_dim_expr(d), &dim_aliases[i]))
-                .collect();
-            projection.push(item(
-                Expr::Aggregate {
-                    agg: Aggregation::Sum,
-                    arg: Some(Box::new(col("credit"))),
-                },
-                &column,
-            ));
-            let mut conditions = Vec::new();
-            for (i, f, t) in &filters {
-                if let FilterTarget::Credited(d) = t {
-                    let (target, kind) = match d {
-                        OutDim::Touch(n) => (col(&touch_column(n)), DimensionKind::Categorical),
-                        OutDim::TouchTime(g) => {
-                            (col("touched_at"), DimensionKind::Time { granularity: *g })
-                        }
-                        OutDim::ConversionTime(g) => {
-                            (col("converted_at"), DimensionKind::Time { granularity: *g })
-                        }
-                    };
-                    conditions.push(
-                        structured(target, Some(kind), f)
-                            .map_err(|e| e.at(format!("filters[{i}]")))?,
-                    );
-                }
-            }
-            let subjects = Expr::Aggregate {
-                agg: Aggregation::CountDistinct,
-                arg: Some(Box::new(col("subject"))),
-            };
-            let mut s = select(
-                projection,
-                named(&credited),
-                Expr::and_all(conditions.into_iter().map(parenthesize_or)),
-            );
-            s.group_by = (1..=dims.len()).collect();
-            if min_group_size.is_some() {
-                s.projection.push(item(subjects, "__subjects"));
-            }
-            columns.push(OutputColumn {
-                name: column.clone(),
-                role: ColumnRole::Metric {
-                    metric: r.metric.name.clone(),
-                    version: r.metric.version,
-                    integer: false,
-                },
-            });
-            pair_selects.push((column, s));
-        }
-    }
-
-    // Ordering: what was asked, then every dimension.
-    let output_names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-    let mut order: Vec<OrderItem> = Vec::new();
-    let mut ordered: Vec<String> = Vec::new();
-    for (i, o) in q.order_by.iter().enumerate() {
-        let (field, desc) = o.field_and_desc();
-        let name = columns
-            .iter()
-            .find(|c| {
-                c.name == field
-                    || matches!(&c.role, ColumnRole::Dimension { reference, .. } if *reference == field)
-            })
-            .map(|c| c.name.clone())
-            .ok_or_else(|| {
-                PlanError::new(
-                    ErrorCode::InvalidQuery,
-                    format!("cannot order by `{field}`: it is not a column of this query"),
-                )
-                .with_suggestions(closest(&field, output_names.iter().copied()))
-                .at(format!("order_by[{i}]"))
-            })?;
-        if !ordered.contains(&name) {
-            order.push(OrderItem {
-                expr: col(&name),
-                desc,
-            });
-            ordered.push(name);
-        }
-    }
-    for a in &dim_aliases {
-        if !ordered.contains(a) {
-            order.push(OrderItem {
-                expr: col(a),
-                desc: false,
-            });
-        }
-    }
-
-    let body = if pair_selects.len() == 1 {
-        let (_, mut s) = pair_selects
-            .pop()
-            .ok_or_else(|| PlanError::new(ErrorCode::InvalidQuery, "no attributed metric"))?;
-        if let Some(k) = min_group_size {
-            s.projection.pop();
-            s.having = Some(bin(
-                BinOp::GtEq,
-                Expr::Aggregate {
-                    agg: Aggregation::CountDistinct,
-                    arg: Some(Box::new(col("subject"))),
-                },
-                num(k),
-            ));
-        }
-        s
-    } else {
-        stitch(&dim_aliases, pair_selects, min_group_size, &mut ctes)
-    };
-    let mut all_ctes = consent_ctes;
-    all_ctes.append(&mut ctes);
-    let mut models_used = vec![catalog.model(conv_model).name.clone()];
-    models_used.push(tm.name.clone());
-    policies.push(format!(
-        "attribution: {}",
-        instances
-            .iter()
-            .map(|a| a.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    Ok(Plan {
-        query: Query {
-            ctes: all_ctes,
-            body: SetExpr::Select(Box::new(body)),
-            order_by: order,
-            limit: q.limit,
-            offset: q.offset,
-        },
-        columns,
-        metrics: requested.iter().map(|r| r.metric.id).collect(),
-        warnings,
-        models: models_used,
+    Ok(Attributed {
+        req,
+        instances,
+        dim_aliases: dims.iter().map(|(r, _)| r.alias()).collect(),
+        requested,
+        dims,
+        filters,
+        touch_dims,
+        time_range,
+        row_policies,
+        min_group_size: req.access.min_group_size(),
+        consent_ctes: Vec::new(),
+        ctes: Vec::new(),
         policies,
     })
 }
 
-/// Several (metric, instance) columns: each aggregated on its own, then
-/// stitched on the group keys with UNION ALL + GROUP BY (NULL keys match,
-/// no FULL OUTER JOIN needed).
-fn stitch(
-    dim_aliases: &[String],
-    pairs: Vec<(String, Select)>,
-    min_group_size: Option<u32>,
-    ctes: &mut Vec<Cte>,
-) -> Select {
-    let names: Vec<String> = pairs.iter().map(|(c, _)| c.clone()).collect();
-    let mut branches = Vec::new();
-    for (pi, (_, s)) in pairs.into_iter().enumerate() {
-        let cte_name = format!("attr_result_{}", pi + 1);
-        ctes.push(cte(&cte_name, s));
-        let mut projection: Vec<SelectItem> = dim_aliases.iter().map(|a| item(col(a), a)).collect();
-        for (pj, n) in names.iter().enumerate() {
-            projection.push(item(
-                if pj == pi {
-                    col(n)
+impl Attributed<'_, '_, '_> {
+    fn several(&self) -> bool {
+        self.requested.len() * self.instances.len() > 1
+    }
+
+    /// Conversion scans, one per (metric, subject entity); touch scans, one
+    /// per subject entity.
+    fn scans(&mut self) -> Result<(ScanNames<ConversionKey>, ScanNames<TouchKey>), PlanError> {
+        let (catalog, access) = (self.req.catalog, &self.req.access);
+        let mut conversions: ScanNames<ConversionKey> = Vec::new();
+        for (mi, r) in self.requested.iter().enumerate() {
+            for a in self.instances {
+                if conversions.iter().any(|(k, _)| *k == conversion_key(mi, a)) {
+                    continue;
+                }
+                let name = if self.several() {
+                    format!("attr_conversions_{}", conversions.len() + 1)
                 } else {
-                    Expr::TypedNull(SqlType::Decimal)
-                },
-                n,
-            ));
-        }
-        if min_group_size.is_some() {
-            for pj in 0..names.len() {
-                let n = format!("__subjects_{}", pj + 1);
-                projection.push(item(
-                    if pj == pi {
-                        col("__subjects")
-                    } else {
-                        Expr::TypedNull(SqlType::BigInt)
-                    },
-                    &n,
-                ));
+                    "attr_conversions".to_string()
+                };
+                let s = conversion_scan(
+                    catalog,
+                    access,
+                    &self.row_policies,
+                    r,
+                    (&a.subject, a.stitched),
+                    &self.filters,
+                    &self.time_range,
+                    (&mut self.consent_ctes, &mut self.policies),
+                )?;
+                self.ctes.push(Cte::new(&name, Query::select(s)));
+                conversions.push((conversion_key(mi, a), name));
             }
         }
-        branches.push(select(projection, named(&cte_name), None));
-    }
-    let union = Query {
-        ctes: Vec::new(),
-        body: SetExpr::UnionAll(branches),
-        order_by: Vec::new(),
-        limit: None,
-        offset: None,
-    };
-    let mut projection: Vec<SelectItem> = dim_aliases.iter().map(|a| item(col(a), a)).collect();
-    for n in &names {
-        projection.push(item(
-            Expr::Aggregate {
-                agg: Aggregation::Max,
-                arg: Some(Box::new(col(n))),
-            },
-            n,
-        ));
-    }
-    let mut having = Vec::new();
-    if let Some(k) = min_group_size {
-        for pj in 0..names.len() {
-            let c = Expr::Aggregate {
-                agg: Aggregation::Max,
-                arg: Some(Box::new(col(&format!("__subjects_{}", pj + 1)))),
+        let mut touches: ScanNames<TouchKey> = Vec::new();
+        for a in self.instances {
+            if touches.iter().any(|(k, _)| *k == touch_key(a)) {
+                continue;
+            }
+            let name = if touches.is_empty() {
+                "attr_touches".to_string()
+            } else {
+                format!("attr_touches_{}", touches.len() + 1)
             };
-            having.push(Expr::Nested(Box::new(bin(
-                BinOp::Or,
-                Expr::IsNull {
-                    expr: Box::new(c.clone()),
-                    negated: false,
-                },
-                bin(BinOp::GtEq, c, num(k)),
-            ))));
+            let s = touch_scan(
+                catalog,
+                access,
+                &self.row_policies,
+                a,
+                &self.touch_dims,
+                (&mut self.consent_ctes, &mut self.policies),
+            )?;
+            self.ctes.push(Cte::new(&name, Query::select(s)));
+            touches.push((touch_key(a), name));
         }
+        Ok((conversions, touches))
     }
-    Select {
-        projection,
-        from: Some(TableRef::Subquery {
-            query: Box::new(union),
-            alias: Ident::generated("attributed"),
-        }),
-        joins: Vec::new(),
-        selection: None,
-        group_by: (1..=dim_aliases.len()).collect(),
-        having: Expr::and_all(having),
+
+    fn dimension_columns(&self) -> Vec<OutputColumn> {
+        self.dims
+            .iter()
+            .enumerate()
+            .map(|(i, (r, d))| OutputColumn {
+                name: self.dim_aliases[i].clone(),
+                role: ColumnRole::Dimension {
+                    reference: r.raw.clone(),
+                    kind: match d {
+                        OutDim::ConversionTime(g) | OutDim::TouchTime(g) => {
+                            DimensionKind::Time { granularity: *g }
+                        }
+                        OutDim::Touch(_) => DimensionKind::Categorical,
+                    },
+                },
+            })
+            .collect()
+    }
+
+    /// Per (metric, instance): path, crediting, aggregation. Returns each
+    /// pair's column and SELECT, adding its output column to `columns`.
+    fn pairs(
+        &mut self,
+        conversions: &ScanNames<ConversionKey>,
+        touches: &ScanNames<TouchKey>,
+        columns: &mut Vec<OutputColumn>,
+    ) -> Result<Vec<(String, Select)>, PlanError> {
+        let mut pairs: Vec<(String, Select)> = Vec::new();
+        for (mi, r) in self.requested.iter().enumerate() {
+            for a in self.instances {
+                let suffix = match self.several() {
+                    true => format!("_{}", pairs.len() + 1),
+                    false => String::new(),
+                };
+                let column = format!("{}__{}", r.alias, a.name);
+                if self.dim_aliases.contains(&column) {
+                    return Err(PlanError::new(
+                        ErrorCode::InvalidQuery,
+                        format!("`{column}` names both a dimension and an attributed metric"),
+                    ));
+                }
+                let credited = credit_ctes(
+                    a,
+                    &lookup(conversions, &conversion_key(mi, a)),
+                    &lookup(touches, &touch_key(a)),
+                    &self.touch_dims,
+                    &suffix,
+                    &mut self.ctes,
+                );
+                let s = self.pair_select(&credited, &column)?;
+                columns.push(OutputColumn {
+                    name: column.clone(),
+                    role: ColumnRole::Metric {
+                        metric: r.metric.name.clone(),
+                        version: r.metric.version,
+                        integer: false,
+                    },
+                });
+                pairs.push((column, s));
+            }
+        }
+        Ok(pairs)
+    }
+
+    /// One pair's credited rows, grouped by the output dimensions and
+    /// filtered on touch dimensions.
+    fn pair_select(&self, credited: &str, column: &str) -> Result<Select, PlanError> {
+        let mut projection: Vec<SelectItem> = self
+            .dims
+            .iter()
+            .enumerate()
+            .map(|(i, (_, d))| SelectItem::aliased(out_dim_expr(d), &self.dim_aliases[i]))
+            .collect();
+        projection.push(SelectItem::aliased(
+            Expr::agg(Aggregation::Sum, Some(Expr::bare("credit"))),
+            column,
+        ));
+        let mut conditions = Vec::new();
+        for (i, f, t) in &self.filters {
+            let FilterTarget::Credited(d) = t else {
+                continue;
+            };
+            let (target, kind) = match d {
+                OutDim::Touch(n) => (Expr::bare(&touch_column(n)), DimensionKind::Categorical),
+                OutDim::TouchTime(g) => (
+                    Expr::bare("touched_at"),
+                    DimensionKind::Time { granularity: *g },
+                ),
+                OutDim::ConversionTime(g) => (
+                    Expr::bare("converted_at"),
+                    DimensionKind::Time { granularity: *g },
+                ),
+            };
+            conditions.push(
+                structured(target, Some(kind), f).map_err(|e| e.at(format!("filters[{i}]")))?,
+            );
+        }
+        let mut s = Select::from(projection, TableRef::named(credited, None))
+            .with_selection(Expr::and_all(conditions.into_iter().map(Expr::paren_or)));
+        s.group_by = (1..=self.dims.len()).collect();
+        if self.min_group_size.is_some() {
+            s.projection
+                .push(SelectItem::aliased(subjects(), "__subjects"));
+        }
+        Ok(s)
+    }
+
+    /// The answer: the one pair's SELECT, or the pairs merged on the
+    /// group keys (super::merge).
+    fn result(&mut self, mut pairs: Vec<(String, Select)>) -> Result<Select, PlanError> {
+        if pairs.len() == 1 {
+            let (_, mut s) = pairs
+                .pop()
+                .ok_or_else(|| PlanError::new(ErrorCode::InvalidQuery, "no attributed metric"))?;
+            if let Some(k) = self.min_group_size {
+                s.projection.pop();
+                s.having = Some(Expr::binary(BinOp::GtEq, subjects(), Expr::num(k)));
+            }
+            return Ok(s);
+        }
+        let n = pairs.len();
+        let mut columns: Vec<MergeColumn> = pairs
+            .iter()
+            .map(|(c, _)| MergeColumn::new(c.clone(), SqlType::Decimal))
+            .collect();
+        let subject_col = |j: usize| format!("__subjects_{}", j + 1);
+        if self.min_group_size.is_some() {
+            columns.extend((0..n).map(|j| MergeColumn::new(subject_col(j), SqlType::BigInt)));
+        }
+        let mut branches = Vec::new();
+        for (pi, (c, s)) in pairs.into_iter().enumerate() {
+            let cte = format!("attr_result_{}", pi + 1);
+            self.ctes.push(Cte::new(&cte, Query::select(s)));
+            let mut fills = vec![(pi, Expr::bare(&c))];
+            if self.min_group_size.is_some() {
+                fills.push((n + pi, Expr::bare("__subjects")));
+            }
+            branches.push(Branch {
+                cte,
+                fills,
+                grouped: false,
+            });
+        }
+        let mut merged = merge(&self.dim_aliases, &columns, branches, "attributed");
+        if let Some(k) = self.min_group_size {
+            let guards = (0..n).map(|j| {
+                let c = Expr::agg(Aggregation::Max, Some(Expr::bare(&subject_col(j))));
+                Expr::nested(Expr::binary(
+                    BinOp::Or,
+                    Expr::is_null(c.clone(), false),
+                    Expr::binary(BinOp::GtEq, c, Expr::num(k)),
+                ))
+            });
+            merged.having = Expr::and_all(guards);
+        }
+        Ok(merged)
     }
 }
 
-fn parenthesize_or(e: Expr) -> Expr {
-    match e {
-        Expr::Binary { op: BinOp::Or, .. } => Expr::Nested(Box::new(e)),
-        other => other,
-    }
+/// The distinct subjects of a group of credited rows.
+fn subjects() -> Expr {
+    Expr::agg(Aggregation::CountDistinct, Some(Expr::bare("subject")))
 }
 
 /// Column name of a touch dimension in the touch scan and the path CTEs.
@@ -922,18 +784,18 @@ fn out_dim_expr(d: &OutDim) -> Expr {
     match d {
         OutDim::ConversionTime(g) => Expr::DateTrunc {
             grain: *g,
-            expr: Box::new(col("converted_at")),
+            expr: Box::new(Expr::bare("converted_at")),
         },
         OutDim::TouchTime(g) => Expr::DateTrunc {
             grain: *g,
-            expr: Box::new(col("touched_at")),
+            expr: Box::new(Expr::bare("touched_at")),
         },
-        OutDim::Touch(n) => case(
+        OutDim::Touch(n) => Expr::case(
             vec![(
-                bin(BinOp::Eq, col("path_length"), num(0)),
+                Expr::binary(BinOp::Eq, Expr::bare("path_length"), Expr::num(0)),
                 Expr::string(UNATTRIBUTED),
             )],
-            col(&touch_column(n)),
+            Some(Expr::bare(&touch_column(n))),
         ),
     }
 }
@@ -964,20 +826,22 @@ fn conversion_scan(
     })?;
     let time = qualify(&model.dimensions[time_dim].expr, &alias);
     let value = match (measure.agg, &measure.expr) {
-        (Aggregation::Count, None) => num(1),
-        (Aggregation::Count, Some(e)) => case(
+        (Aggregation::Count, None) => Expr::num(1),
+        (Aggregation::Count, Some(e)) => Expr::case(
             vec![(
                 Expr::IsNull {
                     expr: Box::new(qualify(e, &alias)),
                     negated: true,
                 },
-                num(1),
+                Expr::num(1),
             )],
-            num(0),
+            Some(Expr::num(0)),
         ),
-        (Aggregation::SumBoolean, Some(e)) => case(vec![(qualify(e, &alias), num(1))], num(0)),
+        (Aggregation::SumBoolean, Some(e)) => {
+            Expr::case(vec![(qualify(e, &alias), Expr::num(1))], Some(Expr::num(0)))
+        }
         (_, Some(e)) => qualify(e, &alias),
-        (_, None) => num(1),
+        (_, None) => Expr::num(1),
     };
     let subject_expr = subject_key(catalog, r.model, subject, &mut joins)?;
     let stitched = subject.1.then(|| subject_expr.clone());
@@ -1033,10 +897,10 @@ fn conversion_scan(
         }
     }
     if let Some(start) = &time_range.0 {
-        conditions.push(bin(BinOp::GtEq, time.clone(), start.clone()));
+        conditions.push(Expr::binary(BinOp::GtEq, time.clone(), start.clone()));
     }
     if let Some(end) = &time_range.1 {
-        conditions.push(bin(BinOp::Lt, time.clone(), end.clone()));
+        conditions.push(Expr::binary(BinOp::Lt, time.clone(), end.clone()));
     }
     conditions.extend(fact_conditions(
         catalog,
@@ -1051,19 +915,12 @@ fn conversion_scan(
         policies,
     )?);
     let projection = vec![
-        item(primary_key(catalog, r.model, &alias)?, "conversion_key"),
-        item(subject_expr, "subject"),
-        item(time, "converted_at"),
-        item(value, "conversion_value"),
+        SelectItem::aliased(primary_key(catalog, r.model, &alias)?, "conversion_key"),
+        SelectItem::aliased(subject_expr, "subject"),
+        SelectItem::aliased(time, "converted_at"),
+        SelectItem::aliased(value, "conversion_value"),
     ];
-    Ok(Select {
-        projection,
-        from: Some(source_ref(catalog, r.model, &alias)),
-        joins: joins.joins(catalog),
-        selection: Expr::and_all(conditions.into_iter().map(parenthesize_or)),
-        group_by: Vec::new(),
-        having: None,
-    })
+    Ok(joins.select(catalog, projection, conditions))
 }
 
 /// The caller's mask on a filtered conversion dimension, if any.
@@ -1098,10 +955,10 @@ fn touch_scan(
     let subject = subject_key(catalog, model.id, (&a.subject, a.stitched), &mut joins)?;
     let stitched = a.stitched.then(|| subject.clone());
     let mut projection = vec![
-        item(primary_key(catalog, model.id, &alias)?, "touch_key"),
-        item(subject.clone(), "subject"),
-        item(time.clone(), "touched_at"),
-        item(
+        SelectItem::aliased(primary_key(catalog, model.id, &alias)?, "touch_key"),
+        SelectItem::aliased(subject.clone(), "subject"),
+        SelectItem::aliased(time.clone(), "touched_at"),
+        SelectItem::aliased(
             qualify(&model.dimensions[a.touches.channel].expr, &alias),
             "touch_channel",
         ),
@@ -1121,7 +978,7 @@ fn touch_scan(
             },
             None => e,
         };
-        projection.push(item(e, &touch_column(n)));
+        projection.push(SelectItem::aliased(e, &touch_column(n)));
     }
     let mut conditions = vec![Expr::IsNull {
         expr: Box::new(subject),
@@ -1139,14 +996,7 @@ fn touch_scan(
         consent_ctes,
         policies,
     )?);
-    Ok(Select {
-        projection,
-        from: Some(source_ref(catalog, model.id, &alias)),
-        joins: joins.joins(catalog),
-        selection: Expr::and_all(conditions.into_iter().map(parenthesize_or)),
-        group_by: Vec::new(),
-        having: None,
-    })
+    Ok(joins.select(catalog, projection, conditions))
 }
 
 /// Adds the path and crediting CTEs of one (metric, instance) pair; returns
@@ -1160,11 +1010,53 @@ fn credit_ctes(
     suffix: &str,
     ctes: &mut Vec<Cte>,
 ) -> String {
-    // Prefixed: a CTE must not shadow a warehouse table the scans read.
-    let name = |stem: &str| format!("attr_{stem}{suffix}");
-    let dim_cols: Vec<String> = touch_dims.iter().map(|n| touch_column(n)).collect();
-    let carried = |extra: &[&str]| -> Vec<SelectItem> {
-        let mut v: Vec<SelectItem> = [
+    let c = Crediting {
+        a,
+        suffix,
+        dim_cols: touch_dims.iter().map(|n| touch_column(n)).collect(),
+    };
+    let path = c.path(conversions, touches, ctes);
+    let kept = c.kept(&path, ctes);
+    let ranked = c.ranked(&kept, ctes);
+    c.credited(&ranked, ctes)
+}
+
+/// The crediting of one (metric, instance) pair, step by step.
+struct Crediting<'a> {
+    a: &'a Attribution,
+    suffix: &'a str,
+    /// The touch dimension columns carried along.
+    dim_cols: Vec<String>,
+}
+
+impl Crediting<'_> {
+    /// Prefixed: a CTE must not shadow a warehouse table the scans read.
+    fn name(&self, stem: &str) -> String {
+        format!("attr_{stem}{}", self.suffix)
+    }
+
+    fn direct(&self) -> bool {
+        !self.a.direct_channels.is_empty()
+    }
+
+    fn direct_list(&self) -> Expr {
+        Expr::InList {
+            expr: Box::new(Expr::col("t", "touch_channel")),
+            list: self.a.direct_channels.iter().map(Expr::string).collect(),
+            negated: false,
+        }
+    }
+
+    /// Whether the path is cut to its last touches or weighed (then it is
+    /// renumbered in a pass of its own).
+    fn reshaped(&self) -> bool {
+        self.a.lookback.touches.is_some()
+            || matches!(self.a.model, AttributionModel::TimeDecay { .. })
+    }
+
+    /// The path columns every step passes on, and `extra` ones.
+    fn carried(&self, extra: &[&str]) -> Vec<SelectItem> {
+        [
             "conversion_key",
             "subject",
             "converted_at",
@@ -1174,342 +1066,431 @@ fn credit_ctes(
         ]
         .iter()
         .chain(extra)
-        .map(|c| item(col(c), c))
-        .collect();
-        v.extend(dim_cols.iter().map(|c| item(col(c), c)));
-        v
-    };
-    let direct = !a.direct_channels.is_empty();
-    let direct_list = || Expr::InList {
-        expr: Box::new(qcol("t", "touch_channel")),
-        list: a.direct_channels.iter().map(Expr::string).collect(),
-        negated: false,
-    };
-
-    // 1. Each conversion with its subject's touches in the window.
-    let mut on = vec![
-        bin(BinOp::Eq, qcol("t", "subject"), qcol("c", "subject")),
-        bin(
-            BinOp::LtEq,
-            qcol("t", "touched_at"),
-            qcol("c", "converted_at"),
-        ),
-    ];
-    if let Some(days) = a.lookback.days {
-        on.push(bin(
-            BinOp::GtEq,
-            qcol("t", "touched_at"),
-            Expr::AddTime {
-                expr: Box::new(qcol("c", "converted_at")),
-                amount: -(days as i64),
-                unit: TimeUnit::Day,
-            },
-        ));
+        .copied()
+        .chain(self.dim_cols.iter().map(String::as_str))
+        .map(SelectItem::bare)
+        .collect()
     }
-    let mut projection = vec![
-        item(qcol("c", "conversion_key"), "conversion_key"),
-        item(qcol("c", "subject"), "subject"),
-        item(qcol("c", "converted_at"), "converted_at"),
-        item(qcol("c", "conversion_value"), "conversion_value"),
-        item(qcol("t", "touch_key"), "touch_key"),
-        item(qcol("t", "touched_at"), "touched_at"),
-    ];
-    projection.extend(dim_cols.iter().map(|c| item(qcol("t", c), c)));
-    if direct {
-        // Direct touches of a path with another touch take no credit.
-        projection.push(item(
-            case(vec![(direct_list(), num(1))], num(0)),
-            "is_direct",
-        ));
-        let other = bin(
-            BinOp::And,
-            Expr::IsNull {
-                expr: Box::new(qcol("t", "touch_key")),
-                negated: true,
-            },
-            Expr::Nested(Box::new(bin(
-                BinOp::Or,
-                Expr::IsNull {
-                    expr: Box::new(qcol("t", "touch_channel")),
-                    negated: false,
+
+    fn path(&self, conversions: &str, touches: &str, ctes: &mut Vec<Cte>) -> String {
+        // 1. Each conversion with its subject's touches in the window.
+        let mut on = vec![
+            Expr::binary(
+                BinOp::Eq,
+                Expr::col("t", "subject"),
+                Expr::col("c", "subject"),
+            ),
+            Expr::binary(
+                BinOp::LtEq,
+                Expr::col("t", "touched_at"),
+                Expr::col("c", "converted_at"),
+            ),
+        ];
+        if let Some(days) = self.a.lookback.days {
+            on.push(Expr::binary(
+                BinOp::GtEq,
+                Expr::col("t", "touched_at"),
+                Expr::AddTime {
+                    expr: Box::new(Expr::col("c", "converted_at")),
+                    amount: -(days as i64),
+                    unit: TimeUnit::Day,
                 },
-                Expr::InList {
-                    expr: Box::new(qcol("t", "touch_channel")),
-                    list: a.direct_channels.iter().map(Expr::string).collect(),
+            ));
+        }
+        let mut projection = vec![
+            SelectItem::aliased(Expr::col("c", "conversion_key"), "conversion_key"),
+            SelectItem::aliased(Expr::col("c", "subject"), "subject"),
+            SelectItem::aliased(Expr::col("c", "converted_at"), "converted_at"),
+            SelectItem::aliased(Expr::col("c", "conversion_value"), "conversion_value"),
+            SelectItem::aliased(Expr::col("t", "touch_key"), "touch_key"),
+            SelectItem::aliased(Expr::col("t", "touched_at"), "touched_at"),
+        ];
+        projection.extend(
+            self.dim_cols
+                .iter()
+                .map(|c| SelectItem::aliased(Expr::col("t", c), c)),
+        );
+        if self.direct() {
+            // Direct touches of a path with another touch take no credit.
+            projection.push(SelectItem::aliased(
+                Expr::case(vec![(self.direct_list(), Expr::num(1))], Some(Expr::num(0))),
+                "is_direct",
+            ));
+            let other = Expr::binary(
+                BinOp::And,
+                Expr::IsNull {
+                    expr: Box::new(Expr::col("t", "touch_key")),
                     negated: true,
                 },
-            ))),
-        );
-        projection.push(item(
-            Expr::Window {
-                name: "SUM".into(),
-                args: vec![case(vec![(other, num(1))], num(0))],
-                partition_by: vec![qcol("c", "conversion_key")],
-                order_by: Vec::new(),
-                frame: None,
-            },
-            "other_touches",
-        ));
-    }
-    let path = name("path");
-    ctes.push(Cte {
-        name: Ident::generated(&path),
-        query: Query::select(Select {
-            projection,
-            from: Some(TableRef::Named {
-                name: Ident::generated(conversions),
-                alias: Some(Ident::generated("c")),
-            }),
-            joins: vec![Join {
-                kind: JoinKind::Left,
-                table: TableRef::Named {
-                    name: Ident::generated(touches),
-                    alias: Some(Ident::generated("t")),
-                },
-                on: Expr::and_all(on),
-            }],
-            selection: None,
-            group_by: Vec::new(),
-            having: None,
-        }),
-    });
-
-    // 2. Number the kept touches, oldest first (ties by key, the same on
-    //    every engine).
-    let order = vec![col("touched_at"), col("touch_key")];
-    let mut projection = carried(&[]);
-    projection.push(item(
-        window("ROW_NUMBER", vec![], order.clone(), None),
-        "position",
-    ));
-    // A pass of its own only when the path is cut to its last touches or
-    // weighed; otherwise the count is the path's length already.
-    let reshaped =
-        a.lookback.touches.is_some() || matches!(a.model, AttributionModel::TimeDecay { .. });
-    projection.push(item(
-        window("COUNT", vec![col("touch_key")], vec![], None),
-        if reshaped {
-            "path_total"
-        } else {
-            "path_length"
-        },
-    ));
-    let kept = name("kept");
-    ctes.push(cte(
-        &kept,
-        select(
-            projection,
-            named(&path),
-            direct.then(|| {
-                bin(
+                Expr::Nested(Box::new(Expr::binary(
                     BinOp::Or,
-                    bin(BinOp::Eq, col("is_direct"), num(0)),
-                    bin(BinOp::Eq, col("other_touches"), num(0)),
-                )
-            }),
-        ),
-    ));
-
-    // 3. The last `touches` of each path, renumbered 1..path_length.
-    let (position, path_length, keep) = match a.lookback.touches {
-        Some(n) => {
-            let over = bin(BinOp::Gt, col("path_total"), num(n));
-            let dropped = case(
-                vec![(over.clone(), bin(BinOp::Minus, col("path_total"), num(n)))],
-                num(0),
+                    Expr::IsNull {
+                        expr: Box::new(Expr::col("t", "touch_channel")),
+                        negated: false,
+                    },
+                    Expr::InList {
+                        expr: Box::new(Expr::col("t", "touch_channel")),
+                        list: self.a.direct_channels.iter().map(Expr::string).collect(),
+                        negated: true,
+                    },
+                ))),
             );
-            (
-                bin(BinOp::Minus, col("position"), dropped),
-                case(vec![(over, num(n))], col("path_total")),
-                Some(bin(
-                    BinOp::Gt,
-                    col("position"),
-                    bin(BinOp::Minus, col("path_total"), num(n)),
-                )),
-            )
-        }
-        None => (col("position"), col("path_total"), None),
-    };
-    let mut projection = carried(&[]);
-    projection.push(item(position, "position"));
-    projection.push(item(path_length, "path_length"));
-    if let AttributionModel::TimeDecay { half_life_days } = a.model {
-        // 2^(-age / half-life), age before the path's last touch, so the
-        // newest touch weighs 1 and no weight underflows.
-        let epoch = Expr::EpochSeconds(Box::new(col("touched_at")));
-        let age = bin(
-            BinOp::Minus,
-            window("MAX", vec![epoch.clone()], vec![], None),
-            epoch,
-        );
-        let exponent = bin(
-            BinOp::Divide,
-            Expr::Unary {
-                op: UnOp::Neg,
-                expr: Box::new(Expr::Nested(Box::new(Expr::Cast {
-                    expr: Box::new(age),
-                    ty: SqlType::Double,
-                }))),
-            },
-            double(&format!("{}", half_life_days * 86400.0)),
-        );
-        projection.push(item(
-            Expr::Power {
-                base: Box::new(double("2")),
-                exponent: Box::new(exponent),
-            },
-            "weight",
-        ));
-    }
-    let ranked = if reshaped {
-        let ranked = name("ranked");
-        ctes.push(cte(&ranked, select(projection, named(&kept), keep)));
-        ranked
-    } else {
-        kept.clone()
-    };
-
-    // 4. Credit.
-    let mut source = ranked.clone();
-    let value = col("conversion_value");
-    let units = bin(
-        BinOp::Multiply,
-        Expr::Cast {
-            expr: Box::new(value.clone()),
-            ty: SqlType::Double,
-        },
-        double(&format!("1{}", "0".repeat(a.decimals as usize))),
-    );
-    let unit = num(if a.decimals == 0 {
-        "1".to_string()
-    } else {
-        format!("0.{}1", "0".repeat(a.decimals as usize - 1))
-    });
-    let p = col("position");
-    let n = col("path_length");
-    let round_units =
-        |share_times_units: Expr| floor(bin(BinOp::Plus, share_times_units, double("0.5")));
-    // Cumulative amount (in units) after touch `k`, for k < n.
-    let cumulative: Option<Box<dyn Fn(Expr) -> Expr>> = match &a.model {
-        AttributionModel::Linear => {
-            let units = units.clone();
-            let n = n.clone();
-            Some(Box::new(move |k| {
-                round_units(bin(
-                    BinOp::Divide,
-                    bin(BinOp::Multiply, units.clone(), k),
-                    n.clone(),
-                ))
-            }))
-        }
-        AttributionModel::PositionBased { first, last } => {
-            let middle = 1.0 - first - last;
-            let (first, middle) = (*first, middle.max(0.0));
-            let units = units.clone();
-            let n = n.clone();
-            Some(Box::new(move |k: Expr| {
-                let share = case(
-                    vec![(bin(BinOp::Eq, n.clone(), num(2)), double("0.5"))],
-                    bin(
-                        BinOp::Plus,
-                        double(&fraction(first)),
-                        bin(
-                            BinOp::Divide,
-                            bin(
-                                BinOp::Multiply,
-                                Expr::Nested(Box::new(bin(BinOp::Minus, k, num(1)))),
-                                double(&fraction(middle)),
-                            ),
-                            Expr::Nested(Box::new(bin(BinOp::Minus, n.clone(), num(2)))),
-                        ),
-                    ),
-                );
-                round_units(bin(BinOp::Multiply, units.clone(), share))
-            }))
-        }
-        AttributionModel::TimeDecay { .. } => {
-            // Cumulative weight shares need the weights first: their own
-            // pass. The amount before a touch is the previous row's amount
-            // through it (LAG), bit for bit, so the credits telescope.
-            let mut projection = carried(&["position", "path_length"]);
-            let through = round_units(bin(
-                BinOp::Divide,
-                bin(
-                    BinOp::Multiply,
-                    units.clone(),
-                    window(
-                        "SUM",
-                        vec![col("weight")],
-                        vec![col("position")],
-                        Some(WindowFrame {
-                            start: FrameBound::UnboundedPreceding,
-                            end: FrameBound::CurrentRow,
-                        }),
-                    ),
-                ),
-                window("SUM", vec![col("weight")], vec![], None),
+            projection.push(SelectItem::aliased(
+                Expr::Window {
+                    name: "SUM".into(),
+                    args: vec![Expr::case(vec![(other, Expr::num(1))], Some(Expr::num(0)))],
+                    partition_by: vec![Expr::col("c", "conversion_key")],
+                    order_by: Vec::new(),
+                    frame: None,
+                },
+                "other_touches",
             ));
-            projection.push(item(through, "through_units"));
-            let decayed = name("decayed");
-            ctes.push(cte(&decayed, select(projection, named(&ranked), None)));
-            source = decayed;
-            None
         }
-        _ => None,
-    };
-    let scaled = |e: Expr| bin(BinOp::Multiply, e, unit.clone());
-    let (credit, selection) = match (&a.model, cumulative) {
-        (AttributionModel::FirstTouch, _) => {
-            (value.clone(), Some(bin(BinOp::Eq, p.clone(), num(1))))
-        }
-        (AttributionModel::LastTouch | AttributionModel::LastNonDirect, _) => {
-            (value.clone(), Some(bin(BinOp::Eq, p.clone(), n.clone())))
-        }
-        (AttributionModel::TimeDecay { .. }, _) => {
-            let before = window("LAG", vec![col("through_units")], vec![p.clone()], None);
-            (
-                split(value.clone(), &p, &n, col("through_units"), before, &scaled),
-                None,
-            )
-        }
-        (_, Some(cum)) => {
-            let through = cum(p.clone());
-            let before = cum(bin(BinOp::Minus, p.clone(), num(1)));
-            (split(value.clone(), &p, &n, through, before, &scaled), None)
-        }
-        (_, None) => (value.clone(), None),
-    };
-    // An unattributed conversion keeps its whole value (first/last touch
-    // credit the value as it is already).
-    let credit = if credit == value {
-        credit
-    } else {
-        case(vec![(bin(BinOp::Eq, n.clone(), num(0)), value)], credit)
-    };
-    let mut projection = vec![
-        item(col("subject"), "subject"),
-        item(col("converted_at"), "converted_at"),
-        item(col("touched_at"), "touched_at"),
-        item(col("path_length"), "path_length"),
-    ];
-    projection.extend(dim_cols.iter().map(|c| item(col(c), c)));
-    projection.push(item(credit, "credit"));
-    let credited = name("credited");
-    ctes.push(cte(
-        &credited,
-        select(
-            projection,
-            named(&source),
-            selection.map(|s| {
-                Expr::Nested(Box::new(bin(
-                    BinOp::Or,
-                    bin(BinOp::Eq, n.clone(), num(0)),
-                    s,
-                )))
+        let path = self.name("path");
+        ctes.push(Cte {
+            name: Ident::generated(&path),
+            query: Query::select(Select {
+                projection,
+                from: Some(TableRef::Named {
+                    name: Ident::generated(conversions),
+                    alias: Some(Ident::generated("c")),
+                }),
+                joins: vec![Join {
+                    kind: JoinKind::Left,
+                    table: TableRef::Named {
+                        name: Ident::generated(touches),
+                        alias: Some(Ident::generated("t")),
+                    },
+                    on: Expr::and_all(on),
+                }],
+                selection: None,
+                group_by: Vec::new(),
+                having: None,
             }),
-        ),
-    ));
-    credited
+        });
+        path
+    }
+
+    fn kept(&self, path: &str, ctes: &mut Vec<Cte>) -> String {
+        // 2. Number the kept touches, oldest first (ties by key, the same on
+        //    every engine).
+        let order = vec![Expr::bare("touched_at"), Expr::bare("touch_key")];
+        let mut projection = self.carried(&[]);
+        projection.push(SelectItem::aliased(
+            window("ROW_NUMBER", vec![], order.clone(), None),
+            "position",
+        ));
+        // A pass of its own only when the path is cut to its last touches or
+        // weighed; otherwise the count is the path's length already.
+        let reshaped = self.reshaped();
+        projection.push(SelectItem::aliased(
+            window("COUNT", vec![Expr::bare("touch_key")], vec![], None),
+            if reshaped {
+                "path_total"
+            } else {
+                "path_length"
+            },
+        ));
+        let kept = self.name("kept");
+        ctes.push(Cte::new(
+            &kept,
+            Query::select(
+                Select::from(projection, TableRef::named(path, None)).with_selection(
+                    self.direct().then(|| {
+                        Expr::binary(
+                            BinOp::Or,
+                            Expr::binary(BinOp::Eq, Expr::bare("is_direct"), Expr::num(0)),
+                            Expr::binary(BinOp::Eq, Expr::bare("other_touches"), Expr::num(0)),
+                        )
+                    }),
+                ),
+            ),
+        ));
+        kept
+    }
+
+    fn ranked(&self, kept: &str, ctes: &mut Vec<Cte>) -> String {
+        let reshaped = self.reshaped();
+        // 3. The last `touches` of each path, renumbered 1..path_length.
+        let (position, path_length, keep) = match self.a.lookback.touches {
+            Some(n) => {
+                let over = Expr::binary(BinOp::Gt, Expr::bare("path_total"), Expr::num(n));
+                let dropped = Expr::case(
+                    vec![(
+                        over.clone(),
+                        Expr::binary(BinOp::Minus, Expr::bare("path_total"), Expr::num(n)),
+                    )],
+                    Some(Expr::num(0)),
+                );
+                (
+                    Expr::binary(BinOp::Minus, Expr::bare("position"), dropped),
+                    Expr::case(vec![(over, Expr::num(n))], Some(Expr::bare("path_total"))),
+                    Some(Expr::binary(
+                        BinOp::Gt,
+                        Expr::bare("position"),
+                        Expr::binary(BinOp::Minus, Expr::bare("path_total"), Expr::num(n)),
+                    )),
+                )
+            }
+            None => (Expr::bare("position"), Expr::bare("path_total"), None),
+        };
+        let mut projection = self.carried(&[]);
+        projection.push(SelectItem::aliased(position, "position"));
+        projection.push(SelectItem::aliased(path_length, "path_length"));
+        if let AttributionModel::TimeDecay { half_life_days } = self.a.model {
+            // 2^(-age / half-life), age before the path's last touch, so the
+            // newest touch weighs 1 and no weight underflows.
+            let epoch = Expr::EpochSeconds(Box::new(Expr::bare("touched_at")));
+            let age = Expr::binary(
+                BinOp::Minus,
+                window("MAX", vec![epoch.clone()], vec![], None),
+                epoch,
+            );
+            let exponent = Expr::binary(
+                BinOp::Divide,
+                Expr::Unary {
+                    op: UnOp::Neg,
+                    expr: Box::new(Expr::Nested(Box::new(Expr::Cast {
+                        expr: Box::new(age),
+                        ty: SqlType::Double,
+                    }))),
+                },
+                Expr::cast(
+                    Expr::num(format!("{}", half_life_days * 86400.0)),
+                    SqlType::Double,
+                ),
+            );
+            projection.push(SelectItem::aliased(
+                Expr::Power {
+                    base: Box::new(Expr::cast(Expr::num("2"), SqlType::Double)),
+                    exponent: Box::new(exponent),
+                },
+                "weight",
+            ));
+        }
+        if reshaped {
+            let ranked = self.name("ranked");
+            ctes.push(Cte::new(
+                &ranked,
+                Query::select(
+                    Select::from(projection, TableRef::named(kept, None)).with_selection(keep),
+                ),
+            ));
+            ranked
+        } else {
+            kept.to_string()
+        }
+    }
+
+    fn credited(&self, ranked: &str, ctes: &mut Vec<Cte>) -> String {
+        let (credit, selection, source) = self.credit(ranked, ctes);
+        let n = Expr::bare("path_length");
+        let mut projection = vec![
+            SelectItem::aliased(Expr::bare("subject"), "subject"),
+            SelectItem::aliased(Expr::bare("converted_at"), "converted_at"),
+            SelectItem::aliased(Expr::bare("touched_at"), "touched_at"),
+            SelectItem::aliased(Expr::bare("path_length"), "path_length"),
+        ];
+        projection.extend(
+            self.dim_cols
+                .iter()
+                .map(|c| SelectItem::aliased(Expr::bare(c), c)),
+        );
+        projection.push(SelectItem::aliased(credit, "credit"));
+        let credited = self.name("credited");
+        ctes.push(Cte::new(
+            &credited,
+            Query::select(
+                Select::from(projection, TableRef::named(&source, None)).with_selection(
+                    selection.map(|s| {
+                        Expr::Nested(Box::new(Expr::binary(
+                            BinOp::Or,
+                            Expr::binary(BinOp::Eq, n.clone(), Expr::num(0)),
+                            s,
+                        )))
+                    }),
+                ),
+            ),
+        ));
+        credited
+    }
+
+    /// Time decay's pass: each touch's cumulative amount (in units)
+    /// through it, from the weights.
+    fn decayed(
+        &self,
+        ranked: &str,
+        units: &Expr,
+        round_units: &dyn Fn(Expr) -> Expr,
+        ctes: &mut Vec<Cte>,
+    ) -> String {
+        let mut projection = self.carried(&["position", "path_length"]);
+        let through = round_units(Expr::binary(
+            BinOp::Divide,
+            Expr::binary(
+                BinOp::Multiply,
+                units.clone(),
+                window(
+                    "SUM",
+                    vec![Expr::bare("weight")],
+                    vec![Expr::bare("position")],
+                    Some(WindowFrame {
+                        start: FrameBound::UnboundedPreceding,
+                        end: FrameBound::CurrentRow,
+                    }),
+                ),
+            ),
+            window("SUM", vec![Expr::bare("weight")], vec![], None),
+        ));
+        projection.push(SelectItem::aliased(through, "through_units"));
+        let decayed = self.name("decayed");
+        ctes.push(Cte::new(
+            &decayed,
+            Query::select(
+                Select::from(projection, TableRef::named(ranked, None)).with_selection(None),
+            ),
+        ));
+        decayed
+    }
+
+    /// Each touch's credit and which rows get one, over `ranked` (or a
+    /// pass of its own for time decay, whose name is returned with them).
+    fn credit(&self, ranked: &str, ctes: &mut Vec<Cte>) -> (Expr, Option<Expr>, String) {
+        // 4. Credit.
+        let mut source = ranked.to_string();
+        let value = Expr::bare("conversion_value");
+        let units = Expr::binary(
+            BinOp::Multiply,
+            Expr::Cast {
+                expr: Box::new(value.clone()),
+                ty: SqlType::Double,
+            },
+            Expr::cast(
+                Expr::num(format!("1{}", "0".repeat(self.a.decimals as usize))),
+                SqlType::Double,
+            ),
+        );
+        let unit = Expr::num(if self.a.decimals == 0 {
+            "1".to_string()
+        } else {
+            format!("0.{}1", "0".repeat(self.a.decimals as usize - 1))
+        });
+        let p = Expr::bare("position");
+        let n = Expr::bare("path_length");
+        let round_units = |share_times_units: Expr| {
+            floor(Expr::binary(
+                BinOp::Plus,
+                share_times_units,
+                Expr::cast(Expr::num("0.5"), SqlType::Double),
+            ))
+        };
+        // Cumulative amount (in units) after touch `k`, for k < n.
+        let cumulative: Option<Box<dyn Fn(Expr) -> Expr>> = match &self.a.model {
+            AttributionModel::Linear => {
+                let units = units.clone();
+                let n = n.clone();
+                Some(Box::new(move |k| {
+                    round_units(Expr::binary(
+                        BinOp::Divide,
+                        Expr::binary(BinOp::Multiply, units.clone(), k),
+                        n.clone(),
+                    ))
+                }))
+            }
+            AttributionModel::PositionBased { first, last } => {
+                let middle = 1.0 - first - last;
+                let (first, middle) = (*first, middle.max(0.0));
+                let units = units.clone();
+                let n = n.clone();
+                Some(Box::new(move |k: Expr| {
+                    let share = Expr::case(
+                        vec![(
+                            Expr::binary(BinOp::Eq, n.clone(), Expr::num(2)),
+                            Expr::cast(Expr::num("0.5"), SqlType::Double),
+                        )],
+                        Some(Expr::binary(
+                            BinOp::Plus,
+                            Expr::cast(Expr::num(fraction(first)), SqlType::Double),
+                            Expr::binary(
+                                BinOp::Divide,
+                                Expr::binary(
+                                    BinOp::Multiply,
+                                    Expr::Nested(Box::new(Expr::binary(
+                                        BinOp::Minus,
+                                        k,
+                                        Expr::num(1),
+                                    ))),
+                                    Expr::cast(Expr::num(fraction(middle)), SqlType::Double),
+                                ),
+                                Expr::Nested(Box::new(Expr::binary(
+                                    BinOp::Minus,
+                                    n.clone(),
+                                    Expr::num(2),
+                                ))),
+                            ),
+                        )),
+                    );
+                    round_units(Expr::binary(BinOp::Multiply, units.clone(), share))
+                }))
+            }
+            AttributionModel::TimeDecay { .. } => {
+                // Cumulative weight shares need the weights first: their own
+                // pass. The amount before a touch is the previous row's amount
+                // through it (LAG), bit for bit, so the credits telescope.
+                let decayed = self.decayed(ranked, &units, &round_units, ctes);
+                source = decayed;
+                None
+            }
+            _ => None,
+        };
+        let scaled = |e: Expr| Expr::binary(BinOp::Multiply, e, unit.clone());
+        let (credit, selection) = match (&self.a.model, cumulative) {
+            (AttributionModel::FirstTouch, _) => (
+                value.clone(),
+                Some(Expr::binary(BinOp::Eq, p.clone(), Expr::num(1))),
+            ),
+            (AttributionModel::LastTouch | AttributionModel::LastNonDirect, _) => (
+                value.clone(),
+                Some(Expr::binary(BinOp::Eq, p.clone(), n.clone())),
+            ),
+            (AttributionModel::TimeDecay { .. }, _) => {
+                let before = window(
+                    "LAG",
+                    vec![Expr::bare("through_units")],
+                    vec![p.clone()],
+                    None,
+                );
+                (
+                    split(
+                        value.clone(),
+                        &p,
+                        &n,
+                        Expr::bare("through_units"),
+                        before,
+                        &scaled,
+                    ),
+                    None,
+                )
+            }
+            (_, Some(cum)) => {
+                let through = cum(p.clone());
+                let before = cum(Expr::binary(BinOp::Minus, p.clone(), Expr::num(1)));
+                (split(value.clone(), &p, &n, through, before, &scaled), None)
+            }
+            (_, None) => (value.clone(), None),
+        };
+        // An unattributed conversion keeps its whole value (first/last touch
+        // credit the value as it is already).
+        let credit = if credit == value {
+            credit
+        } else {
+            Expr::case(
+                vec![(Expr::binary(BinOp::Eq, n.clone(), Expr::num(0)), value)],
+                Some(credit),
+            )
+        };
+        (credit, selection, source)
+    }
 }
 
 /// A fraction as a literal, without binary noise (`0.2`, not
@@ -1535,20 +1516,26 @@ fn split(
     before: Expr,
     scaled: &dyn Fn(Expr) -> Expr,
 ) -> Expr {
-    let before = case(vec![(bin(BinOp::Eq, p.clone(), num(1)), num(0))], before);
-    case(
+    let before = Expr::case(
         vec![(
-            bin(BinOp::Eq, p.clone(), n.clone()),
-            bin(
+            Expr::binary(BinOp::Eq, p.clone(), Expr::num(1)),
+            Expr::num(0),
+        )],
+        Some(before),
+    );
+    Expr::case(
+        vec![(
+            Expr::binary(BinOp::Eq, p.clone(), n.clone()),
+            Expr::binary(
                 BinOp::Minus,
                 value,
                 scaled(Expr::Nested(Box::new(before.clone()))),
             ),
         )],
-        scaled(Expr::Nested(Box::new(bin(
+        Some(scaled(Expr::Nested(Box::new(Expr::binary(
             BinOp::Minus,
             through,
             Expr::Nested(Box::new(before)),
-        )))),
+        ))))),
     )
 }

@@ -298,64 +298,45 @@ pub(super) fn cells_query(
     })
 }
 
-/// `SELECT a, b, …` of the named columns, unaliased.
-pub(super) fn bare_columns(names: &[String]) -> Vec<SelectItem> {
-    names
-        .iter()
-        .map(|a| SelectItem {
-            expr: Expr::bare(a),
-            alias: None,
-        })
-        .collect()
-}
-
 /// The subjects column of a cells CTE.
 pub(super) const CELL_SUBJECTS: &str = "__cell_subjects";
 
-/// The stitch branch reading one scan's cells: per group, the smallest
-/// cell under `column`, between the other branches' columns (`nulls`
-/// before it, `after` it).
-pub(super) fn guard_branch(
-    cte: &str,
-    dim_aliases: &[String],
-    nulls: Vec<SelectItem>,
-    column: &str,
-    after: Vec<SelectItem>,
-) -> Select {
-    let mut projection = bare_columns(dim_aliases);
-    projection.extend(nulls);
-    // Cells of anonymous rows only (no subject) identify nobody.
-    let identified = Expr::Case {
-        operand: None,
-        whens: vec![(
-            Expr::binary(
-                BinOp::Gt,
-                Expr::bare(CELL_SUBJECTS),
-                Expr::Lit(Literal::Number("0".into())),
-            ),
+/// What a cells CTE's branch of the stitch carries per group: its smallest
+/// cell. Cells of anonymous rows only (no subject) identify nobody.
+pub(super) fn smallest_cell() -> Expr {
+    let identified = Expr::case(
+        vec![(
+            Expr::binary(BinOp::Gt, Expr::bare(CELL_SUBJECTS), Expr::num(0)),
             Expr::bare(CELL_SUBJECTS),
         )],
-        otherwise: None,
-    };
-    projection.push(SelectItem {
-        expr: Expr::Aggregate {
-            agg: crate::catalog::Aggregation::Min,
-            arg: Some(Box::new(identified)),
-        },
-        alias: Some(Ident::generated(column)),
-    });
-    projection.extend(after);
-    Select {
-        projection,
-        from: Some(TableRef::Named {
-            name: Ident::generated(cte),
-            alias: None,
-        }),
-        joins: Vec::new(),
-        selection: None,
-        group_by: (1..=dim_aliases.len()).collect(),
-        having: None,
+        None,
+    );
+    Expr::agg(crate::catalog::Aggregation::Min, Some(identified))
+}
+
+/// The stitched query's k-anonymity conditions: a group is shown only if
+/// every scan that contributed to it saw at least k distinct subjects, and
+/// every cell in it holds none or at least k.
+pub(super) fn stitched_guard(k: u32, subject_cols: &[String], guard_cols: &[String]) -> Vec<Expr> {
+    let mut conditions = Vec::new();
+    if !guard_cols.is_empty() {
+        // A group only the cells saw is no answer.
+        let seen = subject_cols
+            .iter()
+            .map(|c| Expr::is_null(Expr::bare(c), true));
+        conditions.extend(
+            seen.reduce(|a, b| Expr::binary(BinOp::Or, a, b))
+                .map(Expr::nested),
+        );
     }
+    for col in subject_cols.iter().chain(guard_cols) {
+        conditions.push(Expr::nested(Expr::binary(
+            BinOp::Or,
+            Expr::is_null(Expr::bare(col), false),
+            Expr::binary(BinOp::GtEq, Expr::bare(col), Expr::num(k)),
+        )));
+    }
+    conditions
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use super::{ErrorCode, PlanError};
 use crate::catalog::time::ConversionCalc;
-use crate::catalog::{Catalog, MetricId, MetricKind, ModelId};
+use crate::catalog::{Aggregation, Catalog, MetricId, MetricKind, ModelId};
 use crate::sql::ast::{BinOp, Expr, Ident, Literal, SqlType};
 
 #[derive(Debug, Clone)]
@@ -254,4 +254,77 @@ fn time_intelligence_here(name: &str) -> PlanError {
         ErrorCode::Unsupported,
         format!("internal: time-intelligent metric `{name}` reached the plain planner"),
     )
+}
+
+fn one() -> Expr {
+    Expr::Lit(Literal::Number("1".into()))
+}
+
+/// A leaf's aggregate. With a filter that could not go to WHERE, the filter
+/// becomes a CASE inside the aggregate; counts then need care, because a
+/// group without a matching row must read NULL (as if the metric had its own
+/// scan and the group were absent), not 0.
+pub fn leaf_aggregate(
+    catalog: &Catalog,
+    leaf: &Leaf,
+    base_alias: &str,
+    filter: Option<Expr>,
+) -> Expr {
+    let measure = &catalog.model(leaf.model).measures[leaf.measure];
+    let value = super::stitch::measure_value(catalog, leaf.model, measure, base_alias);
+    let (agg, value) = match (measure.agg, value) {
+        (Aggregation::SumBoolean, Some(v)) => (
+            Aggregation::Sum,
+            Some(Expr::Case {
+                operand: None,
+                whens: vec![(v, one())],
+                otherwise: Some(Box::new(Expr::Lit(Literal::Number("0".into())))),
+            }),
+        ),
+        (a, v) => (a, v),
+    };
+    let Some(f) = filter else {
+        return Expr::Aggregate {
+            agg,
+            arg: value.map(Box::new),
+        };
+    };
+    let when = |v: Expr| Expr::Case {
+        operand: None,
+        whens: vec![(f.clone(), v)],
+        otherwise: None,
+    };
+    let matching_rows = || Expr::Aggregate {
+        agg: Aggregation::Count,
+        arg: Some(Box::new(when(one()))),
+    };
+    match (agg, value) {
+        // COUNT(*) over the matching rows, NULL when there are none.
+        (Aggregation::Count, None) => Expr::Func {
+            name: "NULLIF".into(),
+            args: vec![matching_rows(), Expr::Lit(Literal::Number("0".into()))],
+            distinct: false,
+        },
+        // A count of values can be 0 while matching rows exist (all NULL).
+        (Aggregation::Count | Aggregation::CountDistinct, Some(v)) => Expr::Case {
+            operand: None,
+            whens: vec![(
+                Expr::binary(
+                    BinOp::Gt,
+                    matching_rows(),
+                    Expr::Lit(Literal::Number("0".into())),
+                ),
+                Expr::Aggregate {
+                    agg,
+                    arg: Some(Box::new(when(v))),
+                },
+            )],
+            otherwise: None,
+        },
+        // Every other aggregate of no values is NULL already.
+        (agg, value) => Expr::Aggregate {
+            agg,
+            arg: Some(Box::new(when(value.unwrap_or_else(one)))),
+        },
+    }
 }

@@ -2,15 +2,16 @@
 //! are not metric queries (the identity map's health): the canonical ids of
 //! the stitched entity's rows (customers) that pass the caller's row
 //! filters, consent under its purpose and the suppression list — the same
-//! conditions, from the same `build::scan_policy_conditions`, that every
+//! conditions, from the same `fact_policy::scan_policy_conditions`, that every
 //! metric scan of those rows gets.
 
 use crate::access::{Access, Caller};
 use crate::catalog::Catalog;
 use crate::sql::ast::*;
 
-use super::build::{ScanPolicyInput, parenthesize_or, scan_policy_conditions, untruncated};
-use super::resolve::{JoinTree, resolve_dimension, source_ref, target_model};
+use super::fact_policy::{ScanPolicyInput, scan_policy_conditions};
+use super::resolve::untruncated;
+use super::resolve::{JoinTree, resolve_dimension, target_model};
 use super::{ErrorCode, PlanError};
 
 /// Name of the CTE listing the people in scope, one `person` per row.
@@ -81,15 +82,12 @@ pub fn people_scope(catalog: &Catalog, caller: &Caller) -> Result<Option<PeopleS
         negated: true,
     });
     let people = Select {
-        projection: vec![SelectItem {
-            expr: person.key,
-            alias: Some(Ident::generated("person")),
-        }],
-        from: Some(source_ref(catalog, home, &alias)),
-        joins: joins.joins(catalog),
-        selection: Expr::and_all(conditions.into_iter().map(parenthesize_or)),
         group_by: vec![1],
-        having: None,
+        ..joins.select(
+            catalog,
+            vec![SelectItem::aliased(person.key, "person")],
+            conditions,
+        )
     };
     ctes.push(Cte {
         name: Ident::generated(PEOPLE_CTE),

@@ -5,7 +5,7 @@
 use crate::catalog::{Catalog, DimensionKind, JoinPath, ModelId};
 use crate::diagnostics::closest;
 use crate::query::DimensionRef;
-use crate::sql::ast::{BinOp, Expr, Ident, Join, JoinKind, TableRef};
+use crate::sql::ast::{BinOp, Expr, Ident, Join, JoinKind, Select, SelectItem, TableRef};
 
 use super::{ErrorCode, PlanError};
 
@@ -48,15 +48,7 @@ pub struct ResolvedDim {
 
 /// Replaces unqualified column references with `alias.column`.
 pub fn qualify(expr: &Expr, alias: &str) -> Expr {
-    expr.clone()
-        .try_transform::<()>(&mut |e| match e {
-            Expr::Column { table: None, name } => Ok(Expr::Column {
-                table: Some(Ident::generated(alias)),
-                name,
-            }),
-            other => Ok(other),
-        })
-        .unwrap_or_else(|_| expr.clone())
+    expr.qualified(alias)
 }
 
 impl JoinTree {
@@ -135,6 +127,25 @@ impl JoinTree {
         match parent {
             Some(i) => self.nodes[i].alias.clone(),
             None => self.base_alias.clone(),
+        }
+    }
+
+    /// `SELECT projection FROM <base> <joins> WHERE c1 AND c2 …`: a scan
+    /// of the base model's rows with every join the tree gathered (an OR
+    /// among the conditions keeps its parentheses).
+    pub fn select(
+        &self,
+        catalog: &Catalog,
+        projection: Vec<SelectItem>,
+        conditions: Vec<Expr>,
+    ) -> Select {
+        Select {
+            projection,
+            from: Some(source_ref(catalog, self.base, &self.base_alias)),
+            joins: self.joins(catalog),
+            selection: Expr::and_all(conditions.into_iter().map(Expr::paren_or)),
+            group_by: Vec::new(),
+            having: None,
         }
     }
 
@@ -442,5 +453,50 @@ pub fn apply_grain(
             ),
         )),
         (kind, None) => Ok(ResolvedDim { expr, kind }),
+    }
+}
+
+/// A time dimension in a filter compares on its raw value, not its bucket.
+pub fn untruncated(d: ResolvedDim) -> ResolvedDim {
+    match d.expr {
+        Expr::DateTrunc { expr, .. } => ResolvedDim {
+            expr: *expr,
+            kind: d.kind,
+        },
+        other => ResolvedDim {
+            expr: other,
+            kind: d.kind,
+        },
+    }
+}
+
+/// Replaces every dimension reference in a row-level expression.
+pub fn resolve_row_expr(
+    expr: Expr,
+    resolve: &mut dyn FnMut(&DimensionRef) -> Result<ResolvedDim, PlanError>,
+) -> Result<Expr, PlanError> {
+    expr.try_transform(&mut |e| match e {
+        Expr::Ref(parts) => {
+            let text: Vec<&str> = parts.iter().map(|p| p.value.as_str()).collect();
+            let r = DimensionRef::parse(&text.join("."))?;
+            Ok(resolve(&r)?.expr)
+        }
+        other => Ok(other),
+    })
+}
+
+/// A dimension as the caller sees it: under the caller's mask on it, if
+/// any (what the caller writes is masked; definitions and policies read
+/// true values).
+pub fn masked(d: ResolvedDim, mask: Option<crate::catalog::policy::Mask>) -> ResolvedDim {
+    match mask {
+        Some(mask) => ResolvedDim {
+            expr: Expr::Mask {
+                mask,
+                expr: Box::new(d.expr),
+            },
+            kind: d.kind,
+        },
+        None => d,
     }
 }

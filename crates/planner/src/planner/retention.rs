@@ -23,17 +23,6 @@ use crate::sql::ast::*;
 use super::analysis::*;
 use super::{Plan, PlanError};
 
-fn col(t: &str, c: &str) -> Expr {
-    Expr::col(t, c)
-}
-
-fn agg(agg: Aggregation, e: Option<Expr>) -> Expr {
-    Expr::Aggregate {
-        agg,
-        arg: e.map(Box::new),
-    }
-}
-
 fn grain_and_unit(p: RetentionPeriod) -> (Grain, TimeUnit) {
     match p {
         RetentionPeriod::Day => (Grain::Day, TimeUnit::Day),
@@ -62,33 +51,29 @@ fn period_number(
                     unit,
                 }
             };
-            (eq(at.clone(), start), num(j as i64))
+            (eq(at.clone(), start), Expr::num(j as i64))
         })
         .collect();
     Expr::Case {
         operand: None,
         whens,
-        otherwise: otherwise.map(|n| Box::new(num(n))),
-    }
-}
-
-fn union(selects: Vec<Select>) -> Query {
-    Query {
-        ctes: Vec::new(),
-        body: SetExpr::UnionAll(selects),
-        order_by: Vec::new(),
-        limit: None,
-        offset: None,
+        otherwise: otherwise.map(|n| Box::new(Expr::num(n))),
     }
 }
 
 pub fn plan(cx: &mut AnalysisCx, r: &Retention) -> Result<Plan, PlanError> {
     cx.stitched = r.stitched_at.is_some();
-    let (grain, unit) = grain_and_unit(r.period);
-    let n = r.periods;
-    let has_bd = r.group_by.is_some();
-    let (start, end) = cx.time_range.clone();
+    let (mut ctes, bd_kind) = event_scans(cx, r)?;
+    cohorts(cx, r, &mut ctes);
+    retained(r, &mut ctes);
+    sizes(r, &mut ctes);
+    matrix(cx, r, bd_kind, ctes)
+}
 
+/// Cohort events (with the cohort dimension) and return events (with
+/// their period), as CTEs; and the cohort dimension's kind.
+fn event_scans(cx: &mut AnalysisCx, r: &Retention) -> Result<(Vec<Cte>, DimensionKind), PlanError> {
+    let (grain, _) = grain_and_unit(r.period);
     // Cohort events, with the cohort dimension.
     let mut bd_kind = DimensionKind::Categorical;
     let scan = cx.event_scan(&[&r.cohort], &r.subject, |cx, joins, _| {
@@ -108,7 +93,7 @@ pub fn plan(cx: &mut AnalysisCx, r: &Retention) -> Result<Plan, PlanError> {
     })?;
     let mut cohort_events = scan.select;
     if let Some(Some(f)) = scan.filters.into_iter().next() {
-        and_where(&mut cohort_events, f);
+        cohort_events.and_where(f.paren_or());
     }
     // Return events, with their period.
     let scan = cx.event_scan(&[&r.returns], &r.subject, |_, _, time| {
@@ -126,98 +111,100 @@ pub fn plan(cx: &mut AnalysisCx, r: &Retention) -> Result<Plan, PlanError> {
     })?;
     let mut returns = scan.select;
     if let Some(Some(f)) = scan.filters.into_iter().next() {
-        and_where(&mut returns, f);
+        returns.and_where(f.paren_or());
     }
-    let bd = |t: &str| {
-        if has_bd {
-            vec![item(col(t, "bd"), "bd")]
-        } else {
-            vec![]
-        }
-    };
-    let mut ctes = vec![
-        cte("retention_cohort_events", Query::select(cohort_events)),
-        cte("retention_returns", Query::select(returns)),
+    let ctes = vec![
+        Cte::new("retention_cohort_events", Query::select(cohort_events)),
+        Cte::new("retention_returns", Query::select(returns)),
     ];
+    Ok((ctes, bd_kind))
+}
 
-    // Cohorts: one row per subject (first-time) or per subject and period
-    // (recurring), at the first cohort event.
+/// Cohorts: one row per subject (first-time) or per subject and period
+/// (recurring), at the first cohort event in the range.
+fn cohorts(cx: &AnalysisCx, r: &Retention, ctes: &mut Vec<Cte>) {
+    let (grain, _) = grain_and_unit(r.period);
+    let bd = |t: &str| breakdown_column(r.group_by.is_some(), t);
+    let (start, end) = cx.time_range.clone();
     let period_of = |e: Expr| Expr::DateTrunc {
         grain,
         expr: Box::new(e),
     };
-    let mut partition = vec![col("e", "subject")];
+    let mut partition = vec![Expr::col("e", "subject")];
     if r.cohort_kind == CohortKind::Recurring {
-        partition.push(period_of(col("e", "ts")));
+        partition.push(period_of(Expr::col("e", "ts")));
     }
     let mut inner = vec![
-        item(col("e", "subject"), "subject"),
-        item(col("e", "ts"), "ts"),
-        item(period_of(col("e", "ts")), "cohort_period"),
+        SelectItem::aliased(Expr::col("e", "subject"), "subject"),
+        SelectItem::aliased(Expr::col("e", "ts"), "ts"),
+        SelectItem::aliased(period_of(Expr::col("e", "ts")), "cohort_period"),
     ];
     inner.extend(bd("e"));
-    inner.push(item(
-        row_number(partition, vec![col("e", "ts"), col("e", "key")]),
+    inner.push(SelectItem::aliased(
+        row_number(partition, vec![Expr::col("e", "ts"), Expr::col("e", "key")]),
         "rn",
     ));
-    let inner = select(inner, named("retention_cohort_events", "e"));
+    let inner = Select::from(inner, TableRef::named("retention_cohort_events", Some("e")));
     let mut proj = vec![
-        item(col("a", "subject"), "subject"),
-        item(col("a", "ts"), "anchor"),
-        item(col("a", "cohort_period"), "cohort_period"),
+        SelectItem::aliased(Expr::col("a", "subject"), "subject"),
+        SelectItem::aliased(Expr::col("a", "ts"), "anchor"),
+        SelectItem::aliased(Expr::col("a", "cohort_period"), "cohort_period"),
     ];
     proj.extend(bd("a"));
-    let mut cohorts = select(
-        proj,
-        TableRef::Subquery {
-            query: Box::new(Query::select(inner)),
-            alias: Ident::generated("a"),
-        },
-    );
-    cohorts.selection = Expr::and_all(
-        std::iter::once(eq(col("a", "rn"), num(1)))
-            .chain(
-                start
-                    .iter()
-                    .map(|s| Expr::binary(BinOp::GtEq, col("a", "ts"), s.clone())),
-            )
-            .chain(
-                end.iter()
-                    .map(|e| Expr::binary(BinOp::Lt, col("a", "ts"), e.clone())),
-            ),
-    );
-    ctes.push(cte("retention_cohorts", Query::select(cohorts)));
+    let mut cohorts = first_rows(proj, inner);
+    let ts = || Expr::col("a", "ts");
+    if let Some(s) = &start {
+        cohorts.and_where(Expr::binary(BinOp::GtEq, ts(), s.clone()));
+    }
+    if let Some(e) = &end {
+        cohorts.and_where(Expr::binary(BinOp::Lt, ts(), e.clone()));
+    }
+    ctes.push(Cte::new("retention_cohorts", Query::select(cohorts)));
+}
 
+/// Each return of a cohort member, numbered by period; and per cohort
+/// (and period number), how many were retained.
+fn retained(r: &Retention, ctes: &mut Vec<Cte>) {
+    let (_, unit) = grain_and_unit(r.period);
+    let n = r.periods;
+    let has_bd = r.group_by.is_some();
+    let bd = |t: &str| breakdown_column(has_bd, t);
     // Each return of a cohort member, numbered by period.
     let on = r.mode == RetentionMode::On;
     let k = if on {
-        period_number(&col("r", "rp"), &col("c", "cohort_period"), unit, n, None)
+        period_number(
+            &Expr::col("r", "rp"),
+            &Expr::col("c", "cohort_period"),
+            unit,
+            n,
+            None,
+        )
     } else {
         period_number(
-            &col("r", "rp"),
-            &col("c", "cohort_period"),
+            &Expr::col("r", "rp"),
+            &Expr::col("c", "cohort_period"),
             unit,
             n - 1,
             Some(n as i64),
         )
     };
     let mut proj = vec![
-        item(col("c", "subject"), "subject"),
-        item(col("c", "cohort_period"), "cohort_period"),
+        SelectItem::aliased(Expr::col("c", "subject"), "subject"),
+        SelectItem::aliased(Expr::col("c", "cohort_period"), "cohort_period"),
     ];
     proj.extend(bd("c"));
-    proj.push(item(k, "k"));
-    let mut hits = select(proj, named("retention_cohorts", "c"));
+    proj.push(SelectItem::aliased(k, "k"));
+    let mut hits = Select::from(proj, TableRef::named("retention_cohorts", Some("c")));
     let mut join_on = vec![
-        eq(col("r", "subject"), col("c", "subject")),
-        Expr::binary(BinOp::GtEq, col("r", "ts"), col("c", "anchor")),
+        eq(Expr::col("r", "subject"), Expr::col("c", "subject")),
+        Expr::binary(BinOp::GtEq, Expr::col("r", "ts"), Expr::col("c", "anchor")),
     ];
     if on {
         join_on.push(Expr::binary(
             BinOp::Lt,
-            col("r", "ts"),
+            Expr::col("r", "ts"),
             Expr::AddTime {
-                expr: Box::new(col("c", "cohort_period")),
+                expr: Box::new(Expr::col("c", "cohort_period")),
                 amount: n as i64 + 1,
                 unit,
             },
@@ -225,18 +212,18 @@ pub fn plan(cx: &mut AnalysisCx, r: &Retention) -> Result<Plan, PlanError> {
     }
     hits.joins.push(Join {
         kind: JoinKind::Inner,
-        table: named("retention_returns", "r"),
+        table: TableRef::named("retention_returns", Some("r")),
         on: Expr::and_all(join_on),
     });
-    ctes.push(cte("retention_hits", Query::select(hits)));
+    ctes.push(Cte::new("retention_hits", Query::select(hits)));
 
     // Period numbers 0..=n.
-    ctes.push(cte(
+    ctes.push(Cte::new(
         "retention_periods",
-        union(
+        Query::union_all(
             (0..=n)
                 .map(|j| Select {
-                    projection: vec![item(num(j as i64), "k")],
+                    projection: vec![SelectItem::aliased(Expr::num(j as i64), "k")],
                     from: None,
                     joins: Vec::new(),
                     selection: None,
@@ -248,66 +235,113 @@ pub fn plan(cx: &mut AnalysisCx, r: &Retention) -> Result<Plan, PlanError> {
     ));
     let keys = if has_bd { 2 } else { 1 };
     if on {
-        let mut proj = vec![item(col("h", "cohort_period"), "cohort_period")];
+        let mut proj = vec![SelectItem::aliased(
+            Expr::col("h", "cohort_period"),
+            "cohort_period",
+        )];
         proj.extend(bd("h"));
-        proj.push(item(col("h", "k"), "k"));
-        proj.push(item(
-            agg(Aggregation::CountDistinct, Some(col("h", "subject"))),
+        proj.push(SelectItem::aliased(Expr::col("h", "k"), "k"));
+        proj.push(SelectItem::aliased(
+            Expr::agg(Aggregation::CountDistinct, Some(Expr::col("h", "subject"))),
             "retained",
         ));
-        let mut s = select(proj, named("retention_hits", "h"));
+        let mut s = Select::from(proj, TableRef::named("retention_hits", Some("h")));
         s.group_by = (1..=keys + 1).collect();
-        ctes.push(cte("retention_retained", Query::select(s)));
+        ctes.push(Cte::new("retention_retained", Query::select(s)));
     } else {
         let mut proj = vec![
-            item(col("h", "subject"), "subject"),
-            item(col("h", "cohort_period"), "cohort_period"),
+            SelectItem::aliased(Expr::col("h", "subject"), "subject"),
+            SelectItem::aliased(Expr::col("h", "cohort_period"), "cohort_period"),
         ];
         proj.extend(bd("h"));
-        proj.push(item(agg(Aggregation::Max, Some(col("h", "k"))), "reach"));
-        let mut s = select(proj, named("retention_hits", "h"));
+        proj.push(SelectItem::aliased(
+            Expr::agg(Aggregation::Max, Some(Expr::col("h", "k"))),
+            "reach",
+        ));
+        let mut s = Select::from(proj, TableRef::named("retention_hits", Some("h")));
         s.group_by = (1..=keys + 1).collect();
-        ctes.push(cte("retention_reach", Query::select(s)));
-        let mut proj = vec![item(col("x", "cohort_period"), "cohort_period")];
+        ctes.push(Cte::new("retention_reach", Query::select(s)));
+        let mut proj = vec![SelectItem::aliased(
+            Expr::col("x", "cohort_period"),
+            "cohort_period",
+        )];
         proj.extend(bd("x"));
-        proj.push(item(col("p", "k"), "k"));
-        proj.push(item(agg(Aggregation::Count, None), "retained"));
-        let mut s = select(proj, named("retention_reach", "x"));
+        proj.push(SelectItem::aliased(Expr::col("p", "k"), "k"));
+        proj.push(SelectItem::aliased(
+            Expr::agg(Aggregation::Count, None),
+            "retained",
+        ));
+        let mut s = Select::from(proj, TableRef::named("retention_reach", Some("x")));
         s.joins.push(Join {
             kind: JoinKind::Inner,
-            table: named("retention_periods", "p"),
-            on: Some(Expr::binary(BinOp::GtEq, col("x", "reach"), col("p", "k"))),
+            table: TableRef::named("retention_periods", Some("p")),
+            on: Some(Expr::binary(
+                BinOp::GtEq,
+                Expr::col("x", "reach"),
+                Expr::col("p", "k"),
+            )),
         });
         s.group_by = (1..=keys + 1).collect();
-        ctes.push(cte("retention_retained", Query::select(s)));
+        ctes.push(Cte::new("retention_retained", Query::select(s)));
     }
+}
+
+/// Cohort sizes, and the last period seen (later ones have not happened).
+fn sizes(r: &Retention, ctes: &mut Vec<Cte>) {
+    let (grain, _) = grain_and_unit(r.period);
+    let has_bd = r.group_by.is_some();
+    let bd = |t: &str| breakdown_column(has_bd, t);
+    let keys = if has_bd { 2 } else { 1 };
     // Cohort sizes.
-    let mut proj = vec![item(col("c", "cohort_period"), "cohort_period")];
+    let mut proj = vec![SelectItem::aliased(
+        Expr::col("c", "cohort_period"),
+        "cohort_period",
+    )];
     proj.extend(bd("c"));
-    proj.push(item(agg(Aggregation::Count, None), "cohort_size"));
-    let mut s = select(proj, named("retention_cohorts", "c"));
+    proj.push(SelectItem::aliased(
+        Expr::agg(Aggregation::Count, None),
+        "cohort_size",
+    ));
+    let mut s = Select::from(proj, TableRef::named("retention_cohorts", Some("c")));
     s.group_by = (1..=keys).collect();
-    ctes.push(cte("retention_sizes", Query::select(s)));
+    ctes.push(Cte::new("retention_sizes", Query::select(s)));
     // The last event seen: later periods have not happened yet.
-    let ts_of = |name: &str| select(vec![item(col("x", "ts"), "ts")], named(name, "x"));
-    let horizon = select(
-        vec![item(
+    let ts_of = |name: &str| {
+        Select::from(
+            vec![SelectItem::aliased(Expr::col("x", "ts"), "ts")],
+            TableRef::named(name, Some("x")),
+        )
+    };
+    let horizon = Select::from(
+        vec![SelectItem::aliased(
             Expr::DateTrunc {
                 grain,
-                expr: Box::new(agg(Aggregation::Max, Some(col("u", "ts")))),
+                expr: Box::new(Expr::agg(Aggregation::Max, Some(Expr::col("u", "ts")))),
             },
             "last_period",
         )],
         TableRef::Subquery {
-            query: Box::new(union(vec![
+            query: Box::new(Query::union_all(vec![
                 ts_of("retention_cohort_events"),
                 ts_of("retention_returns"),
             ])),
             alias: Ident::generated("u"),
         },
     );
-    ctes.push(cte("retention_horizon", Query::select(horizon)));
+    ctes.push(Cte::new("retention_horizon", Query::select(horizon)));
+}
 
+/// The matrix: per cohort (and group), period number, size, retained and
+/// rate, up to the last period seen.
+fn matrix(
+    cx: &mut AnalysisCx,
+    r: &Retention,
+    bd_kind: DimensionKind,
+    ctes: Vec<Cte>,
+) -> Result<Plan, PlanError> {
+    let (grain, unit) = grain_and_unit(r.period);
+    let n = r.periods;
+    let has_bd = r.group_by.is_some();
     // The matrix.
     let group_alias = r
         .group_by
@@ -316,24 +350,34 @@ pub fn plan(cx: &mut AnalysisCx, r: &Retention) -> Result<Plan, PlanError> {
         .transpose()?;
     let retained = Expr::Func {
         name: "COALESCE".into(),
-        args: vec![col("h", "retained"), num(0)],
+        args: vec![Expr::col("h", "retained"), Expr::num(0)],
         distinct: false,
     };
-    let mut proj = vec![item(col("s", "cohort_period"), "cohort_period")];
+    let mut proj = vec![SelectItem::aliased(
+        Expr::col("s", "cohort_period"),
+        "cohort_period",
+    )];
     let mut columns = vec![dimension_column(
         "cohort_period",
         "cohort_period",
         DimensionKind::Time { granularity: grain },
     )];
     if let (Some(alias), Some(reference)) = (&group_alias, &r.group_by) {
-        proj.push(item(col("s", "bd"), alias));
+        proj.push(SelectItem::aliased(Expr::col("s", "bd"), alias));
         columns.push(dimension_column(alias, reference, bd_kind));
     }
-    proj.push(item(col("p", "k"), "period_number"));
-    proj.push(item(col("s", "cohort_size"), "cohort_size"));
-    proj.push(item(retained.clone(), "retained"));
-    proj.push(item(
-        Expr::binary(BinOp::Divide, to_double(retained), col("s", "cohort_size")),
+    proj.push(SelectItem::aliased(Expr::col("p", "k"), "period_number"));
+    proj.push(SelectItem::aliased(
+        Expr::col("s", "cohort_size"),
+        "cohort_size",
+    ));
+    proj.push(SelectItem::aliased(retained.clone(), "retained"));
+    proj.push(SelectItem::aliased(
+        Expr::binary(
+            BinOp::Divide,
+            Expr::cast(retained, SqlType::Double),
+            Expr::col("s", "cohort_size"),
+        ),
         "rate",
     ));
     columns.push(dimension_column(
@@ -344,35 +388,41 @@ pub fn plan(cx: &mut AnalysisCx, r: &Retention) -> Result<Plan, PlanError> {
     columns.push(value_column("cohort_size", &r.name, true));
     columns.push(value_column("retained", &r.name, true));
     columns.push(value_column("rate", &r.name, false));
-    let mut s = select(proj, named("retention_sizes", "s"));
+    let mut s = Select::from(proj, TableRef::named("retention_sizes", Some("s")));
     s.joins.push(Join {
         kind: JoinKind::Cross,
-        table: named("retention_periods", "p"),
+        table: TableRef::named("retention_periods", Some("p")),
         on: None,
     });
     s.joins.push(Join {
         kind: JoinKind::Cross,
-        table: named("retention_horizon", "z"),
+        table: TableRef::named("retention_horizon", Some("z")),
         on: None,
     });
     let mut on_keys = vec![
-        eq(col("h", "cohort_period"), col("s", "cohort_period")),
-        eq(col("h", "k"), col("p", "k")),
+        eq(
+            Expr::col("h", "cohort_period"),
+            Expr::col("s", "cohort_period"),
+        ),
+        eq(Expr::col("h", "k"), Expr::col("p", "k")),
     ];
     if has_bd {
-        on_keys.push(null_safe_eq(col("h", "bd"), col("s", "bd")));
+        on_keys.push(Expr::null_safe_eq(
+            Expr::col("h", "bd"),
+            Expr::col("s", "bd"),
+        ));
     }
     s.joins.push(Join {
         kind: JoinKind::Left,
-        table: named("retention_retained", "h"),
+        table: TableRef::named("retention_retained", Some("h")),
         on: Expr::and_all(on_keys),
     });
     let mut conds = vec![Expr::binary(
         BinOp::LtEq,
-        col("p", "k"),
+        Expr::col("p", "k"),
         period_number(
-            &col("z", "last_period"),
-            &col("s", "cohort_period"),
+            &Expr::col("z", "last_period"),
+            &Expr::col("s", "cohort_period"),
             unit,
             n - 1,
             Some(n as i64),
@@ -381,8 +431,8 @@ pub fn plan(cx: &mut AnalysisCx, r: &Retention) -> Result<Plan, PlanError> {
     if let Some(k) = cx.access.min_group_size() {
         conds.push(Expr::binary(
             BinOp::GtEq,
-            col("s", "cohort_size"),
-            num(k as i64),
+            Expr::col("s", "cohort_size"),
+            Expr::num(k as i64),
         ));
     }
     s.selection = Expr::and_all(conds);
@@ -395,15 +445,4 @@ pub fn plan(cx: &mut AnalysisCx, r: &Retention) -> Result<Plan, PlanError> {
     all.extend(ctes);
     let query = ordered_result(all, s, &columns, &order_by, cx.limit, cx.offset);
     Ok(cx.finish(query, columns))
-}
-
-fn and_where(s: &mut Select, c: Expr) {
-    let c = match c {
-        Expr::Binary { op: BinOp::Or, .. } => Expr::Nested(Box::new(c)),
-        other => other,
-    };
-    s.selection = Some(match s.selection.take() {
-        Some(w) => Expr::binary(BinOp::And, w, c),
-        None => c,
-    });
 }

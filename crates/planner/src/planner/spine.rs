@@ -147,7 +147,6 @@ pub enum Bound {
 /// CTEs `__digits`, optionally `__bounds`, and `__spine` (one column,
 /// `__period`): every period of `g` from `lo` to `hi` inclusive.
 pub fn ctes(g: Grain, lo: Bound, hi: Bound, facts: Option<Query>) -> Vec<Cte> {
-    let lit = |t: NaiveDateTime| Expr::Lit(Literal::Timestamp(t));
     let static_count = match (&lo, &hi) {
         (Bound::Literal(a), Bound::Literal(b)) if a <= b => Some(count(g, *a, *b)),
         (Bound::Literal(_), Bound::Literal(_)) => Some(0),
@@ -163,164 +162,134 @@ pub fn ctes(g: Grain, lo: Bound, hi: Bound, facts: Option<Query>) -> Vec<Cte> {
         }
         None => dynamic_digits(g),
     };
-    let mut out = vec![Cte {
-        name: Ident::generated("__digits"),
-        query: Query {
-            ctes: Vec::new(),
-            body: SetExpr::UnionAll(
-                (0..10)
-                    .map(|i| Select {
-                        projection: vec![SelectItem {
-                            expr: Expr::Lit(Literal::Number(i.to_string())),
-                            alias: Some(Ident::generated("d")),
-                        }],
-                        from: None,
-                        joins: Vec::new(),
-                        selection: None,
-                        group_by: Vec::new(),
-                        having: None,
-                    })
-                    .collect(),
-            ),
-            order_by: Vec::new(),
-            limit: None,
-            offset: None,
-        },
-    }];
-    let digit = |i: u32| format!("d{i}");
+    let mut out = vec![digits_cte()];
+    // The period number: one digit per joined copy of `__digits`.
     let n = (0..digits)
-        .map(|i| {
-            let d = Expr::col(&digit(i), "d");
-            if i == 0 {
-                d
-            } else {
-                Expr::binary(
-                    BinOp::Multiply,
-                    d,
-                    Expr::Lit(Literal::Number(10u64.pow(i).to_string())),
-                )
-            }
+        .map(|i| match i {
+            0 => Expr::col(&digit(i), "d"),
+            _ => Expr::binary(
+                BinOp::Multiply,
+                Expr::col(&digit(i), "d"),
+                Expr::num(10u64.pow(i)),
+            ),
         })
         .reduce(|a, b| Expr::binary(BinOp::Plus, a, b))
-        .unwrap_or_else(|| Expr::Lit(Literal::Number("0".into())));
+        .unwrap_or_else(|| Expr::num(0));
     let mut joins: Vec<Join> = (1..digits)
         .map(|i| Join {
             kind: JoinKind::Cross,
-            table: TableRef::Named {
-                name: Ident::generated("__digits"),
-                alias: Some(Ident::generated(digit(i))),
-            },
+            table: TableRef::named("__digits", Some(&digit(i))),
             on: None,
         })
         .collect();
-    let bound_expr = |b: &Bound, col: &str| match b {
-        Bound::Literal(t) => lit(*t),
-        Bound::Data(_) => Expr::col("__bounds", col),
-    };
-    let start = bound_expr(&lo, "lo");
     let period = Expr::AddTimeBy {
-        expr: Box::new(start),
+        expr: Box::new(bound_expr(&lo, "lo")),
         amount: Box::new(n.clone()),
         unit: grain_unit(g),
     };
     let selection = match static_count {
-        Some(c) => Expr::binary(
-            BinOp::Lt,
-            n.clone(),
-            Expr::Lit(Literal::Number(c.to_string())),
-        ),
+        Some(c) => Expr::binary(BinOp::Lt, n.clone(), Expr::num(c)),
         None => {
-            let bounds = vec![
-                SelectItem {
-                    expr: match &lo {
-                        Bound::Literal(t) => lit(*t),
-                        Bound::Data(e) => e.clone(),
-                    },
-                    alias: Some(Ident::generated("lo")),
-                },
-                SelectItem {
-                    expr: match &hi {
-                        Bound::Literal(t) => lit(*t),
-                        Bound::Data(e) => e.clone(),
-                    },
-                    alias: Some(Ident::generated("hi")),
-                },
-            ];
-            out.push(Cte {
-                name: Ident::generated("__bounds"),
-                query: Query::select(Select {
-                    projection: bounds,
-                    from: facts.map(|f| TableRef::Subquery {
-                        query: Box::new(f),
-                        alias: Ident::generated("__facts"),
-                    }),
-                    joins: Vec::new(),
-                    selection: None,
-                    group_by: Vec::new(),
-                    having: None,
-                }),
-            });
+            out.push(bounds_cte(&lo, &hi, facts));
             joins.push(Join {
                 kind: JoinKind::Cross,
-                table: TableRef::Named {
-                    name: Ident::generated("__bounds"),
-                    alias: None,
-                },
+                table: TableRef::named("__bounds", None),
                 on: None,
             });
-            // The number of periods is bounded first (exactly for fixed
-            // lengths, from above for months), so no engine computes dates
-            // far past the data (ClickHouse's DateTime wraps around).
-            let span = Expr::Nested(Box::new(Expr::binary(
-                BinOp::Minus,
-                Expr::EpochSeconds(Box::new(bound_expr(&hi, "hi"))),
-                Expr::EpochSeconds(Box::new(bound_expr(&lo, "lo"))),
-            )));
-            let shortest = match g {
-                Grain::Hour => 3_600,
-                Grain::Day => 86_400,
-                Grain::Week => 7 * 86_400,
-                Grain::Month => 28 * 86_400,
-                Grain::Quarter => 89 * 86_400,
-                Grain::Year => 365 * 86_400,
-            };
-            Expr::binary(
-                BinOp::And,
-                Expr::binary(
-                    BinOp::LtEq,
-                    // BIGINT: 99,999 weeks in seconds overflow a 32-bit int.
-                    Expr::binary(
-                        BinOp::Multiply,
-                        Expr::Cast {
-                            expr: Box::new(n.clone()),
-                            ty: SqlType::BigInt,
-                        },
-                        Expr::Lit(Literal::Number(shortest.to_string())),
-                    ),
-                    span,
-                ),
-                Expr::binary(BinOp::LtEq, period.clone(), bound_expr(&hi, "hi")),
-            )
+            within_data(g, &n, &period, &lo, &hi)
         }
     };
-    out.push(Cte {
-        name: Ident::generated("__spine"),
-        query: Query::select(Select {
-            projection: vec![SelectItem {
-                expr: period,
-                alias: Some(Ident::generated("__period")),
-            }],
-            from: Some(TableRef::Named {
-                name: Ident::generated("__digits"),
-                alias: Some(Ident::generated(digit(0))),
-            }),
-            joins,
-            selection: Some(selection),
+    let mut spine = Select::from(
+        vec![SelectItem::aliased(period, "__period")],
+        TableRef::named("__digits", Some(&digit(0))),
+    );
+    spine.joins = joins;
+    spine.selection = Some(selection);
+    out.push(Cte::new("__spine", Query::select(spine)));
+    out
+}
+
+fn digit(i: u32) -> String {
+    format!("d{i}")
+}
+
+/// `__digits`: the rows 0 to 9.
+fn digits_cte() -> Cte {
+    let rows = (0..10)
+        .map(|i| Select {
+            projection: vec![SelectItem::aliased(Expr::num(i), "d")],
+            from: None,
+            joins: Vec::new(),
+            selection: None,
             group_by: Vec::new(),
             having: None,
+        })
+        .collect();
+    Cte::new("__digits", Query::union_all(rows))
+}
+
+fn bound_expr(b: &Bound, col: &str) -> Expr {
+    match b {
+        Bound::Literal(t) => Expr::Lit(Literal::Timestamp(*t)),
+        Bound::Data(_) => Expr::col("__bounds", col),
+    }
+}
+
+/// `__bounds`: the range's ends, read from the facts where not given.
+fn bounds_cte(lo: &Bound, hi: &Bound, facts: Option<Query>) -> Cte {
+    let end = |b: &Bound| match b {
+        Bound::Literal(t) => Expr::Lit(Literal::Timestamp(*t)),
+        Bound::Data(e) => e.clone(),
+    };
+    let bounds = Select {
+        projection: vec![
+            SelectItem::aliased(end(lo), "lo"),
+            SelectItem::aliased(end(hi), "hi"),
+        ],
+        from: facts.map(|f| TableRef::Subquery {
+            query: Box::new(f),
+            alias: Ident::generated("__facts"),
         }),
-    });
-    out
+        joins: Vec::new(),
+        selection: None,
+        group_by: Vec::new(),
+        having: None,
+    };
+    Cte::new("__bounds", Query::select(bounds))
+}
+
+/// The spine's condition with data-derived bounds. The number of periods
+/// is bounded first (exactly for fixed lengths, from above for months), so
+/// no engine computes dates far past the data (ClickHouse's DateTime wraps
+/// around).
+fn within_data(g: Grain, n: &Expr, period: &Expr, lo: &Bound, hi: &Bound) -> Expr {
+    let span = Expr::nested(Expr::binary(
+        BinOp::Minus,
+        Expr::EpochSeconds(Box::new(bound_expr(hi, "hi"))),
+        Expr::EpochSeconds(Box::new(bound_expr(lo, "lo"))),
+    ));
+    let shortest = match g {
+        Grain::Hour => 3_600,
+        Grain::Day => 86_400,
+        Grain::Week => 7 * 86_400,
+        Grain::Month => 28 * 86_400,
+        Grain::Quarter => 89 * 86_400,
+        Grain::Year => 365 * 86_400,
+    };
+    Expr::binary(
+        BinOp::And,
+        Expr::binary(
+            BinOp::LtEq,
+            // BIGINT: 99,999 weeks in seconds overflow a 32-bit int.
+            Expr::binary(
+                BinOp::Multiply,
+                Expr::cast(n.clone(), SqlType::BigInt),
+                Expr::num(shortest),
+            ),
+            span,
+        ),
+        Expr::binary(BinOp::LtEq, period.clone(), bound_expr(hi, "hi")),
+    )
 }
 
 #[cfg(test)]

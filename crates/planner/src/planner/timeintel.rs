@@ -28,33 +28,24 @@
 
 use chrono::NaiveDateTime;
 
-use crate::access::{Access, Caller};
 use crate::catalog::time::{CumulativeWindow, TimeOffset};
-use crate::catalog::{Catalog, DimensionKind, Grain, Metric, MetricId, MetricKind};
+use crate::catalog::{Aggregation, Catalog, DimensionKind, Grain, Metric, MetricId, MetricKind};
 use crate::definitions::time_intelligent;
-use crate::diagnostics::closest;
-use crate::query::{DimensionRef, Filter, SemanticQuery, TimeRange, parse_metric_ref};
+use crate::query::{DimensionRef, Filter, SemanticQuery, TimeRange};
 use crate::sql::ast::*;
 
 use super::filters::structured;
 use super::metrics::MetricTree;
+use super::request::{Kind, Request, lookup_metric};
 use super::spine::{self, Bound, WeekStart};
 use super::{ColumnRole, ErrorCode, OutputColumn, Plan, PlanError};
 
 /// Does this query need the time-intelligence planner?
 pub fn applies(catalog: &Catalog, q: &SemanticQuery) -> bool {
     q.metrics.iter().any(|text| {
-        resolve(catalog, text)
+        lookup_metric(catalog, text)
             .is_some_and(|m| time_intelligent(catalog, m.id, 0) || m.fill_nulls_with.is_some())
     })
-}
-
-fn resolve<'c>(catalog: &'c Catalog, text: &str) -> Option<&'c Metric> {
-    let (name, version) = parse_metric_ref(text).ok()?;
-    match version {
-        Some(v) => catalog.metric_version(&name, v),
-        None => catalog.default_metric(&name),
-    }
 }
 
 pub use crate::catalog::time::{natural_grain, nests};
@@ -303,208 +294,245 @@ fn coalesce(e: Expr, fill: &Option<String>) -> Expr {
     }
 }
 
-/// `a = b`, true also when both are NULL (a group whose key is NULL).
-fn same(a: Expr, b: Expr) -> Expr {
-    Expr::Nested(Box::new(Expr::binary(
-        BinOp::Or,
-        Expr::binary(BinOp::Eq, a.clone(), b.clone()),
-        Expr::binary(
-            BinOp::And,
-            Expr::IsNull {
-                expr: Box::new(a),
-                negated: false,
-            },
-            Expr::IsNull {
-                expr: Box::new(b),
-                negated: false,
-            },
-        ),
-    )))
+/// The state one time-intelligence query is planned in.
+struct Ti<'r, 'q, 'c> {
+    req: &'r Request<'q, 'c>,
+    planner: Planner<'c>,
+    /// The query's period (`metric_time`'s grain), if any.
+    grain: Option<Grain>,
+    /// The column of `metric_time`, if asked.
+    time_alias: Option<String>,
+    /// The other dimensions: position in the request and column name.
+    keys: Vec<(usize, String)>,
+    /// What each key resolved to in the series plans.
+    key_kinds: Vec<DimensionKind>,
+    /// Per requested metric: column name, metric, and its node.
+    requested: Vec<(String, &'c Metric, Node)>,
+    /// Series plans: CTE name and the series it computes.
+    subplans: Vec<(String, Vec<usize>)>,
+    ctes: Vec<Cte>,
 }
 
-fn select(projection: Vec<SelectItem>, from: TableRef) -> Select {
-    Select {
-        projection,
-        from: Some(from),
-        joins: Vec::new(),
-        selection: None,
-        group_by: Vec::new(),
-        having: None,
-    }
+/// The output range and how far back the windows read.
+struct Range {
+    end: Option<NaiveDateTime>,
+    out_lo: Option<NaiveDateTime>,
+    out_hi: Option<NaiveDateTime>,
+    fetch_from: Option<NaiveDateTime>,
 }
 
-fn item(expr: Expr, alias: &str) -> SelectItem {
-    SelectItem {
-        expr,
-        alias: Some(Ident::generated(alias)),
-    }
-}
-
-fn named(name: &str, alias: Option<&str>) -> TableRef {
-    TableRef::Named {
-        name: Ident::generated(name),
-        alias: alias.map(Ident::generated),
-    }
-}
-
-pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Plan, PlanError> {
-    let access = Access::resolve(catalog, caller)?;
-    let week = super::timezone::week_start(q)?;
-    super::timezone::zone(q)?;
-
-    // Dimensions: at most one metric_time, with a grain.
-    let mut dims: Vec<DimensionRef> = Vec::new();
-    let mut time_dim: Option<(usize, Grain)> = None;
-    for (i, text) in q.dimensions.iter().enumerate() {
-        let r = DimensionRef::parse(text).map_err(|e| e.at(format!("dimensions[{i}]")))?;
-        if r.is_metric_time() {
-            if time_dim.is_some() {
-                return Err(invalid(
-                    "metric_time appears twice; time intelligence works on one time series",
-                )
-                .at(format!("dimensions[{i}]")));
-            }
-            let g = r.grain.ok_or_else(|| {
-                invalid("with cumulative, offset or gap-filled metrics, write metric_time with a grain (e.g. `metric_time:day`)")
-                    .at(format!("dimensions[{i}]"))
-            })?;
-            time_dim = Some((i, g));
-        }
-        dims.push(r);
-    }
+pub fn plan(mut req: Request) -> Result<Plan, PlanError> {
+    let week = super::timezone::week_start(req.query)?;
+    let time_dim = time_dimension(&req)?;
+    let mut warnings = std::mem::take(&mut req.warnings);
+    let req = &req;
     let grain = time_dim.map(|(_, g)| g);
-    let keys: Vec<(usize, String)> = dims
+    let keys: Vec<(usize, String)> = req
+        .dimensions
         .iter()
         .enumerate()
         .filter(|(_, r)| !r.is_metric_time())
         .map(|(i, r)| (i, r.alias()))
         .collect();
-
-    // Requested metrics → nodes over series and windows.
-    let mut planner = Planner {
-        catalog,
+    let mut ti = Ti {
+        req,
+        planner: Planner {
+            catalog: req.catalog,
+            grain,
+            week,
+            series: Vec::new(),
+            windows: Vec::new(),
+        },
         grain,
-        week,
-        series: Vec::new(),
-        windows: Vec::new(),
+        time_alias: time_dim.map(|(i, _)| req.dimensions[i].alias()),
+        key_kinds: vec![DimensionKind::Categorical; keys.len()],
+        keys,
+        requested: Vec::new(),
+        subplans: Vec::new(),
+        ctes: Vec::new(),
     };
-    let mut requested: Vec<(String, &Metric, Node)> = Vec::new();
-    let mut warnings = Vec::new();
-    for (i, text) in q.metrics.iter().enumerate() {
-        let field = format!("metrics[{i}]");
-        // A hidden metric is worded as an unknown one, by the plain planner.
-        let Some(m) = resolve(catalog, text).filter(|m| access.metric_visible(m.id)) else {
-            // The plain planner words unknown names (with suggestions).
-            return super::build::plan(
-                catalog,
-                &SemanticQuery {
-                    metrics: vec![text.clone()],
-                    ..Default::default()
-                },
-                caller,
-            )
-            .map_err(|e| e.at(&field))
-            .and(Err(invalid(format!("unknown metric `{text}`")).at(&field)));
-        };
-        warnings.extend(
-            crate::lifecycle::check_use(catalog, m, crate::lifecycle::today())
-                .map_err(|e| e.at(&field))?,
-        );
-        let alias = match parse_metric_ref(text)?.1 {
-            Some(v) => format!("{}_v{v}", m.name),
-            None => m.name.clone(),
-        };
-        if requested.iter().any(|(a, _, _)| *a == alias) {
-            return Err(invalid(format!("metric `{text}` is requested twice")).at(&field));
-        }
-        let node = planner.node(m.id, None).map_err(|e| e.at(&field))?;
-        requested.push((alias, m, node));
+    // Requested metrics → nodes over series and windows.
+    for m in &req.metrics {
+        let node = ti
+            .planner
+            .node(m.metric.id, None)
+            .map_err(|e| e.at(m.field()))?;
+        ti.requested.push((m.alias.clone(), m.metric, node));
     }
-    if planner.series.is_empty() {
+    if ti.planner.series.is_empty() {
         return Err(invalid("a query needs at least one metric").at("metrics"));
     }
+    let range = ti.range()?;
+    let (models, policies) = ti.series_plans(&range, &mut warnings)?;
+    ti.spine(&range)?;
+    ti.groups();
+    ti.dense();
+    ti.windows();
+    let (columns, projection, conditions) = ti.output(&range)?;
+    let aliases: Vec<String> = req.dimensions.iter().map(DimensionRef::alias).collect();
+    let order = super::build::ordering(
+        req.query,
+        &columns,
+        &aliases,
+        "it is not a metric or dimension of this query",
+    )?;
+    let mut out = Select::from(projection, TableRef::named("__calc", None));
+    out.selection = Expr::and_all(conditions);
+    Ok(Plan {
+        query: Query {
+            ctes: ti.ctes,
+            body: SetExpr::Select(Box::new(out)),
+            order_by: order,
+            limit: req.query.limit,
+            offset: req.query.offset,
+        },
+        columns,
+        metrics: ti.requested.iter().map(|(_, m, _)| m.id).collect(),
+        warnings,
+        models,
+        policies,
+        valid_until: None,
+    })
+}
 
-    // The output range and how far back the windows read.
-    let (start, end) = match &q.time_range {
-        Some(TimeRange { start, end }) => (
-            super::timezone::parse_bound(start, "start")?,
-            super::timezone::parse_bound(end, "end")?,
-        ),
-        None => (None, None),
-    };
-    let out_lo = grain.zip(start).map(|(g, s)| spine::align(g, s, week));
-    let out_hi = grain
-        .zip(end)
-        .map(|(g, e)| spine::align(g, e - chrono::Duration::seconds(1), week));
-    let any_unbounded = planner.series.iter().any(|s| s.unbounded);
-    let fetch_from: Option<NaiveDateTime> = match (grain, out_lo) {
-        (Some(g), Some(lo)) => Some(
-            planner
-                .windows
-                .iter()
-                .filter_map(|w| planner.reach_back(w, g, lo))
-                .fold(lo, |a, b| a.min(b)),
-        ),
-        _ => start,
-    };
-    let fmt = |t: NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S").to_string();
-
-    // Series sub-plans: one for bounded series, one for unbounded.
-    let post_filters: Vec<(usize, &Filter)> = q
-        .filters
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| requested.iter().any(|(a, _, _)| *a == f.dimension))
-        .collect();
-    let row_filters: Vec<Filter> = q
-        .filters
-        .iter()
-        .filter(|f| !requested.iter().any(|(a, _, _)| *a == f.dimension))
-        .cloned()
-        .collect();
-    let time_alias = time_dim.map(|(i, _)| dims[i].alias());
-    let mut ctes: Vec<Cte> = Vec::new();
-    let mut subplans: Vec<(String, Vec<usize>)> = Vec::new();
-    let mut key_kinds: Vec<DimensionKind> = vec![DimensionKind::Categorical; keys.len()];
-    let mut models: Vec<String> = Vec::new();
-    let mut policies: Vec<String> = Vec::new();
-    for unbounded in [false, true] {
-        let members: Vec<usize> = (0..planner.series.len())
-            .filter(|i| planner.series[*i].unbounded == unbounded)
-            .collect();
-        if members.is_empty() {
+/// At most one metric_time, with a grain: its position and grain.
+fn time_dimension(req: &Request) -> Result<Option<(usize, Grain)>, PlanError> {
+    let mut time_dim: Option<(usize, Grain)> = None;
+    for (i, r) in req.dimensions.iter().enumerate() {
+        if !r.is_metric_time() {
             continue;
         }
-        let range = if unbounded {
-            end.map(|e| TimeRange {
-                start: None,
-                end: Some(fmt(e)),
-            })
-        } else if fetch_from.is_some() || end.is_some() {
-            Some(TimeRange {
-                start: fetch_from.map(fmt),
-                end: end.map(fmt),
-            })
-        } else {
-            None
+        if time_dim.is_some() {
+            return Err(invalid(
+                "metric_time appears twice; time intelligence works on one time series",
+            )
+            .at(format!("dimensions[{i}]")));
+        }
+        let g = r.grain.ok_or_else(|| {
+            invalid("with cumulative, offset or gap-filled metrics, write metric_time with a grain (e.g. `metric_time:day`)")
+                .at(format!("dimensions[{i}]"))
+        })?;
+        time_dim = Some((i, g));
+    }
+    Ok(time_dim)
+}
+
+/// Adds what `from` has and `into` lacks.
+fn union_into(into: &mut Vec<String>, from: Vec<String>) {
+    for x in from {
+        if !into.contains(&x) {
+            into.push(x);
+        }
+    }
+}
+
+impl Ti<'_, '_, '_> {
+    fn range(&self) -> Result<Range, PlanError> {
+        let (grain, week) = (self.grain, self.planner.week);
+        let (start, end) = match &self.req.query.time_range {
+            Some(TimeRange { start, end }) => (
+                super::timezone::parse_bound(start, "start")?,
+                super::timezone::parse_bound(end, "end")?,
+            ),
+            None => (None, None),
         };
-        let sub = SemanticQuery {
-            metrics: members
-                .iter()
-                .map(|i| catalog.metric(planner.series[*i].metric).qualified_name())
-                .collect(),
-            dimensions: q.dimensions.clone(),
-            filters: row_filters.clone(),
-            where_sql: q.where_sql.clone(),
-            filter: q.filter.clone(),
-            time_range: range,
-            purpose: q.purpose.clone(),
-            week_start: q.week_start.clone(),
-            time_zone: q.time_zone.clone(),
-            ..Default::default()
+        let out_lo = grain.zip(start).map(|(g, s)| spine::align(g, s, week));
+        let out_hi = grain
+            .zip(end)
+            .map(|(g, e)| spine::align(g, e - chrono::Duration::seconds(1), week));
+        let fetch_from = match (grain, out_lo) {
+            (Some(g), Some(lo)) => Some(
+                self.planner
+                    .windows
+                    .iter()
+                    .filter_map(|w| self.planner.reach_back(w, g, lo))
+                    .fold(lo, |a, b| a.min(b)),
+            ),
+            _ => start,
         };
-        let p = super::build::plan(catalog, &sub, caller)?;
-        let name = format!("__s{}", subplans.len());
+        Ok(Range {
+            end,
+            out_lo,
+            out_hi,
+            fetch_from,
+        })
+    }
+
+    /// Series sub-plans, by the plain planner: one for bounded series, one
+    /// for unbounded. Returns the models and policies they report.
+    fn series_plans(
+        &mut self,
+        range: &Range,
+        warnings: &mut Vec<String>,
+    ) -> Result<(Vec<String>, Vec<String>), PlanError> {
+        let (catalog, q) = (self.req.catalog, self.req.query);
+        let fmt = |t: NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S").to_string();
+        let row_filters: Vec<Filter> = self
+            .req
+            .row_filters
+            .iter()
+            .map(|f| f.filter.clone())
+            .collect();
+        let (mut models, mut policies) = (Vec::new(), Vec::new());
+        for unbounded in [false, true] {
+            let members: Vec<usize> = (0..self.planner.series.len())
+                .filter(|i| self.planner.series[*i].unbounded == unbounded)
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let time_range = if unbounded {
+                range.end.map(|e| TimeRange {
+                    start: None,
+                    end: Some(fmt(e)),
+                })
+            } else if range.fetch_from.is_some() || range.end.is_some() {
+                Some(TimeRange {
+                    start: range.fetch_from.map(fmt),
+                    end: range.end.map(fmt),
+                })
+            } else {
+                None
+            };
+            let sub = SemanticQuery {
+                metrics: members
+                    .iter()
+                    .map(|i| {
+                        catalog
+                            .metric(self.planner.series[*i].metric)
+                            .qualified_name()
+                    })
+                    .collect(),
+                dimensions: q.dimensions.clone(),
+                filters: row_filters.clone(),
+                where_sql: q.where_sql.clone(),
+                filter: q.filter.clone(),
+                time_range,
+                purpose: q.purpose.clone(),
+                week_start: q.week_start.clone(),
+                time_zone: q.time_zone.clone(),
+                ..Default::default()
+            };
+            let sub_req =
+                Request::resolve(catalog, &sub, self.req.caller, &self.req.cx, Kind::Metrics)?;
+            let p = super::build::plan(sub_req)?;
+            self.note_columns(&p, &members);
+            union_into(warnings, p.warnings);
+            union_into(&mut models, p.models);
+            union_into(&mut policies, p.policies);
+            let name = format!("__s{}", self.subplans.len());
+            let (mut hoisted, body) = hoist(p.query, &format!("{name}_"));
+            self.ctes.append(&mut hoisted);
+            self.ctes.push(Cte::new(&name, body));
+            self.subplans.push((name, members));
+        }
+        Ok((models, policies))
+    }
+
+    /// What a series plan's columns say: which series count, and each
+    /// key's kind.
+    fn note_columns(&mut self, p: &Plan, members: &[usize]) {
+        let catalog = self.req.catalog;
         for c in &p.columns {
             match &c.role {
                 ColumnRole::Metric {
@@ -513,84 +541,63 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
                     integer,
                 } => {
                     if let Some(i) = members.iter().find(|i| {
-                        let m = catalog.metric(planner.series[**i].metric);
+                        let m = catalog.metric(self.planner.series[**i].metric);
                         m.name == *metric && m.version == *version
                     }) {
-                        planner.series[*i].integer = *integer;
+                        self.planner.series[*i].integer = *integer;
                     }
                 }
                 ColumnRole::Dimension { kind, .. } => {
-                    if let Some(k) = keys.iter().position(|(_, a)| *a == c.name) {
-                        key_kinds[k] = *kind;
+                    if let Some(k) = self.keys.iter().position(|(_, a)| *a == c.name) {
+                        self.key_kinds[k] = *kind;
                     }
                 }
             }
         }
-        for w in p.warnings {
-            if !warnings.contains(&w) {
-                warnings.push(w);
-            }
-        }
-        for m in p.models {
-            if !models.contains(&m) {
-                models.push(m);
-            }
-        }
-        for x in p.policies {
-            if !policies.contains(&x) {
-                policies.push(x);
-            }
-        }
-        let (mut hoisted, body) = hoist(p.query, &format!("{name}_"));
-        ctes.append(&mut hoisted);
-        ctes.push(Cte {
-            name: Ident::generated(name.clone()),
-            query: body,
-        });
-        subplans.push((name, members));
     }
-    let metric_col = |i: usize| {
-        let m = catalog.metric(planner.series[i].metric);
-        format!("{}_v{}", m.name, m.version)
-    };
 
-    // Spine.
-    if let (Some(g), Some(talias)) = (grain, &time_alias) {
+    /// The periods, from the range or the data.
+    fn spine(&mut self, range: &Range) -> Result<(), PlanError> {
+        let (Some(g), Some(talias)) = (self.grain, &self.time_alias) else {
+            return Ok(());
+        };
+        let week = self.planner.week;
         let facts = || {
-            let branches: Vec<Select> = subplans
-                .iter()
-                .map(|(n, _)| select(vec![item(Expr::bare(talias), "__period")], named(n, None)))
-                .collect();
-            Query {
-                ctes: Vec::new(),
-                body: SetExpr::UnionAll(branches),
-                order_by: Vec::new(),
-                limit: None,
-                offset: None,
-            }
+            Query::union_all(
+                self.subplans
+                    .iter()
+                    .map(|(n, _)| {
+                        Select::from(
+                            vec![SelectItem::aliased(Expr::bare(talias), "__period")],
+                            TableRef::named(n, None),
+                        )
+                    })
+                    .collect(),
+            )
         };
-        let data_min = || Expr::Aggregate {
-            agg: crate::catalog::Aggregation::Min,
-            arg: Some(Box::new(Expr::bare("__period"))),
-        };
-        let lo = match (fetch_from.map(|t| spine::align(g, t, week)), any_unbounded) {
+        let data = |agg| Expr::agg(agg, Some(Expr::bare("__period")));
+        let any_unbounded = self.planner.series.iter().any(|s| s.unbounded);
+        let lo = match (
+            range.fetch_from.map(|t| spine::align(g, t, week)),
+            any_unbounded,
+        ) {
             (Some(l), false) => Bound::Literal(l),
-            (Some(l), true) => Bound::Data(Expr::Case {
-                operand: None,
-                whens: vec![(
-                    Expr::binary(BinOp::Lt, data_min(), Expr::Lit(Literal::Timestamp(l))),
-                    data_min(),
+            (Some(l), true) => Bound::Data(Expr::case(
+                vec![(
+                    Expr::binary(
+                        BinOp::Lt,
+                        data(Aggregation::Min),
+                        Expr::Lit(Literal::Timestamp(l)),
+                    ),
+                    data(Aggregation::Min),
                 )],
-                otherwise: Some(Box::new(Expr::Lit(Literal::Timestamp(l)))),
-            }),
-            (None, _) => Bound::Data(data_min()),
+                Some(Expr::Lit(Literal::Timestamp(l))),
+            )),
+            (None, _) => Bound::Data(data(Aggregation::Min)),
         };
-        let hi = match out_hi {
+        let hi = match range.out_hi {
             Some(h) => Bound::Literal(h),
-            None => Bound::Data(Expr::Aggregate {
-                agg: crate::catalog::Aggregation::Max,
-                arg: Some(Box::new(Expr::bare("__period"))),
-            }),
+            None => Bound::Data(data(Aggregation::Max)),
         };
         let dynamic = matches!(lo, Bound::Data(_)) || matches!(hi, Bound::Data(_));
         if dynamic && g == Grain::Hour {
@@ -599,317 +606,262 @@ pub fn plan(catalog: &Catalog, q: &SemanticQuery, caller: &Caller) -> Result<Pla
             )
             .at("time_range"));
         }
-        ctes.extend(spine::ctes(g, lo, hi, dynamic.then(facts)));
+        let facts = dynamic.then(facts);
+        self.ctes.extend(spine::ctes(g, lo, hi, facts));
+        Ok(())
     }
 
-    // Groups: every combination of the other dimensions seen in any series.
-    if !keys.is_empty() {
-        let branches: Vec<Select> = subplans
+    /// Groups: every combination of the other dimensions seen in any series.
+    fn groups(&mut self) {
+        if self.keys.is_empty() {
+            return;
+        }
+        let key_items =
+            || -> Vec<SelectItem> { self.keys.iter().map(|(_, a)| SelectItem::bare(a)).collect() };
+        let branches: Vec<Select> = self
+            .subplans
             .iter()
-            .map(|(n, _)| {
-                select(
-                    keys.iter().map(|(_, a)| item(Expr::bare(a), a)).collect(),
-                    named(n, None),
-                )
-            })
+            .map(|(n, _)| Select::from(key_items(), TableRef::named(n, None)))
             .collect();
-        let mut s = select(
-            keys.iter().map(|(_, a)| item(Expr::bare(a), a)).collect(),
+        let mut s = Select::from(
+            key_items(),
             TableRef::Subquery {
-                query: Box::new(Query {
-                    ctes: Vec::new(),
-                    body: SetExpr::UnionAll(branches),
-                    order_by: Vec::new(),
-                    limit: None,
-                    offset: None,
-                }),
+                query: Box::new(Query::union_all(branches)),
                 alias: Ident::generated("__all"),
             },
         );
-        s.group_by = (1..=keys.len()).collect();
-        ctes.push(Cte {
-            name: Ident::generated("__groups"),
-            query: Query::select(s),
-        });
+        s.group_by = (1..=self.keys.len()).collect();
+        self.ctes.push(Cte::new("__groups", Query::select(s)));
     }
 
-    // Dense: one row per (period, group) with each series' value.
-    let mut proj: Vec<SelectItem> = keys
-        .iter()
-        .map(|(_, a)| item(Expr::col("__g", a), a))
-        .collect();
-    let (from, mut joins) = match (grain.is_some(), keys.is_empty()) {
-        (true, true) => (named("__spine", Some("__t")), Vec::new()),
-        (true, false) => (
-            named("__spine", Some("__t")),
-            vec![Join {
-                kind: JoinKind::Cross,
-                table: named("__groups", Some("__g")),
-                on: None,
-            }],
-        ),
-        (false, false) => (named("__groups", Some("__g")), Vec::new()),
-        (false, true) => (
-            TableRef::Subquery {
-                query: Box::new(Query::select(Select {
-                    projection: vec![item(Expr::Lit(Literal::Number("1".into())), "__one")],
-                    from: None,
-                    joins: Vec::new(),
-                    selection: None,
-                    group_by: Vec::new(),
-                    having: None,
-                })),
-                alias: Ident::generated("__t"),
-            },
-            Vec::new(),
-        ),
-    };
-    if grain.is_some() {
-        proj.push(item(Expr::col("__t", "__period"), "__period"));
-    }
-    for (si, (name, members)) in subplans.iter().enumerate() {
-        let alias = format!("__j{si}");
-        let mut on: Vec<Expr> = keys
+    /// Dense: one row per (period, group) with each series' value.
+    fn dense(&mut self) {
+        let keys = &self.keys;
+        let mut proj: Vec<SelectItem> = keys
             .iter()
-            .map(|(_, a)| same(Expr::col(&alias, a), Expr::col("__g", a)))
+            .map(|(_, a)| SelectItem::aliased(Expr::col("__g", a), a))
             .collect();
-        if let Some(t) = &time_alias {
-            on.push(Expr::binary(
-                BinOp::Eq,
-                Expr::col(&alias, t),
-                Expr::col("__t", "__period"),
-            ));
-        }
-        joins.push(Join {
-            kind: JoinKind::Left,
-            table: named(name, Some(&alias)),
-            on: Some(Expr::and_all(on).unwrap_or_else(|| {
-                Expr::binary(
-                    BinOp::Eq,
-                    Expr::Lit(Literal::Number("1".into())),
-                    Expr::Lit(Literal::Number("1".into())),
-                )
-            })),
-        });
-        for i in members {
-            let s = &planner.series[*i];
-            proj.push(item(
-                coalesce(Expr::col(&alias, &metric_col(*i)), &s.fill),
-                &s.column,
-            ));
-        }
-    }
-    let mut dense = select(proj, from);
-    dense.joins = joins;
-    ctes.push(Cte {
-        name: Ident::generated("__dense"),
-        query: Query::select(dense),
-    });
-
-    // Windows over the dense series.
-    let key_cols: Vec<Expr> = keys.iter().map(|(_, a)| Expr::bare(a)).collect();
-    let mut calc: Vec<SelectItem> = key_cols
-        .iter()
-        .zip(&keys)
-        .map(|(e, (_, a))| item(e.clone(), a))
-        .collect();
-    if grain.is_some() {
-        calc.push(item(Expr::bare("__period"), "__period"));
-    }
-    for s in &planner.series {
-        calc.push(item(Expr::bare(&s.column), &s.column));
-    }
-    for w in &planner.windows {
-        let value = Expr::bare(&planner.series[w.series].column);
-        let period = Expr::bare("__period");
-        let (name, args, partition, frame) = match w.win {
-            Win::Sum {
-                preceding,
-                partition,
-            } => {
-                let mut parts = key_cols.clone();
-                if let Some(to) = partition {
-                    parts.push(spine::trunc(to, period.clone(), week));
-                }
-                (
-                    "SUM",
-                    vec![value],
-                    parts,
-                    Some(WindowFrame {
-                        start: match preceding {
-                            Some(0) => FrameBound::CurrentRow,
-                            Some(n) => FrameBound::Preceding(n),
-                            None => FrameBound::UnboundedPreceding,
-                        },
-                        end: FrameBound::CurrentRow,
-                    }),
-                )
-            }
-            // One row exactly n back; MAX of one value is that value, and
-            // ROWS frames exist everywhere LAG does not (ClickHouse).
-            Win::Lag(n) => (
-                "MAX",
-                vec![value],
-                key_cols.clone(),
-                Some(WindowFrame {
-                    start: FrameBound::Preceding(n),
-                    end: FrameBound::Preceding(n),
-                }),
+        let (from, mut joins) = match (self.grain.is_some(), keys.is_empty()) {
+            (true, true) => (TableRef::named("__spine", Some("__t")), Vec::new()),
+            (true, false) => (
+                TableRef::named("__spine", Some("__t")),
+                vec![Join {
+                    kind: JoinKind::Cross,
+                    table: TableRef::named("__groups", Some("__g")),
+                    on: None,
+                }],
             ),
-            Win::AtStart(to) => {
-                let start = spine::trunc(to, period.clone(), week);
-                let mut parts = key_cols.clone();
-                parts.push(start.clone());
-                (
-                    "MAX",
-                    vec![Expr::Case {
-                        operand: None,
-                        whens: vec![(Expr::binary(BinOp::Eq, period.clone(), start), value)],
-                        otherwise: None,
-                    }],
-                    parts,
-                    None,
-                )
+            (false, false) => (TableRef::named("__groups", Some("__g")), Vec::new()),
+            (false, true) => (
+                TableRef::Subquery {
+                    query: Box::new(Query::select(Select {
+                        projection: vec![SelectItem::aliased(Expr::num(1), "__one")],
+                        from: None,
+                        joins: Vec::new(),
+                        selection: None,
+                        group_by: Vec::new(),
+                        having: None,
+                    })),
+                    alias: Ident::generated("__t"),
+                },
+                Vec::new(),
+            ),
+        };
+        if self.grain.is_some() {
+            proj.push(SelectItem::aliased(
+                Expr::col("__t", "__period"),
+                "__period",
+            ));
+        }
+        for (si, (name, members)) in self.subplans.iter().enumerate() {
+            let alias = format!("__j{si}");
+            let mut on: Vec<Expr> = keys
+                .iter()
+                .map(|(_, a)| Expr::null_safe_eq(Expr::col(&alias, a), Expr::col("__g", a)))
+                .collect();
+            if let Some(t) = &self.time_alias {
+                on.push(Expr::binary(
+                    BinOp::Eq,
+                    Expr::col(&alias, t),
+                    Expr::col("__t", "__period"),
+                ));
             }
-        };
-        let order_by = match w.win {
-            Win::AtStart(_) => Vec::new(),
-            _ => vec![period],
-        };
-        calc.push(item(
-            Expr::Window {
-                name: name.into(),
-                args,
-                partition_by: partition,
-                order_by,
-                frame,
-            },
-            &w.column,
-        ));
+            joins.push(Join {
+                kind: JoinKind::Left,
+                table: TableRef::named(name, Some(&alias)),
+                on: Some(
+                    Expr::and_all(on)
+                        .unwrap_or_else(|| Expr::binary(BinOp::Eq, Expr::num(1), Expr::num(1))),
+                ),
+            });
+            for i in members {
+                let s = &self.planner.series[*i];
+                let m = self.req.catalog.metric(s.metric);
+                let column = format!("{}_v{}", m.name, m.version);
+                proj.push(SelectItem::aliased(
+                    coalesce(Expr::col(&alias, &column), &s.fill),
+                    &s.column,
+                ));
+            }
+        }
+        let mut dense = Select::from(proj, from);
+        dense.joins = joins;
+        self.ctes.push(Cte::new("__dense", Query::select(dense)));
     }
-    ctes.push(Cte {
-        name: Ident::generated("__calc"),
-        query: Query::select(select(calc, named("__dense", None))),
-    });
 
-    // Output: the requested dimensions in order, then the metrics.
-    let mut projection: Vec<SelectItem> = Vec::new();
-    let mut columns: Vec<OutputColumn> = Vec::new();
-    for (i, r) in dims.iter().enumerate() {
-        let alias = r.alias();
-        if r.is_metric_time() {
-            projection.push(item(Expr::bare("__period"), &alias));
+    /// Windows over the dense series.
+    fn windows(&mut self) {
+        let key_cols: Vec<Expr> = self.keys.iter().map(|(_, a)| Expr::bare(a)).collect();
+        let mut calc: Vec<SelectItem> =
+            self.keys.iter().map(|(_, a)| SelectItem::bare(a)).collect();
+        if self.grain.is_some() {
+            calc.push(SelectItem::bare("__period"));
+        }
+        for s in &self.planner.series {
+            calc.push(SelectItem::bare(&s.column));
+        }
+        for w in &self.planner.windows {
+            let value = Expr::bare(&self.planner.series[w.series].column);
+            calc.push(SelectItem::aliased(
+                window_expr(w.win, value, &key_cols, self.planner.week),
+                &w.column,
+            ));
+        }
+        let calc = Select::from(calc, TableRef::named("__dense", None));
+        self.ctes.push(Cte::new("__calc", Query::select(calc)));
+    }
+
+    /// The requested dimensions in order, then the metrics; and the
+    /// conditions on them (output range, filters on metric values).
+    #[allow(clippy::type_complexity)]
+    fn output(
+        &self,
+        range: &Range,
+    ) -> Result<(Vec<OutputColumn>, Vec<SelectItem>, Vec<Expr>), PlanError> {
+        let mut projection: Vec<SelectItem> = Vec::new();
+        let mut columns: Vec<OutputColumn> = Vec::new();
+        for (i, r) in self.req.dimensions.iter().enumerate() {
+            let alias = r.alias();
+            let (expr, kind) = if r.is_metric_time() {
+                let granularity = self.grain.unwrap_or(Grain::Day);
+                (Expr::bare("__period"), DimensionKind::Time { granularity })
+            } else {
+                let k = self.keys.iter().position(|(j, _)| *j == i).unwrap_or(0);
+                (Expr::bare(&alias), self.key_kinds[k])
+            };
+            projection.push(SelectItem::aliased(expr, &alias));
             columns.push(OutputColumn {
                 name: alias,
                 role: ColumnRole::Dimension {
                     reference: r.raw.clone(),
-                    kind: DimensionKind::Time {
-                        granularity: grain.unwrap_or(Grain::Day),
+                    kind,
+                },
+            });
+        }
+        let planner = &self.planner;
+        let mut lowered: Vec<(String, Expr)> = Vec::new();
+        for (alias, m, node) in &self.requested {
+            let mut cols = Vec::new();
+            let tree = to_tree(node, &mut cols, planner);
+            let expr = coalesce(tree.lower(&|i| cols[i].clone()), &m.fill_nulls_with);
+            let integer = match node {
+                Node::Series(i) => planner.series[*i].integer,
+                Node::Window(w) => planner.series[planner.windows[*w].series].integer,
+                _ => false,
+            };
+            projection.push(SelectItem::aliased(expr.clone(), alias));
+            columns.push(OutputColumn {
+                name: alias.clone(),
+                role: ColumnRole::Metric {
+                    metric: m.name.clone(),
+                    version: m.version,
+                    integer,
+                },
+            });
+            lowered.push((alias.clone(), expr));
+        }
+        let mut conditions: Vec<Expr> = Vec::new();
+        if let Some(lo) = range.out_lo {
+            conditions.push(Expr::binary(
+                BinOp::GtEq,
+                Expr::bare("__period"),
+                Expr::Lit(Literal::Timestamp(lo)),
+            ));
+        }
+        for (i, f) in &self.req.post_filters {
+            if let Some((_, e)) = lowered.iter().find(|(a, _)| *a == f.dimension) {
+                conditions.push(
+                    structured(e.clone(), None, f).map_err(|e| e.at(format!("filters[{i}]")))?,
+                );
+            }
+        }
+        Ok((columns, projection, conditions))
+    }
+}
+
+/// One window over a dense series' `value`, per group (`key_cols`).
+fn window_expr(win: Win, value: Expr, key_cols: &[Expr], week: WeekStart) -> Expr {
+    let period = Expr::bare("__period");
+    let (name, args, partition, frame) = match win {
+        Win::Sum {
+            preceding,
+            partition,
+        } => {
+            let mut parts = key_cols.to_vec();
+            if let Some(to) = partition {
+                parts.push(spine::trunc(to, period.clone(), week));
+            }
+            (
+                "SUM",
+                vec![value],
+                parts,
+                Some(WindowFrame {
+                    start: match preceding {
+                        Some(0) => FrameBound::CurrentRow,
+                        Some(n) => FrameBound::Preceding(n),
+                        None => FrameBound::UnboundedPreceding,
                     },
-                },
-            });
-        } else {
-            let k = keys.iter().position(|(j, _)| *j == i).unwrap_or(0);
-            projection.push(item(Expr::bare(&alias), &alias));
-            columns.push(OutputColumn {
-                name: alias,
-                role: ColumnRole::Dimension {
-                    reference: r.raw.clone(),
-                    kind: key_kinds[k],
-                },
-            });
+                    end: FrameBound::CurrentRow,
+                }),
+            )
         }
-    }
-    let mut lowered: Vec<(String, Expr)> = Vec::new();
-    for (alias, m, node) in &requested {
-        let mut cols = Vec::new();
-        let tree = to_tree(node, &mut cols, &planner);
-        let expr = coalesce(tree.lower(&|i| cols[i].clone()), &m.fill_nulls_with);
-        let integer = match node {
-            Node::Series(i) => planner.series[*i].integer,
-            Node::Window(w) => planner.series[planner.windows[*w].series].integer,
-            _ => false,
-        };
-        projection.push(item(expr.clone(), alias));
-        columns.push(OutputColumn {
-            name: alias.clone(),
-            role: ColumnRole::Metric {
-                metric: m.name.clone(),
-                version: m.version,
-                integer,
-            },
-        });
-        lowered.push((alias.clone(), expr));
-    }
-    let mut conditions: Vec<Expr> = Vec::new();
-    if let Some(lo) = out_lo {
-        conditions.push(Expr::binary(
-            BinOp::GtEq,
-            Expr::bare("__period"),
-            Expr::Lit(Literal::Timestamp(lo)),
-        ));
-    }
-    for (i, f) in &post_filters {
-        if let Some((_, e)) = lowered.iter().find(|(a, _)| *a == f.dimension) {
-            conditions
-                .push(structured(e.clone(), None, f).map_err(|e| e.at(format!("filters[{i}]")))?);
+        // One row exactly n back; MAX of one value is that value, and
+        // ROWS frames exist everywhere LAG does not (ClickHouse).
+        Win::Lag(n) => (
+            "MAX",
+            vec![value],
+            key_cols.to_vec(),
+            Some(WindowFrame {
+                start: FrameBound::Preceding(n),
+                end: FrameBound::Preceding(n),
+            }),
+        ),
+        Win::AtStart(to) => {
+            let start = spine::trunc(to, period.clone(), week);
+            let mut parts = key_cols.to_vec();
+            parts.push(start.clone());
+            (
+                "MAX",
+                vec![Expr::case(
+                    vec![(Expr::binary(BinOp::Eq, period.clone(), start), value)],
+                    None,
+                )],
+                parts,
+                None,
+            )
         }
+    };
+    let order_by = match win {
+        Win::AtStart(_) => Vec::new(),
+        _ => vec![period],
+    };
+    Expr::Window {
+        name: name.into(),
+        args,
+        partition_by: partition,
+        order_by,
+        frame,
     }
-
-    // Ordering: as asked, then every dimension.
-    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-    let mut order: Vec<OrderItem> = Vec::new();
-    let mut ordered: Vec<String> = Vec::new();
-    for (i, o) in q.order_by.iter().enumerate() {
-        let (field, desc) = o.field_and_desc();
-        let name = columns
-            .iter()
-            .find(|c| {
-                c.name == field
-                    || matches!(&c.role, ColumnRole::Dimension { reference, .. } if *reference == field)
-            })
-            .map(|c| c.name.clone())
-            .ok_or_else(|| {
-                invalid(format!(
-                    "cannot order by `{field}`: it is not a metric or dimension of this query"
-                ))
-                .with_suggestions(closest(&field, names.iter().copied()))
-                .at(format!("order_by[{i}]"))
-            })?;
-        if !ordered.contains(&name) {
-            order.push(OrderItem {
-                expr: Expr::bare(&name),
-                desc,
-            });
-            ordered.push(name);
-        }
-    }
-    for r in &dims {
-        let a = r.alias();
-        if !ordered.contains(&a) {
-            order.push(OrderItem {
-                expr: Expr::bare(&a),
-                desc: false,
-            });
-            ordered.push(a);
-        }
-    }
-    let mut out = select(projection, named("__calc", None));
-    out.selection = Expr::and_all(conditions);
-    Ok(Plan {
-        query: Query {
-            ctes,
-            body: SetExpr::Select(Box::new(out)),
-            order_by: order,
-            limit: q.limit,
-            offset: q.offset,
-        },
-        columns,
-        metrics: requested.iter().map(|(_, m, _)| m.id).collect(),
-        warnings,
-        models,
-        policies,
-    })
 }
 
 /// A planned statement as a CTE body: its own CTEs move to the top level
