@@ -142,25 +142,28 @@ pub(super) fn refuse_uncelled_kinds(
     q: &SemanticQuery,
     caller: &crate::access::Caller,
 ) -> Result<(), PlanError> {
+    // A caller without any role is refused by the planner itself.
+    let Ok(access) = Access::resolve(catalog, caller) else {
+        return Ok(());
+    };
+    let Some(rule) = CellRule::of(&access) else {
+        return Ok(());
+    };
+    // Funnels, retention and attribution are refused whatever they name;
+    // time intelligence is a property of the metrics, so only visible ones
+    // count (a hidden one reads as absent, like everywhere else).
     let kind = if q.funnel.is_some() {
         "funnel"
     } else if q.retention.is_some() {
         "retention"
     } else if !q.attribution.is_empty() {
         "attributed"
-    } else if super::timeintel::applies(catalog, q) {
+    } else if super::timeintel::applies_among(catalog, q, |m| access.metric_visible(m)) {
         "time-intelligence (cumulative, offset or gap-filled)"
     } else {
         return Ok(());
     };
-    // A caller without any role is refused by the planner itself.
-    let Ok(access) = Access::resolve(catalog, caller) else {
-        return Ok(());
-    };
-    match CellRule::of(&access) {
-        Some(rule) => Err(rule.refuse_kind(kind)),
-        None => Ok(()),
-    }
+    Err(rule.refuse_kind(kind))
 }
 
 /// `t` truncated to the start of its period (ISO weeks start on Monday).

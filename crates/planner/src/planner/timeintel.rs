@@ -42,9 +42,21 @@ use super::{ColumnRole, ErrorCode, OutputColumn, Plan, PlanError};
 
 /// Does this query need the time-intelligence planner?
 pub fn applies(catalog: &Catalog, q: &SemanticQuery) -> bool {
+    applies_among(catalog, q, |_| true)
+}
+
+/// [`applies`], counting only the metrics `shown` lets through: for a
+/// caller, a hidden metric is absent and cannot make its query one of
+/// time intelligence.
+pub fn applies_among(
+    catalog: &Catalog,
+    q: &SemanticQuery,
+    shown: impl Fn(MetricId) -> bool,
+) -> bool {
     q.metrics.iter().any(|text| {
-        lookup_metric(catalog, text)
-            .is_some_and(|m| time_intelligent(catalog, m.id, 0) || m.fill_nulls_with.is_some())
+        lookup_metric(catalog, text).is_some_and(|m| {
+            shown(m.id) && (time_intelligent(catalog, m.id, 0) || m.fill_nulls_with.is_some())
+        })
     })
 }
 
