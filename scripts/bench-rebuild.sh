@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Incremental rebuild after touching one planner file, before and after the
+# Incremental rebuild after touching one file (a planner file, a REST
+# handler, the Postgres endpoint's handler), before and after the
 # workspace split, measured back to back on this machine:
 #   bash scripts/bench-rebuild.sh [BEFORE_REV]
 # BEFORE_REV (default da6ce89, the last single-crate commit) is checked out
 # into a temporary worktree. Each side gets its own target directory (both
 # have a package named `accord`), warmed by one full build first; then the
-# planner file is touched and `cargo build --no-default-features` timed
+# file is touched and `cargo build --no-default-features` timed
 # (dev profile, the edit loop; DuckDB is not part of it either way), three
 # times. Prints a markdown table for BENCHMARKS.md.
 set -euo pipefail
@@ -33,12 +34,16 @@ measure() { # dir target-dir file
   printf '%s\n' "${times[@]}" | sort -n | sed -n 2p
 }
 
-before=$(measure "$wt" "$base/target-before" src/planner/build.rs)
-after=$(measure "$root" "$base/target-after" crates/planner/src/planner/build.rs)
-ratio=$(echo "scale=2; $after / $before" | bc)
-echo "| layout | file touched | incremental \`cargo build --no-default-features\` (median of 3) |"
-echo "| --- | --- | --- |"
-echo "| one crate ($before_rev) | src/planner/build.rs | ${before} s |"
-echo "| workspace ($(git rev-parse --short HEAD)) | crates/planner/src/planner/build.rs | ${after} s |"
-echo
-echo "after / before: ${ratio}"
+row() { # label before-file after-file
+  local before after ratio
+  before=$(measure "$wt" "$base/target-before" "$2")
+  after=$(measure "$root" "$base/target-after" "$3")
+  ratio=$(echo "scale=2; $after / $before" | bc)
+  echo "| $1 | \`$2\` → \`$3\` | ${before} s | ${after} s | ${ratio} |"
+}
+
+echo "| file touched | path before → after | one crate ($before_rev) | workspace ($(git rev-parse --short HEAD)) | after / before |"
+echo "| --- | --- | --- | --- | --- |"
+row "a planner file" src/planner/build.rs crates/planner/src/planner/build.rs
+row "a REST handler" src/server/handlers.rs crates/rest/src/handlers.rs
+row "a Postgres endpoint file" src/pgwire/handler.rs crates/pgwire/src/handler.rs
