@@ -74,17 +74,7 @@ fn event_stream(cx: &mut AnalysisCx, f: &Funnel) -> Result<(Cte, DimensionKind, 
     let strict = f.order == FunnelOrder::Strict;
     let (start, end) = cx.time_range.clone();
 
-    // One branch per (model, time dimension) of the steps.
-    let mut branches: Vec<(ModelId, usize, Vec<usize>)> = Vec::new();
-    for (i, s) in f.steps.iter().enumerate() {
-        match branches
-            .iter_mut()
-            .find(|(m, t, _)| *m == s.model && *t == s.time)
-        {
-            Some(b) => b.2.push(i),
-            None => branches.push((s.model, s.time, vec![i])),
-        }
-    }
+    let branches = step_branches(f);
     let several = branches.len() > 1;
     let mut bd_kind: Option<DimensionKind> = None;
     let mut selects: Vec<Select> = Vec::new();
@@ -206,22 +196,23 @@ fn event_stream(cx: &mut AnalysisCx, f: &Funnel) -> Result<(Cte, DimensionKind, 
         selects.push(branch);
     }
     let bd_kind = bd_kind.unwrap_or(DimensionKind::Categorical);
-    let stream_body = if selects.len() == 1 {
-        SetExpr::Select(Box::new(selects.remove(0)))
-    } else {
-        SetExpr::UnionAll(selects)
-    };
-    let events = Cte::new(
-        "funnel_events",
-        Query {
-            ctes: Vec::new(),
-            body: stream_body,
-            order_by: Vec::new(),
-            limit: None,
-            offset: None,
-        },
-    );
+    let events = Cte::new("funnel_events", crate::sql::build::union_all(selects));
     Ok((events, bd_kind, several))
+}
+
+/// The steps grouped by (model, time dimension): one scan branch each.
+fn step_branches(f: &Funnel) -> Vec<(ModelId, usize, Vec<usize>)> {
+    let mut branches: Vec<(ModelId, usize, Vec<usize>)> = Vec::new();
+    for (i, s) in f.steps.iter().enumerate() {
+        match branches
+            .iter_mut()
+            .find(|(m, t, _)| *m == s.model && *t == s.time)
+        {
+            Some(b) => b.2.push(i),
+            None => branches.push((s.model, s.time, vec![i])),
+        }
+    }
+    branches
 }
 
 /// Ordered and strict funnels: the stream numbered per subject, each step
