@@ -201,7 +201,7 @@ fn bad_requests_are_clear_errors() {
         (json!({"funnel": "abc", "retention": "weekly"}), "retention"),
         (
             json!({"funnel": "abc", "filters": [{"dimension": "ev.nope", "op": "eq", "values": [1]}]}),
-            "filters[0]",
+            "filters[0].dimension",
         ),
         (
             json!({"funnel": "abc", "time_range": {"start": "yesterday"}}),

@@ -296,7 +296,8 @@ impl<'c> AnalysisCx<'c> {
         let resolve_user =
             |r: &DimensionRef, joins: &mut JoinTree| self.resolve_user(base, joins, r, context);
         for (i, f, r) in &self.row_filters {
-            let d = resolve_user(r, &mut *joins).map_err(|e| e.at(format!("filters[{i}]")))?;
+            let d = resolve_user(r, &mut *joins)
+                .map_err(|e| e.at(format!("filters[{i}].dimension")))?;
             let d = if r.grain.is_none() { untruncated(d) } else { d };
             conditions.push(
                 structured(d.expr, Some(d.kind), f).map_err(|e| e.at(format!("filters[{i}]")))?,

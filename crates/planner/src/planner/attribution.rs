@@ -875,7 +875,8 @@ fn conversion_scan(
     }
     for (i, f, t) in filters {
         if let FilterTarget::Conversion(d) = t {
-            let resolved = resolve(d, &mut joins).map_err(|e| e.at(format!("filters[{i}]")))?;
+            let resolved =
+                resolve(d, &mut joins).map_err(|e| e.at(format!("filters[{i}].dimension")))?;
             let target = match d.grain {
                 Some(g) => Expr::DateTrunc {
                     grain: g,
