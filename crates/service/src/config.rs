@@ -160,15 +160,6 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
-    /// The query with the configured time zone and week start where it
-    /// names none.
-    pub fn with_time_defaults(
-        &self,
-        q: &crate::query::SemanticQuery,
-    ) -> crate::query::SemanticQuery {
-        self.time_defaults().apply(q)
-    }
-
     /// The configured time zone and week start.
     pub fn time_defaults(&self) -> crate::query::TimeDefaults {
         crate::query::TimeDefaults {

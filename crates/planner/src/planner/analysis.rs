@@ -400,10 +400,6 @@ pub fn eq(a: Expr, b: Expr) -> Expr {
     Expr::binary(BinOp::Eq, a, b)
 }
 
-pub fn row_number(partition_by: Vec<Expr>, order_by: Vec<Expr>) -> Expr {
-    Expr::row_number(partition_by, order_by)
-}
-
 pub fn dimension_column(name: &str, reference: &str, kind: DimensionKind) -> OutputColumn {
     OutputColumn {
         name: name.into(),

@@ -236,7 +236,7 @@ fn ordered_paths(
         proj.push(SelectItem::aliased(Expr::col("e", &s_col(i)), &s_col(i)));
     }
     proj.push(SelectItem::aliased(
-        row_number(
+        Expr::row_number(
             vec![Expr::col("e", "subject")],
             order_keys.iter().map(|k| qualify_bare(k, "e")).collect(),
         ),
@@ -257,7 +257,7 @@ fn ordered_paths(
     ];
     inner.extend(bd("e"));
     inner.push(SelectItem::aliased(
-        row_number(vec![Expr::col("e", "subject")], vec![Expr::col("e", "seq")]),
+        Expr::row_number(vec![Expr::col("e", "subject")], vec![Expr::col("e", "seq")]),
         "rn",
     ));
     let mut inner = Select::from(inner, TableRef::named("funnel_seq", Some("e")));
@@ -472,7 +472,7 @@ fn statistics(f: &Funnel, ctes: &mut Vec<Cte>, bd: &dyn Fn(&str) -> Vec<SelectIt
     proj.push(SelectItem::aliased(Expr::col("d", "step"), "step"));
     proj.push(SelectItem::aliased(Expr::col("d", "d"), "d"));
     proj.push(SelectItem::aliased(
-        row_number(part.clone(), vec![Expr::col("d", "d")]),
+        Expr::row_number(part.clone(), vec![Expr::col("d", "d")]),
         "rn",
     ));
     proj.push(SelectItem::aliased(
@@ -620,7 +620,7 @@ fn unordered_paths(
     ];
     inner.extend(bd("e"));
     inner.push(SelectItem::aliased(
-        row_number(
+        Expr::row_number(
             vec![Expr::col("e", "subject")],
             order_keys.iter().map(|k| qualify_bare(k, "e")).collect(),
         ),
@@ -696,7 +696,7 @@ fn unordered_paths(
     proj.extend(bd("d"));
     proj.push(SelectItem::aliased(Expr::col("d", "t"), "t"));
     proj.push(SelectItem::aliased(
-        row_number(
+        Expr::row_number(
             vec![Expr::col("d", "subject")],
             vec![Expr::col("d", "t"), Expr::col("d", "step")],
         ),

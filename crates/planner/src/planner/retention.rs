@@ -141,7 +141,7 @@ fn cohorts(cx: &AnalysisCx, r: &Retention, ctes: &mut Vec<Cte>) {
     ];
     inner.extend(bd("e"));
     inner.push(SelectItem::aliased(
-        row_number(partition, vec![Expr::col("e", "ts"), Expr::col("e", "key")]),
+        Expr::row_number(partition, vec![Expr::col("e", "ts"), Expr::col("e", "key")]),
         "rn",
     ));
     let inner = Select::from(inner, TableRef::named("retention_cohort_events", Some("e")));
