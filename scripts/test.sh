@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/accord-target}"
+# No target directory of its own: cargo's default (./target, or whatever
+# CARGO_TARGET_DIR says), the one `cargo run -- serve` builds into, so
+# README's two commands share one build and DuckDB's C++ compiles once.
 export ACCORD_TEST_POSTGRES_URL="${ACCORD_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 export ACCORD_TEST_MYSQL_URL="${ACCORD_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}"
 
@@ -39,5 +41,5 @@ start_services() {
 
 start_services
 bash scripts/install-test-clients.sh || log "warning: installing the Postgres test clients failed; tests/pg_wire.rs will say which is missing"
-log "running cargo test (target dir $CARGO_TARGET_DIR)"
+log "running cargo test (target dir ${CARGO_TARGET_DIR:-./target})"
 cargo test --no-fail-fast "$@"

@@ -10,7 +10,8 @@
 # Traffic goes to loopback only. Installs wrk (Debian) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/accord-target}"
+# The same target directory as README's commands (cargo's default).
+target="${CARGO_TARGET_DIR:-target}"
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-16}"
 PROFILE="${PROFILE:-dev}"
@@ -19,7 +20,7 @@ if ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
 cargo build -q --profile "$PROFILE"
-bin="$CARGO_TARGET_DIR/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")/accord"
+bin="$target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")/accord"
 
 work="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
