@@ -8,7 +8,7 @@ pub use accord_catalog::{catalog, lifecycle, lineage};
 pub use accord_core::{
     clock, diagnostics, dialect, error, limits, masking, outln, query, sql, version, vocab,
 };
-pub use accord_engine::{demo, encode, execute, warehouse};
+pub use accord_engine::{demo, encode, execute, nulls, warehouse};
 pub use accord_graphql as graphql;
 pub use accord_pgwire as pgwire;
 pub use accord_planner::{CatalogView, access, attribution, definitions, planner, view};

@@ -12,6 +12,7 @@ use thiserror::Error;
 use crate::access::Caller;
 use crate::catalog::Catalog;
 use crate::masking::MaskKey;
+use crate::nulls::NullCount;
 use crate::planner::{self, OutputColumn, Plan, PlanError};
 use crate::query::SemanticQuery;
 use crate::warehouse::result::normalize;
@@ -34,6 +35,9 @@ pub struct Executed {
     /// Short hash of the SQL, for audit logs and cache keys.
     pub sql_hash: String,
     pub warnings: Vec<String>,
+    /// Why metric values are NULL, counted per rule
+    /// ([`crate::nulls`]); the same counts are in `warnings` in words.
+    pub nulls: Vec<NullCount>,
     #[serde(skip)]
     pub warehouse_time: Duration,
 }
@@ -78,13 +82,17 @@ pub async fn execute_compiled(
         .await
         .map_err(|e| scrub(e, mask_key))?;
     let warehouse_time = started.elapsed();
+    let nulls = crate::nulls::count_and_strip(&plan, &mut result);
     normalize(&mut result, &plan.columns);
+    let mut warnings = plan.warnings;
+    warnings.extend(crate::nulls::warnings(&nulls, &plan.policies));
     Ok(Executed {
         result,
         sql_hash: sql_hash(&sql),
         sql,
         columns: plan.columns,
-        warnings: plan.warnings,
+        warnings,
+        nulls,
         warehouse_time,
     })
 }

@@ -13,4 +13,5 @@ pub mod encode;
 pub mod execute;
 pub mod governance;
 pub mod identity;
+pub mod nulls;
 pub mod warehouse;

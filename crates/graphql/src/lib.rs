@@ -27,8 +27,8 @@ pub use accord_http::{
     Answer, CatalogView, QueryService, ServeArgs, ServeConfig, ServiceCode, ServiceError, access,
     answer, auth, build_state, cache, caller, catalog, checks, clock, config, definitions, demo,
     diagnostics, dialect, encode, error, execute, failure, governance, identity, lifecycle, limits,
-    lineage, masking, monitor, outln, pg_config, planner, problem, query, reload, request_id, sql,
-    state, telemetry, version, view, vocab, warehouse,
+    lineage, masking, monitor, nulls, outln, pg_config, planner, problem, query, reload,
+    request_id, sql, state, telemetry, version, view, vocab, warehouse,
 };
 
 mod analysis;
@@ -73,6 +73,8 @@ struct Notes {
     /// Response key of each model field → "hit" / "miss".
     cache: BTreeMap<String, &'static str>,
     truncated: Vec<String>,
+    /// Response key of each model field → why its metric values are NULL.
+    nulls: BTreeMap<String, Vec<crate::nulls::NullCount>>,
     /// Definitions versions that answered, when a reload raced the request.
     versions: Vec<String>,
 }
@@ -85,6 +87,14 @@ impl ReqData {
                 n.warnings.push(w.clone());
             }
         }
+    }
+
+    fn note_nulls(&self, key: &str, nulls: &[crate::nulls::NullCount]) {
+        if nulls.is_empty() {
+            return;
+        }
+        let mut n = self.notes.lock().unwrap_or_else(|p| p.into_inner());
+        n.nulls.insert(key.to_string(), nulls.to_vec());
     }
 
     fn note(&self, key: &str, hit: bool, warnings: &[String], truncated: bool, version: &str) {
@@ -242,6 +252,12 @@ pub async fn execute(
     if !notes.truncated.is_empty() {
         resp.extensions
             .insert("truncated".into(), strings(notes.truncated));
+    }
+    if !notes.nulls.is_empty()
+        && let Ok(nulls) = serde_json::to_value(&notes.nulls)
+        && let Ok(value) = Value::from_json(nulls)
+    {
+        resp.extensions.insert("nulls".into(), value);
     }
     let mut versions = vec![catalog.version.clone()];
     versions.extend(notes.versions);

@@ -642,6 +642,7 @@ async fn run_model_field<'a>(
             executed.result.truncated,
             &used.version,
         );
+        data.note_nulls(&response_key, &executed.nulls);
         // Failing data quality checks this answer depends on (src/checks).
         data.warn(&crate::monitor::warnings_for(
             &data.state,

@@ -31,9 +31,9 @@
 pub use accord_service::{
     Answer, CatalogView, QueryService, ServeArgs, ServeConfig, ServiceCode, ServiceError, access,
     answer, build_state, cache, catalog, checks, clock, definitions, demo, diagnostics, dialect,
-    execute, failure, governance, identity, lifecycle, limits, lineage, masking, monitor, outln,
-    pg_config, planner, query, reload, request_id, sql, state, telemetry, version, view, vocab,
-    warehouse,
+    execute, failure, governance, identity, lifecycle, limits, lineage, masking, monitor, nulls,
+    outln, pg_config, planner, query, reload, request_id, sql, state, telemetry, version, view,
+    vocab, warehouse,
 };
 
 pub mod attribution;

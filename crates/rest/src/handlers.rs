@@ -90,6 +90,8 @@ pub struct QueryMeta {
     /// row limit cut it); page with `limit`/`offset`.
     pub truncated: bool,
     pub warnings: Vec<String>,
+    /// Why metric values are NULL, counted per rule (also in `warnings`).
+    pub nulls: Vec<crate::nulls::NullCount>,
 }
 
 #[derive(Debug, Serialize)]
@@ -188,6 +190,7 @@ pub async fn query(
                 row_count: executed.result.rows.len(),
                 truncated: executed.result.truncated,
                 warnings,
+                nulls: executed.nulls.clone(),
             };
             Json(QueryResponse {
                 columns: &executed.result.columns,

@@ -6,7 +6,7 @@ pub use accord_http::{
     Answer, CatalogView, QueryService, ServeArgs, ServeConfig, ServiceCode, ServiceError, access,
     answer, attribution, auth, build_state, cache, caller, catalog, checks, clock, config,
     definitions, demo, diagnostics, dialect, encode, error, execute, failure, governance, identity,
-    lifecycle, limits, lineage, masking, monitor, outln, pg_config, planner, problem, query,
+    lifecycle, limits, lineage, masking, monitor, nulls, outln, pg_config, planner, problem, query,
     reload, request_id, sql, state, telemetry, version, view, vocab, warehouse,
 };
 

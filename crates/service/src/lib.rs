@@ -6,7 +6,7 @@
 pub use accord_engine::{
     CatalogView, access, attribution, catalog, checks, clock, definitions, demo, diagnostics,
     dialect, encode, error, execute, governance, identity, lifecycle, limits, lineage, masking,
-    outln, planner, query, sql, version, view, vocab, warehouse,
+    nulls, outln, planner, query, sql, version, view, vocab, warehouse,
 };
 
 pub mod answer;

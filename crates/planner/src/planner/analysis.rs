@@ -329,6 +329,7 @@ impl<'c> AnalysisCx<'c> {
             models: std::mem::take(&mut self.models),
             policies: std::mem::take(&mut self.policies),
             valid_until: None,
+            probes: Vec::new(),
         }
     }
 }

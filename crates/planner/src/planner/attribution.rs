@@ -236,6 +236,7 @@ pub fn plan(mut req: Request) -> Result<Plan, PlanError> {
         models: models_used,
         policies,
         valid_until: None,
+        probes: Vec::new(),
     })
 }
 

@@ -24,6 +24,7 @@ use super::filters::{coerce_time_literals, structured};
 use super::kanon::CellRule;
 use super::merge::{Branch, MergeColumn, fresh_name, merge, unaliased};
 use super::metrics::{Expansion, Leaf, MetricTree, leaf_column};
+use super::nulls::{self, NullProbe, NullRule};
 use super::request::Request;
 use super::resolve::target_model;
 use super::scan::BuiltScan;
@@ -96,10 +97,11 @@ pub fn plan(mut req: Request) -> Result<Plan, PlanError> {
         "it is not a metric or dimension of this query",
     )?;
     let consent_ctes = std::mem::take(&mut out.consent_ctes);
+    let mut probes = Vec::new();
     let query = if built.len() == 1 && layout.cell_rule.is_none() {
-        single(&layout, built, order, consent_ctes)?
+        single(&layout, built, order, consent_ctes, &mut probes)?
     } else {
-        let mut query = stitch(&layout, built, order)?;
+        let mut query = stitch(&layout, built, order, &mut probes)?;
         let mut ctes = consent_ctes;
         ctes.append(&mut query.ctes);
         query.ctes = ctes;
@@ -113,6 +115,7 @@ pub fn plan(mut req: Request) -> Result<Plan, PlanError> {
         models: out.models,
         policies: out.policies,
         valid_until: None,
+        probes,
     })
 }
 
@@ -229,6 +232,39 @@ impl<'r, 'q, 'c> Layout<'r, 'q, 'c> {
             policies.push(rule.describe());
         }
         policies
+    }
+
+    /// Why a leaf reads NULL: no (matching) rows of its model in the group.
+    fn leaf_rule(&self, li: usize) -> NullRule {
+        let leaf = &self.leaves[li];
+        let model = self.req.catalog.model(leaf.model);
+        NullRule::NoRows {
+            model: model.name.clone(),
+            measure: model.measures[leaf.measure].name.clone(),
+            filtered: !leaf.filters.is_empty() || leaf.converted.is_some(),
+        }
+    }
+
+    /// The metrics, each with the probe that tells why it is NULL, with
+    /// leaves spelt by `leaf`.
+    fn metric_items(
+        &self,
+        leaf: &dyn Fn(usize) -> Expr,
+        probes: &mut Vec<NullProbe>,
+    ) -> Vec<SelectItem> {
+        let mut items = Vec::new();
+        for m in &self.requested {
+            let value = m.tree.lower(leaf);
+            probes.push(nulls::probe(
+                &m.alias,
+                value.clone(),
+                &m.tree,
+                leaf,
+                &|li| self.leaf_rule(li),
+            ));
+            items.push(SelectItem::aliased(value, &m.alias));
+        }
+        items
     }
 
     /// Whether a leaf counts (its sums are integers).
@@ -444,6 +480,7 @@ fn single(
     built: Vec<BuiltScan>,
     order: Vec<OrderItem>,
     consent_ctes: Vec<Cte>,
+    probes: &mut Vec<NullProbe>,
 ) -> Result<Query, PlanError> {
     let q = layout.req.query;
     let BuiltScan {
@@ -466,11 +503,8 @@ fn single(
         .map(|(pos, li)| (*li, pos))
         .collect();
     let inline = |li: usize| aggregates[leaf_pos[&li]].clone();
-    for m in &layout.requested {
-        select
-            .projection
-            .push(SelectItem::aliased(m.tree.lower(&inline), &m.alias));
-    }
+    let items = layout.metric_items(&inline, probes);
+    select.projection.extend(items);
     let mut having = post_filters(layout, &inline)?;
     if let (Some(k), Some(count)) = (layout.min_group_size, subjects) {
         having.push(Expr::binary(BinOp::GtEq, count, Expr::num(k)));
@@ -505,6 +539,7 @@ fn stitch(
     layout: &Layout,
     built: Vec<BuiltScan>,
     order: Vec<OrderItem>,
+    probes: &mut Vec<NullProbe>,
 ) -> Result<Query, PlanError> {
     let catalog = layout.req.catalog;
     let q = layout.req.query;
@@ -582,9 +617,7 @@ fn stitch(
 
     let column = |li: usize| leaf_column(&layout.leaf_alias[li]);
     let mut projection = unaliased(&layout.dim_aliases);
-    for m in &layout.requested {
-        projection.push(SelectItem::aliased(m.tree.lower(&column), &m.alias));
-    }
+    projection.extend(layout.metric_items(&column, probes));
     let mut conditions = post_filters(layout, &column)?;
     if let Some(k) = layout.min_group_size {
         conditions.extend(super::kanon::stitched_guard(k, &subject_cols, &guard_cols));

@@ -32,6 +32,26 @@ pub enum MetricTree {
 }
 
 impl MetricTree {
+    /// Every leaf the tree reads, in order, once each.
+    pub fn leaves_into(&self, out: &mut Vec<usize>) {
+        match self {
+            MetricTree::Leaf(i) => {
+                if !out.contains(i) {
+                    out.push(*i);
+                }
+            }
+            MetricTree::Ratio(n, d) => {
+                n.leaves_into(out);
+                d.leaves_into(out);
+            }
+            MetricTree::Derived(_, inputs) => {
+                for (_, t) in inputs {
+                    t.leaves_into(out);
+                }
+            }
+        }
+    }
+
     /// The metric's expression, given how to spell each leaf.
     pub fn lower(&self, leaf: &dyn Fn(usize) -> Expr) -> Expr {
         match self {

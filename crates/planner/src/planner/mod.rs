@@ -28,6 +28,7 @@ mod kanon;
 mod like;
 mod merge;
 mod metrics;
+pub mod nulls;
 mod people;
 mod request;
 mod resolve;
@@ -42,6 +43,7 @@ pub use timeintel::natural_grain;
 
 pub use analysis::catalog_entries as analysis_catalog;
 use chrono::NaiveDate;
+pub use nulls::{NullProbe, NullRule};
 pub use people::{PEOPLE_CTE, PeopleScope, people_scope};
 use serde::Serialize;
 
@@ -49,7 +51,7 @@ use crate::access::Caller;
 use crate::catalog::{Catalog, DimensionKind, MetricId};
 use crate::dialect::DialectKind;
 use crate::query::SemanticQuery;
-use crate::sql::ast::Query;
+use crate::sql::ast::{Query, SelectItem, SetExpr};
 use crate::sql::render::Renderer;
 
 pub use crate::error::{ErrorCode, PlanError};
@@ -96,6 +98,9 @@ pub struct Plan {
     /// differently. `None`: no end. A service may cache the plan under a
     /// key without a date and plan again when `today > valid_until`.
     pub valid_until: Option<NaiveDate>,
+    /// Per metric, how to tell why a value is NULL ([`nulls`]): run with
+    /// the statement, never shown in its SQL.
+    pub probes: Vec<NullProbe>,
 }
 
 impl Plan {
@@ -104,14 +109,28 @@ impl Plan {
         Ok(Renderer::new(dialect.dialect()).query(&self.query)?)
     }
 
-    /// The SQL to run: `hash` masks keyed with `key` (refused without one).
+    /// The SQL to run: `hash` masks keyed with `key` (refused without one),
+    /// and the NULL probes as trailing columns named
+    /// [`NullProbe::alias`], which the executor counts and removes.
     /// The text holds the key, so it goes to the warehouse and nowhere else.
     pub fn render_for_execution(
         &self,
         dialect: DialectKind,
         key: Option<&crate::masking::MaskKey>,
     ) -> Result<String, PlanError> {
-        Ok(Renderer::for_execution(dialect.dialect(), key).query(&self.query)?)
+        let renderer = Renderer::for_execution(dialect.dialect(), key);
+        if self.probes.is_empty() {
+            return Ok(renderer.query(&self.query)?);
+        }
+        let mut query = self.query.clone();
+        if let SetExpr::Select(select) = &mut query.body {
+            for (i, p) in self.probes.iter().enumerate() {
+                select
+                    .projection
+                    .push(SelectItem::aliased(p.expr.clone(), &NullProbe::alias(i)));
+            }
+        }
+        Ok(renderer.query(&query)?)
     }
 }
 

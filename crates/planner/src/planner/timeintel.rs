@@ -36,6 +36,7 @@ use crate::sql::ast::*;
 
 use super::filters::structured;
 use super::metrics::MetricTree;
+use super::nulls::{self, NullProbe, NullRule};
 use super::request::{Kind, Request, lookup_metric};
 use super::spine::{self, Bound, WeekStart};
 use super::{ColumnRole, ErrorCode, OutputColumn, Plan, PlanError};
@@ -270,15 +271,17 @@ impl Planner<'_> {
     }
 }
 
-/// Lowers a node to an expression over the calc CTE's columns.
-fn to_tree(node: &Node, columns: &mut Vec<Expr>, planner: &Planner) -> MetricTree {
+/// Lowers a node to an expression over the calc CTE's columns, each
+/// column with the series it reads.
+fn to_tree(node: &Node, columns: &mut Vec<(Expr, usize)>, planner: &Planner) -> MetricTree {
     match node {
         Node::Series(i) => {
-            columns.push(Expr::bare(&planner.series[*i].column));
+            columns.push((Expr::bare(&planner.series[*i].column), *i));
             MetricTree::Leaf(columns.len() - 1)
         }
         Node::Window(i) => {
-            columns.push(Expr::bare(&planner.windows[*i].column));
+            let w = &planner.windows[*i];
+            columns.push((Expr::bare(&w.column), w.series));
             MetricTree::Leaf(columns.len() - 1)
         }
         Node::Ratio(a, b) => MetricTree::Ratio(
@@ -380,7 +383,12 @@ pub fn plan(mut req: Request) -> Result<Plan, PlanError> {
     ti.groups();
     ti.dense();
     ti.windows();
-    let (columns, projection, conditions) = ti.output(&range)?;
+    let Output {
+        columns,
+        projection,
+        conditions,
+        probes,
+    } = ti.output(&range)?;
     let aliases: Vec<String> = req.dimensions.iter().map(DimensionRef::alias).collect();
     let order = super::build::ordering(
         req.query,
@@ -404,6 +412,7 @@ pub fn plan(mut req: Request) -> Result<Plan, PlanError> {
         models,
         policies,
         valid_until: None,
+        probes,
     })
 }
 
@@ -745,11 +754,8 @@ impl Ti<'_, '_, '_> {
 
     /// The requested dimensions in order, then the metrics; and the
     /// conditions on them (output range, filters on metric values).
-    #[allow(clippy::type_complexity)]
-    fn output(
-        &self,
-        range: &Range,
-    ) -> Result<(Vec<OutputColumn>, Vec<SelectItem>, Vec<Expr>), PlanError> {
+    fn output(&self, range: &Range) -> Result<Output, PlanError> {
+        let mut probes = Vec::new();
         let mut projection: Vec<SelectItem> = Vec::new();
         let mut columns: Vec<OutputColumn> = Vec::new();
         for (i, r) in self.req.dimensions.iter().enumerate() {
@@ -775,7 +781,18 @@ impl Ti<'_, '_, '_> {
         for (alias, m, node) in &self.requested {
             let mut cols = Vec::new();
             let tree = to_tree(node, &mut cols, planner);
-            let expr = coalesce(tree.lower(&|i| cols[i].clone()), &m.fill_nulls_with);
+            let leaf = |i: usize| cols[i].0.clone();
+            let expr = coalesce(tree.lower(&leaf), &m.fill_nulls_with);
+            probes.push(nulls::probe(alias, expr.clone(), &tree, &leaf, &|i| {
+                NullRule::EmptyPeriod {
+                    series: self
+                        .req
+                        .catalog
+                        .metric(planner.series[cols[i].1].metric)
+                        .name
+                        .clone(),
+                }
+            }));
             let integer = match node {
                 Node::Series(i) => planner.series[*i].integer,
                 Node::Window(w) => planner.series[planner.windows[*w].series].integer,
@@ -807,8 +824,22 @@ impl Ti<'_, '_, '_> {
                 );
             }
         }
-        Ok((columns, projection, conditions))
+        Ok(Output {
+            columns,
+            projection,
+            conditions,
+            probes,
+        })
     }
+}
+
+/// The outer SELECT of a time-intelligence query.
+struct Output {
+    columns: Vec<OutputColumn>,
+    projection: Vec<SelectItem>,
+    /// The output range and filters on metric values.
+    conditions: Vec<Expr>,
+    probes: Vec<NullProbe>,
 }
 
 /// One window over a dense series' `value`, per group (`key_cols`).
