@@ -7,7 +7,7 @@
 //!
 //! Hand fixture, expectations worked out from the rows below:
 //!
-//! | region | revenue | web_orders | orders | pageviews | orders_per_pageview |
+//! | regions.name | revenue | web_orders | orders | pageviews | orders_per_pageview |
 //! |--------|---------|------------|--------|-----------|---------------------|
 //! | APAC   | 30      | NULL (no web order) | 1 | 0   | NULL (0 pageviews)  |
 //! | EU     | 170     | 2          | 3      | 8         | 0.375               |
@@ -31,6 +31,17 @@ use common::q;
 use serde_json::{Value as Json, json};
 
 const DEFS: &str = "models:
+  - name: regions
+    source:
+      table: regions
+    entities:
+      - name: region
+        type: primary
+        expr: region
+    dimensions:
+      - name: name
+        type: categorical
+        expr: region
   - name: orders
     source:
       table: orders
@@ -38,9 +49,10 @@ const DEFS: &str = "models:
       - name: order
         type: primary
         expr: order_id
-    dimensions:
       - name: region
-        type: categorical
+        type: foreign
+        expr: region
+    dimensions:
       - name: channel
         type: categorical
       - name: ordered_at
@@ -60,9 +72,10 @@ const DEFS: &str = "models:
       - name: session
         type: primary
         expr: session_id
-    dimensions:
       - name: region
-        type: categorical
+        type: foreign
+        expr: region
+    dimensions:
       - name: started_at
         type: time
         granularity: day
@@ -97,10 +110,11 @@ metrics:
         alias: revenue_before
         offset_window: 1 month
 roles:
-  - name: eu_only
+  - name: admin
+  - name: web_only
     row_filters:
       - model: orders
-        filter: \"region = 'EU'\"
+        filter: \"channel = 'web'\"
 ";
 
 fn fixture_sql(ts: &str) -> Vec<String> {
@@ -115,6 +129,8 @@ fn fixture_sql(ts: &str) -> Vec<String> {
          (4, 'APAC', 'app', '2025-01-05 10:00:00', 30), \
          (5, 'EU', 'web', '2025-03-02 10:00:00', 20)"
             .to_string(),
+        "CREATE TABLE regions (region VARCHAR(10))".to_string(),
+        "INSERT INTO regions VALUES ('APAC'), ('EU'), ('LATAM'), ('NA')".to_string(),
         format!(
             "CREATE TABLE sessions (session_id INTEGER, region VARCHAR(10), started_at {ts}, pageviews INTEGER)"
         ),
@@ -165,8 +181,13 @@ fn cases() -> Vec<Case> {
             name: "stitched: zero denominator, missing rows on either side, filtered count",
             caller: Caller::operator(),
             query: json!({"metrics": ["revenue", "web_orders", "orders_per_pageview"],
-                          "dimensions": ["region"]}),
-            columns: vec!["region", "revenue", "web_orders", "orders_per_pageview"],
+                          "dimensions": ["regions.name"]}),
+            columns: vec![
+                "regions__name",
+                "revenue",
+                "web_orders",
+                "orders_per_pageview",
+            ],
             nulls: vec![
                 count("revenue", 1, 4, no_rows("orders", "amount", false)),
                 count("web_orders", 3, 4, no_rows("orders", "order_count", true)),
@@ -199,8 +220,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "one scan: a filtered count over no matching rows",
             caller: Caller::operator(),
-            query: json!({"metrics": ["orders", "web_orders"], "dimensions": ["region"]}),
-            columns: vec!["region", "orders", "web_orders"],
+            query: json!({"metrics": ["orders", "web_orders"], "dimensions": ["regions.name"]}),
+            columns: vec!["regions__name", "orders", "web_orders"],
             nulls: vec![count(
                 "web_orders",
                 2,
@@ -212,8 +233,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "nothing NULL, nothing said",
             caller: Caller::operator(),
-            query: json!({"metrics": ["revenue"], "dimensions": ["region"]}),
-            columns: vec!["region", "revenue"],
+            query: json!({"metrics": ["revenue"], "dimensions": ["regions.name"]}),
+            columns: vec!["regions__name", "revenue"],
             nulls: vec![],
             warnings: vec![],
         },
@@ -249,13 +270,14 @@ fn cases() -> Vec<Case> {
             ],
         },
         Case {
-            // The row filter leaves only EU orders: the other regions'
-            // sessions groups have no orders the caller may use, and the
-            // warning names the rule without saying whether rows existed.
+            // The row filter leaves only web orders (both EU): the other
+            // regions' sessions groups have no orders the caller may use,
+            // and the warning names the rule without saying whether rows
+            // existed.
             name: "a row filter is named, never told apart from absent rows",
-            caller: Caller::with_roles(&["eu_only"]),
-            query: json!({"metrics": ["orders", "pageviews"], "dimensions": ["region"]}),
-            columns: vec!["region", "orders", "pageviews"],
+            caller: Caller::with_roles(&["web_only"]),
+            query: json!({"metrics": ["orders", "pageviews"], "dimensions": ["regions.name"]}),
+            columns: vec!["regions__name", "orders", "pageviews"],
             nulls: vec![count(
                 "orders",
                 2,
@@ -333,7 +355,7 @@ async fn null_values_are_counted_per_rule_on_every_engine() {
 #[test]
 fn probes_are_not_in_the_shown_sql() {
     let catalog = catalog();
-    let query = q(json!({"metrics": ["orders_per_pageview"], "dimensions": ["region"]}));
+    let query = q(json!({"metrics": ["orders_per_pageview"], "dimensions": ["regions.name"]}));
     let (plan, shown) = accord::planner::compile(
         &catalog,
         &query,
@@ -367,7 +389,7 @@ async fn rest_and_graphql_say_why_a_metric_is_null() {
 
     let rest = server
         .client
-        .query(&json!({"metrics": ["orders_per_pageview"], "dimensions": ["region"]}))
+        .query(&json!({"metrics": ["orders_per_pageview"], "dimensions": ["regions.name"]}))
         .await
         .ok_json();
     assert_eq!(
@@ -400,7 +422,7 @@ async fn rest_and_graphql_say_why_a_metric_is_null() {
         .client
         .post_json(
             "/graphql",
-            &json!({"query": "{ orders { region web_orders } }"}),
+            &json!({"query": "{ orders { regions__name orders web_orders } }"}),
         )
         .await
         .ok_json();
