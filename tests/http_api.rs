@@ -112,12 +112,12 @@ async fn drop_pg_db(name: &str) {
     let mut conn = sqlx::PgConnection::connect(&common::warehouses::postgres_url())
         .await
         .expect("PostgreSQL is reachable");
-    sqlx::raw_sql(&format!(
-        "DROP DATABASE IF EXISTS accord_t_{name} WITH (FORCE)"
-    ))
-    .execute(&mut conn)
-    .await
-    .expect("drop the test database");
+    let url = common::warehouses::postgres_url();
+    let db = common::warehouses::test_db_name(&url, name);
+    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .expect("drop the test database");
 }
 
 /// A server on a fresh PostgreSQL database `accord_t_{name}` over
@@ -1563,7 +1563,7 @@ async fn hot_reload_under_load() {
 #[tokio::test]
 async fn graceful_shutdown_finishes_in_flight_query() {
     let db_name = pg_name("http_shutdown");
-    let datname = format!("accord_t_{db_name}");
+    let datname = common::warehouses::test_db_name(&common::warehouses::postgres_url(), &db_name);
     let mut server =
         slow_pg_server(&db_name, 1.0, |c| c.query_timeout = Duration::from_secs(30)).await;
     let c = server.client.clone();

@@ -20,7 +20,9 @@ pub fn demo(scale: u32) -> DemoData {
     generate(&DemoConfig { scale, seed: 42 })
 }
 
-/// Drops and recreates database `accord_t_{name}` on the server at `base`;
+/// Drops and recreates database `accord_t_{name}` on the server at `base`
+/// (`accord_{db}_{name}` when the URL names a database `db` other than
+/// `test`, so checkouts pointed at different databases never share one);
 /// returns its URL. A private database per test lets tests run in parallel.
 async fn recreate<C>(base: &str, engine: &str, env: &str, drop_options: &str, name: &str) -> String
 where
@@ -30,7 +32,8 @@ where
     let mut conn = C::connect(base).await.unwrap_or_else(|e| {
         panic!("{engine} at {base} is unreachable ({e}); start it or set {env}")
     });
-    let db = format!("accord_t_{name}");
+    let (prefix, _) = base.rsplit_once('/').expect("the URL has a database path");
+    let db = test_db_name(base, name);
     for sql in [
         format!("DROP DATABASE IF EXISTS {db}{drop_options}"),
         format!("CREATE DATABASE {db}"),
@@ -40,8 +43,16 @@ where
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
-    let (prefix, _) = base.rsplit_once('/').expect("the URL has a database path");
     format!("{prefix}/{db}")
+}
+
+/// The database a test named `name` gets on the server at `base`.
+pub fn test_db_name(base: &str, name: &str) -> String {
+    let base_db = base.rsplit_once('/').map(|(_, d)| d).unwrap_or_default();
+    match base_db.split('?').next().unwrap_or_default() {
+        "test" | "" => format!("accord_t_{name}"),
+        other => format!("accord_{other}_{name}"),
+    }
 }
 
 pub async fn postgres_db(name: &str) -> String {
