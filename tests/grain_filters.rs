@@ -310,6 +310,24 @@ async fn pg_rows(client: &tokio_postgres::Client, sql: &str) -> Result<ByCountry
         .collect())
 }
 
+/// A REST refusal as a terminal shows one: the problem's detail, then its
+/// suggestions (`; did you mean `day`?`).
+fn rest_refusal(r: &http::Resp) -> Result<(), String> {
+    if r.status == 200 {
+        return Ok(());
+    }
+    let p = r.json();
+    let mut text = p["detail"].as_str().unwrap_or_default().to_string();
+    let close: Vec<&str> = p["suggestions"]
+        .as_array()
+        .map(|s| s.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !close.is_empty() {
+        text.push_str(&format!("; did you mean `{}`?", close.join("`, `")));
+    }
+    Err(format!("{} {text}", r.status))
+}
+
 // ---------------------------------------------------------------------------
 // The tests
 
@@ -423,11 +441,7 @@ async fn a_grain_written_wrong_is_refused_saying_how_to_write_it() {
             let r = c
                 .query(&rest_body(None, json!({"filters": [rest_filter(f)]})))
                 .await;
-            let got = if r.status == 200 {
-                Ok(())
-            } else {
-                Err(r.text())
-            };
+            let got = rest_refusal(&r);
             refusals.push((format!("REST filters {f}"), got, &case.message));
         }
         for w in &case.where_ {
@@ -437,11 +451,7 @@ async fn a_grain_written_wrong_is_refused_saying_how_to_write_it() {
                 &case.message,
             ));
             let r = c.query(&rest_body(None, json!({"where": w}))).await;
-            let got = if r.status == 200 {
-                Ok(())
-            } else {
-                Err(r.text())
-            };
+            let got = rest_refusal(&r);
             refusals.push((format!("REST where {w}"), got, &case.message));
         }
         let pg_message = case.pg_message.as_ref().unwrap_or(&case.message);
