@@ -251,8 +251,9 @@ pub fn join_balanced(op: BinOp, mut items: Vec<Expr>) -> Expr {
 
 /// The dimension references a tree's conditions name, checked: each
 /// parses (a grain, `metric_time:day`, compares the truncated time as in
-/// `filters`), and is not a requested metric (a metric's value is filtered in `filters`). The tree's
-/// limits are checked here too, for trees built in code.
+/// `filters`), and is not a requested metric (a metric's value is filtered
+/// in `filters`). The tree's limits are checked here too, for trees built
+/// in code.
 pub fn tree_refs(
     q: &SemanticQuery,
     metric_aliases: &[&str],
@@ -277,8 +278,9 @@ pub fn tree_refs(
 }
 
 /// The tree as one condition: each leaf's dimension resolved by `resolve`
-/// (masked, as the caller sees it; truncated only where a grain is written) and built by [`condition`]
-/// with the dimension's kind; groups become AND / OR / NOT in the AST.
+/// (masked, as the caller sees it; truncated only where a grain is
+/// written) and built by [`condition`] with the dimension's kind; groups
+/// become AND / OR / NOT in the AST.
 pub fn tree(
     t: &FilterTree,
     resolve: &mut dyn FnMut(&DimensionRef) -> Result<ResolvedDim, PlanError>,
