@@ -9,77 +9,23 @@
 
 #[path = "common/auth.rs"]
 mod auth;
+#[path = "common/demo_rows.rs"]
+mod demo_rows;
 #[path = "common/http.rs"]
 mod http;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
-use accord::demo::{Customer, DemoConfig, DemoData, Order};
+use demo_rows::revenue_where;
 use http::{Client, Server};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tokio_postgres::{NoTls, SimpleQueryMessage};
 
 // ---------------------------------------------------------------------------
-// Expectations from the generator
-
-fn demo() -> &'static DemoData {
-    static D: OnceLock<DemoData> = OnceLock::new();
-    D.get_or_init(|| accord::demo::generate(&DemoConfig { scale: 1, seed: 42 }))
-}
-
-fn customer(id: i64) -> &'static Customer {
-    static IDX: OnceLock<HashMap<i64, usize>> = OnceLock::new();
-    let idx = IDX.get_or_init(|| {
-        demo()
-            .customers
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.customer_id, i))
-            .collect()
-    });
-    &demo().customers[idx[&id]]
-}
-
-/// Customers the demo's suppression list leaves out of every number.
-fn suppressed(customer_id: i64) -> bool {
-    static S: OnceLock<BTreeSet<i64>> = OnceLock::new();
-    S.get_or_init(|| {
-        let catalog = accord::definitions::load_dir(&http::demo_defs()).expect("demo definitions");
-        let on = catalog
-            .consent
-            .as_ref()
-            .is_some_and(|c| c.suppression.is_some());
-        if on {
-            demo()
-                .erasure_requests
-                .iter()
-                .map(|e| e.customer_id)
-                .collect()
-        } else {
-            BTreeSet::new()
-        }
-    })
-    .contains(&customer_id)
-}
-
-/// `revenue`: amounts of orders that are not cancelled, per country, for
-/// the countries `keep` accepts.
-fn revenue_where(keep: impl Fn(&Order, &Customer) -> bool) -> BTreeMap<String, Decimal> {
-    let mut sums: BTreeMap<String, Decimal> = BTreeMap::new();
-    for o in &demo().orders {
-        if o.status == "cancelled" || suppressed(o.customer_id) {
-            continue;
-        }
-        let c = customer(o.customer_id);
-        if keep(o, c) {
-            *sums.entry(c.country.to_string()).or_default() += o.amount;
-        }
-    }
-    sums
-}
+// Expectations from the generator (tests/common/demo_rows.rs)
 
 fn de_only() -> BTreeMap<String, Decimal> {
     let m = revenue_where(|_, c| c.country == "DE");

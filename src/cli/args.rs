@@ -212,7 +212,8 @@ pub struct QueryArgs {
     /// Group-by dimensions, comma-separated (`customers.region,metric_time:month`).
     #[arg(long = "by", value_delimiter = ',')]
     pub by: Vec<String>,
-    /// A SQL boolean expression over dimensions.
+    /// A SQL boolean expression over dimensions; a time grain is written as
+    /// in --by: `metric_time:day >= '2025-03-10'`.
     #[arg(long = "where")]
     pub where_sql: Option<String>,
     /// A structured filter `DIMENSION OP [VALUE[,VALUE...]]`, e.g.

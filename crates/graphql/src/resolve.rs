@@ -270,15 +270,44 @@ fn conjunction(
                     }
                     other => reference(other).unwrap_or_default().to_string(),
                 };
-                for (op, value) in as_object(v, &format!("the condition on `{field}`"))? {
-                    if let Some(f) = structured(&target, op, value)? {
-                        out.filters.push(f);
-                    }
-                }
+                let cond = as_object(v, &format!("the condition on `{field}`"))?;
+                out.filters.extend(field_filters(&target, cond)?);
             }
         }
     }
     Ok(())
+}
+
+/// The filters of one field's condition object. On a time field,
+/// `granularity` names the grain the operators compare, as the field's
+/// `granularity` argument groups it: `metricTime: {granularity: DAY, gte:
+/// "2025-01-01"}` is the REST filter `metric_time:day gte 2025-01-01`.
+fn field_filters(target: &str, cond: &Map<String, Json>) -> Result<Vec<Filter>, Error> {
+    let target = match cond.get("granularity").filter(|g| !g.is_null()) {
+        None => target.to_string(),
+        Some(Json::String(g)) => match Grain::parse(g) {
+            Some(grain) => format!("{target}:{grain}"),
+            None => {
+                return Err(invalid(
+                    "invalid_filter",
+                    format!("unknown granularity `{g}`"),
+                ));
+            }
+        },
+        Some(other) => {
+            return Err(invalid(
+                "invalid_filter",
+                format!("granularity must be one of HOUR..YEAR, not {other}"),
+            ));
+        }
+    };
+    let mut out = Vec::new();
+    for (op, value) in cond.iter().filter(|(op, _)| *op != "granularity") {
+        if let Some(f) = structured(&target, op, value)? {
+            out.push(f);
+        }
+    }
+    Ok(out)
 }
 
 fn structured(target: &str, op: &str, value: &Json) -> Result<Option<Filter>, Error> {
@@ -383,10 +412,9 @@ fn branch_tree(
                         ),
                     ));
                 };
-                for (op, value) in as_object(v, &format!("the condition on `{field}`"))? {
-                    if let Some(f) = structured(r, op, value)? {
-                        parts.push(FilterTree::Condition(typed(f)?));
-                    }
+                let cond = as_object(v, &format!("the condition on `{field}`"))?;
+                for f in field_filters(r, cond)? {
+                    parts.push(FilterTree::Condition(typed(f)?));
                 }
             }
         }
@@ -704,5 +732,34 @@ mod tests {
         let c = typed(f).unwrap();
         assert_eq!(c.values, vec![FilterValue::String("50%_'\\--/*".into())]);
         assert_eq!(c.op, FilterOp::Contains);
+    }
+
+    #[test]
+    fn a_granularity_names_the_grain_its_operators_compare() {
+        let cond = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let fs = field_filters(
+            "metric_time",
+            &cond(
+                serde_json::json!({"granularity": "DAY", "gte": "2025-01-01", "lt": "2025-02-01"}),
+            ),
+        )
+        .unwrap();
+        assert_eq!(fs.len(), 2);
+        assert!(
+            fs.iter().all(|f| f.dimension == "metric_time:day"),
+            "{fs:?}"
+        );
+        let plain = field_filters(
+            "metric_time",
+            &cond(serde_json::json!({"gte": "2025-01-01"})),
+        );
+        assert_eq!(plain.unwrap()[0].dimension, "metric_time");
+        assert!(
+            field_filters(
+                "metric_time",
+                &cond(serde_json::json!({"granularity": "FORTNIGHT"}))
+            )
+            .is_err()
+        );
     }
 }

@@ -477,7 +477,13 @@ fn input_types() -> Vec<InputObject> {
                 TypeRef::named_nn_list(TypeRef::STRING),
             )),
         scalar_filter("StringFilter", TypeRef::STRING, true, true),
-        scalar_filter("TimeFilter", TypeRef::STRING, false, true),
+        scalar_filter("TimeFilter", TypeRef::STRING, false, true).field(
+            InputValue::new("granularity", TypeRef::named("Granularity")).description(
+                "Compare the time truncated to this grain (in the query's `timeZone`, weeks from \
+                 its `weekStart`), as the field's `granularity` argument groups it: \
+                 `metricTime: {granularity: DAY, gte: \"2025-01-01\"}`.",
+            ),
+        ),
         scalar_filter("IntFilter", TypeRef::INT, false, true),
         scalar_filter("FloatFilter", TypeRef::FLOAT, false, true),
         scalar_filter("BooleanFilter", TypeRef::BOOLEAN, false, false),

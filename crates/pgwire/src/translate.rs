@@ -211,7 +211,17 @@ fn column_not_found(ctx: &Ctx, name: &str) -> SqlError {
         UNDEFINED_COLUMN,
         format!("column \"{name}\" does not exist in {}", ctx.table.name),
     );
-    e = if close.is_empty() {
+    let grain = name
+        .rsplit_once("__")
+        .filter(|(_, g)| Grain::parse(g).is_some());
+    e = if let Some((time, g)) = grain {
+        // Result columns are named `metric_time__day`; a statement picks
+        // the grain with DATE_TRUNC.
+        e.hint(format!(
+            "write the grain as DATE_TRUNC('{}', {time})",
+            g.to_ascii_lowercase()
+        ))
+    } else if close.is_empty() {
         e.hint(format!(
             "the columns of {} are its dimensions and metrics; list them with \\d {}",
             ctx.table.name, ctx.table.name
@@ -334,8 +344,13 @@ fn typed_member(ctx: &Ctx, e: &sp::Expr) -> SqlResult<(Member, ColumnType)> {
                         unsupported("DATE_TRUNC's grain must be a literal such as 'month'")
                     })?;
                     let g = Grain::parse(&grain_text).ok_or_else(|| {
+                        let close = crate::diagnostics::closest(&grain_text, Grain::names());
+                        let guess = close
+                            .first()
+                            .map(|c| format!("; did you mean '{c}'?"))
+                            .unwrap_or_default();
                         unsupported(format!("DATE_TRUNC('{grain_text}', …) is not a grain accord has"))
-                            .hint(format!("use one of {}", Grain::names().join(", ")))
+                            .hint(format!("the grains are {}{guess}", Grain::names().join(", ")))
                     })?;
                     match member(ctx, col)? {
                         Member::Dim(r) if !r.contains(':') && is_time(ctx, &r) => {
@@ -774,7 +789,16 @@ fn literal_json(e: &sp::Expr) -> Option<serde_json::Value> {
     }
 }
 
-/// The dimension reference a filter operand names (no grains in filters).
+fn is_date_trunc(f: &sp::Function) -> bool {
+    f.name
+        .0
+        .last()
+        .and_then(|p| p.as_ident())
+        .is_some_and(|i| i.value.eq_ignore_ascii_case("date_trunc"))
+}
+
+/// The dimension reference a filter operand names: a dimension column, or
+/// `DATE_TRUNC('<grain>', time_dimension)` as `reference:grain`.
 fn filter_dim(ctx: &Ctx, e: &sp::Expr) -> SqlResult<Option<String>> {
     match column_ref(ctx, e) {
         Some(c) => match &c?.kind {
@@ -786,10 +810,17 @@ fn filter_dim(ctx: &Ctx, e: &sp::Expr) -> SqlResult<Option<String>> {
             .hint(format!("filter aggregated values in HAVING: HAVING {name} > …"))),
         },
         None => match e {
+            // A grain, as the select list writes it: the condition compares
+            // the truncated time, like a `filters` entry on `metric_time:day`.
+            sp::Expr::Function(f) if is_date_trunc(f) => match member(ctx, e)? {
+                Member::Dim(d) => Ok(Some(d)),
+                Member::Metric(m) => Err(unsupported(format!("DATE_TRUNC of the metric `{m}`"))),
+            },
+            sp::Expr::Nested(inner) => filter_dim(ctx, inner),
             sp::Expr::Function(_) => Err(unsupported(format!(
                 "`{e}` in WHERE is not supported"
             ))
-            .hint("filter dimensions with literals: =, <>, <, >, IN, LIKE, ILIKE, BETWEEN, IS NULL")),
+            .hint("filter dimensions with literals: =, <>, <, >, IN, LIKE, ILIKE, BETWEEN, IS NULL; DATE_TRUNC('<grain>', time_dimension) compares a time's period")),
             _ => Ok(None),
         },
     }

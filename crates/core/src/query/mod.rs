@@ -248,7 +248,10 @@ impl DimensionRef {
                 let grain = Grain::parse(g.trim()).ok_or_else(|| {
                     PlanError::new(
                         ErrorCode::InvalidQuery,
-                        format!("unknown time grain `{g}` in `{raw}`"),
+                        format!(
+                            "unknown time grain `{g}` in `{raw}`; the grains are {}",
+                            Grain::names().join(", ")
+                        ),
                     )
                     .with_suggestions(crate::diagnostics::closest(g, Grain::names()))
                 })?;

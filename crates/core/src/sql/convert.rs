@@ -5,6 +5,7 @@
 use super::ast::{BinOp, Expr, Ident, Literal, SqlType, UnOp, is_aggregate_function};
 use super::guard;
 use crate::error::{ErrorCode, PlanError};
+use crate::vocab::Grain;
 use chrono::{NaiveDate, NaiveDateTime};
 use sqlparser::ast as sp;
 use sqlparser::dialect::GenericDialect;
@@ -303,6 +304,9 @@ pub fn convert(e: &sp::Expr, origin: Origin) -> Result<Expr, String> {
             },
         },
         sp::Expr::Function(f) => function(f, origin)?,
+        sp::Expr::JsonAccess { value, path } if origin == Origin::Request => {
+            grain_suffix(e, value, path)?
+        }
         sp::Expr::Subquery(_) | sp::Expr::Exists { .. } => {
             return Err("subqueries are not supported in expressions".into());
         }
@@ -316,6 +320,9 @@ fn function(f: &sp::Function, origin: Origin) -> Result<Expr, String> {
         _ => return Err(format!("function `{}` must be a plain name", f.name)),
     };
     let lower = name.to_ascii_lowercase();
+    if origin == Origin::Request && lower == "date_trunc" {
+        return date_trunc(f, origin);
+    }
     if origin == Origin::Request && !REQUEST_FUNCTIONS.contains(&lower.as_str()) {
         return Err(format!(
             "function `{name}` is not allowed in a request filter; allowed: {}",
@@ -378,6 +385,113 @@ fn function(f: &sp::Function, origin: Origin) -> Result<Expr, String> {
     })
 }
 
+// ---------------------------------------------------------------------------
+// Time grains in a request's `where`. A request names a grain the way its
+// `dimensions` and `filters` do, `metric_time:day`, and a filter on it
+// compares the truncated time (the query's zone and week start applied), as
+// a `filters` entry on `metric_time:day` does. The grain stays in the
+// reference's text, `Ref([.., "metric_time:day"])`, which
+// `DimensionRef::parse` reads like any other reference text; nothing of it
+// becomes SQL text.
+
+/// `metric_time:day` (sqlparser reads `a:b` as semi-structured access).
+fn grain_suffix(e: &sp::Expr, value: &sp::Expr, path: &sp::JsonPath) -> Result<Expr, String> {
+    let written = || e.to_string();
+    let grain = match path.path.as_slice() {
+        [sp::JsonPathElem::Dot { key, quoted: false }] => key.as_str(),
+        _ => {
+            return Err(format!(
+                "`{}`: after `:` write a time grain ({})",
+                written(),
+                Grain::names().join(", ")
+            ));
+        }
+    };
+    let parts = reference_parts(value).ok_or_else(|| {
+        format!(
+            "`{}`: a time grain (`:{grain}`) follows a dimension reference, e.g. `metric_time:{grain}`",
+            written()
+        )
+    })?;
+    grained(parts, grain, &written())
+}
+
+/// `date_trunc('day', metric_time)` is `metric_time:day`, and nothing else:
+/// the grain is a literal and the time a dimension reference.
+fn date_trunc(f: &sp::Function, origin: Origin) -> Result<Expr, String> {
+    let usage = "date_trunc takes a grain and a time dimension: `date_trunc('day', metric_time)`, the same as `metric_time:day`";
+    let sp::FunctionArguments::List(list) = &f.args else {
+        return Err(usage.into());
+    };
+    let args: Vec<&sp::Expr> = list
+        .args
+        .iter()
+        .filter_map(|a| match a {
+            sp::FunctionArg::Unnamed(sp::FunctionArgExpr::Expr(x)) => Some(x),
+            _ => None,
+        })
+        .collect();
+    let plain = list.duplicate_treatment.is_none()
+        && list.clauses.is_empty()
+        && args.len() == list.args.len()
+        && f.over.is_none()
+        && f.filter.is_none();
+    let (grain, time) = match args.as_slice() {
+        [g, t] if plain => (g, t),
+        _ => return Err(usage.into()),
+    };
+    let grain = match convert(grain, origin)? {
+        Expr::Lit(Literal::String(g)) => g,
+        _ => return Err(format!("{usage}; the grain is a quoted literal")),
+    };
+    let parts = reference_parts(time)
+        .ok_or_else(|| format!("{usage}; `{time}` is not a dimension reference"))?;
+    if Grain::parse(grain.trim()).is_none() {
+        let mut m = format!(
+            "unknown time grain `{grain}` in `{f}`; the grains are {}",
+            Grain::names().join(", ")
+        );
+        if let Some(close) = crate::diagnostics::closest(&grain, Grain::names()).first() {
+            m.push_str(&format!("; did you mean `{close}`?"));
+        }
+        return Err(m);
+    }
+    grained(parts, &grain, &f.to_string())
+}
+
+/// The parts of a plain (possibly qualified) reference.
+fn reference_parts(e: &sp::Expr) -> Option<Vec<Ident>> {
+    match e {
+        sp::Expr::Identifier(i) => Some(vec![ident(i)]),
+        sp::Expr::CompoundIdentifier(parts) => Some(parts.iter().map(ident).collect()),
+        sp::Expr::Nested(inner) => reference_parts(inner),
+        _ => None,
+    }
+}
+
+/// The reference with its grain written after a `:`, as a request's
+/// `dimensions` and `filters` write it. Which grains exist is checked where
+/// every reference text is read, `DimensionRef::parse`, so a misspelt grain
+/// reads the same (with the grains and the closest one) in every field;
+/// here only a word may follow the `:`.
+fn grained(mut parts: Vec<Ident>, grain: &str, written: &str) -> Result<Expr, String> {
+    let grain = grain.trim();
+    if grain.is_empty() || !grain.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "`{written}`: `{grain}` is not a time grain; the grains are {}",
+            Grain::names().join(", ")
+        ));
+    }
+    let last = parts.last_mut().expect("a reference has a part");
+    if last.value.contains(':') {
+        return Err(format!("`{written}` names two grains"));
+    }
+    // A known grain in its one spelling, so `DAY` and `day` are one query.
+    let grain = Grain::parse(grain).map_or(grain, |g| g.name());
+    last.value = format!("{}:{grain}", last.value);
+    Ok(Expr::Ref(parts))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,6 +502,66 @@ mod tests {
         assert!(parse_expr("read_csv('/etc/passwd') = 1", Origin::Request).is_err());
         assert!(parse_expr("lower(region) = 'eu'", Origin::Request).is_ok());
         assert!(parse_expr("x IN (SELECT 1)", Origin::Definition).is_err());
+    }
+
+    fn ref_text(e: &Expr) -> Vec<String> {
+        let mut out = Vec::new();
+        e.walk(&mut |x| {
+            if let Expr::Ref(parts) = x {
+                let p: Vec<&str> = parts.iter().map(|i| i.value.as_str()).collect();
+                out.push(p.join("."));
+            }
+        });
+        out
+    }
+
+    #[test]
+    fn a_request_names_a_grain_as_its_dimensions_do() {
+        for (text, wanted) in [
+            ("metric_time:day >= '2025-01-01'", "metric_time:day"),
+            (
+                "date_trunc('DAY', metric_time) >= '2025-01-01'",
+                "metric_time:day",
+            ),
+            (
+                "orders.ordered_at:week = '2025-03-03'",
+                "orders.ordered_at:week",
+            ),
+            (
+                "DATE_TRUNC('week', orders.ordered_at) = '2025-03-03'",
+                "orders.ordered_at:week",
+            ),
+        ] {
+            let e = parse_request_filter(text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+            assert_eq!(ref_text(&e), vec![wanted.to_string()], "{text}");
+        }
+        // The same text means `metric_time:day` in both spellings.
+        assert_eq!(
+            parse_request_filter("metric_time:day >= '2025-01-01'").unwrap(),
+            parse_request_filter("date_trunc('day', metric_time) >= '2025-01-01'").unwrap()
+        );
+    }
+
+    #[test]
+    fn misplaced_or_unknown_grains_say_how_to_write_one() {
+        let err = |t: &str| parse_request_filter(t).unwrap_err().message;
+        assert!(err("lower(x):day = 'a'").contains("follows a dimension reference"));
+        assert!(err("metric_time:day.x = 1").contains("after `:` write a time grain"));
+        let m = err("date_trunc('dya', metric_time) = '2025-01-01'");
+        assert!(
+            m.contains("hour, day, week") && m.contains("did you mean `day`"),
+            "{m}"
+        );
+        assert!(err("date_trunc('day; drop', metric_time) = 1").contains("unknown time grain"));
+        assert!(err("date_trunc(lower(x), metric_time) = 1").contains("quoted literal"));
+        assert!(err("date_trunc('day', lower(x)) = 1").contains("not a dimension reference"));
+        assert!(err("date_trunc('day', metric_time:month) = 1").contains("not a dimension"));
+        // Definitions do not take request grains; their functions are theirs.
+        assert!(parse_expr("metric_time:day = 1", Origin::Definition).is_err());
+        assert!(matches!(
+            parse_expr("date_trunc('day', ordered_at)", Origin::Definition),
+            Ok(Expr::Func { .. })
+        ));
     }
 
     /// Height of accord's tree (every node counts).

@@ -14,8 +14,8 @@ use super::fact_policy::{ScanPolicyInput, describe_row_policies, scan_policy_con
 use super::filters::{self, coerce_time_literals, structured};
 use super::request::{Request, resolve_funnel, resolve_retention};
 use super::resolve::{
-    JoinTree, ResolvedDim, masked, qualify, resolve_dimension, resolve_row_expr, target_model,
-    untruncated,
+    JoinTree, ResolvedDim, filtered, masked, qualify, resolve_dimension, resolve_row_expr,
+    target_model, untruncated,
 };
 use super::{ColumnRole, ErrorCode, OutputColumn, Plan, PlanError};
 
@@ -298,7 +298,7 @@ impl<'c> AnalysisCx<'c> {
         for (i, f, r) in &self.row_filters {
             let d = resolve_user(r, &mut *joins)
                 .map_err(|e| e.at(format!("filters[{i}].dimension")))?;
-            let d = if r.grain.is_none() { untruncated(d) } else { d };
+            let d = filtered(r, d);
             conditions.push(
                 structured(d.expr, Some(d.kind), f).map_err(|e| e.at(format!("filters[{i}]")))?,
             );
@@ -306,14 +306,18 @@ impl<'c> AnalysisCx<'c> {
         if let Some(w) = &self.where_expr {
             let w = coerce_time_literals(w.clone(), is_time).map_err(|e| e.at("where"))?;
             conditions.push(
-                resolve_row_expr(w, &mut |r| resolve_user(r, &mut *joins).map(untruncated))
-                    .map_err(|e| e.at("where"))?,
+                resolve_row_expr(w, &mut |r| {
+                    resolve_user(r, &mut *joins).map(|d| filtered(r, d))
+                })
+                .map_err(|e| e.at("where"))?,
             );
         }
         if let Some(t) = &self.tree {
             conditions.push(
-                filters::tree(t, &mut |r| resolve_user(r, &mut *joins).map(untruncated))
-                    .map_err(|e| e.at("filter"))?,
+                filters::tree(t, &mut |r| {
+                    resolve_user(r, &mut *joins).map(|d| filtered(r, d))
+                })
+                .map_err(|e| e.at("filter"))?,
             );
         }
         Ok(conditions)

@@ -250,9 +250,10 @@ pub fn join_balanced(op: BinOp, mut items: Vec<Expr>) -> Expr {
 }
 
 /// The dimension references a tree's conditions name, checked: each
-/// parses, has no grain (a filter compares raw values), and is not a
-/// requested metric (a metric's value is filtered in `filters`). The tree's
-/// limits are checked here too, for trees built in code.
+/// parses (a grain, `metric_time:day`, compares the truncated time as in
+/// `filters`), and is not a requested metric (a metric's value is filtered
+/// in `filters`). The tree's limits are checked here too, for trees built
+/// in code.
 pub fn tree_refs(
     q: &SemanticQuery,
     metric_aliases: &[&str],
@@ -271,22 +272,15 @@ pub fn tree_refs(
             ))
             .at("filter"));
         }
-        let r = DimensionRef::parse(&c.dimension).map_err(|e| e.at("filter"))?;
-        if r.grain.is_some() {
-            return Err(invalid(format!(
-                "`{}`: conditions in `filter` compare the raw time; drop the `:grain` and compare with a range",
-                c.dimension
-            ))
-            .at("filter"));
-        }
-        out.push(r);
+        out.push(DimensionRef::parse(&c.dimension).map_err(|e| e.at("filter"))?);
     }
     Ok(out)
 }
 
 /// The tree as one condition: each leaf's dimension resolved by `resolve`
-/// (masked, untruncated, as the caller sees it) and built by [`condition`]
-/// with the dimension's kind; groups become AND / OR / NOT in the AST.
+/// (masked, as the caller sees it; truncated only where a grain is
+/// written) and built by [`condition`] with the dimension's kind; groups
+/// become AND / OR / NOT in the AST.
 pub fn tree(
     t: &FilterTree,
     resolve: &mut dyn FnMut(&DimensionRef) -> Result<ResolvedDim, PlanError>,

@@ -2,7 +2,7 @@
 //! the dimension, the join path to it (many-to-one edges only, so the scan
 //! keeps its grain), and the qualified expression.
 
-use crate::catalog::{Catalog, DimensionKind, JoinPath, ModelId};
+use crate::catalog::{Catalog, DimensionKind, Grain, JoinPath, ModelId};
 use crate::diagnostics::closest;
 use crate::query::DimensionRef;
 use crate::sql::ast::{BinOp, Expr, Ident, Join, JoinKind, Select, SelectItem, TableRef};
@@ -266,11 +266,38 @@ pub fn unknown_dimension(
         Some(m) => format!("{m}.{}", r.name),
         None => r.name.clone(),
     };
-    PlanError::new(
-        ErrorCode::UnknownDimension,
-        format!("unknown dimension `{}`", r.raw),
-    )
-    .with_suggestions(closest(&wanted, names.iter().map(String::as_str)))
+    let mut message = format!("unknown dimension `{}`", r.raw);
+    if let Some(reference) = column_spelling(&r.raw) {
+        message.push_str(&format!(
+            " (a result column's name; as a reference it is written `{reference}`)"
+        ));
+    }
+    PlanError::new(ErrorCode::UnknownDimension, message)
+        .with_suggestions(closest(&wanted, names.iter().map(String::as_str)))
+}
+
+/// A result column's name (`metric_time__day`, `customers__region`,
+/// `orders__ordered_at__week`) rewritten as the reference it names
+/// (`metric_time:day`, `customers.region`, `orders.ordered_at:week`): the
+/// spelling people copy from answers. Only the text is rewritten, so the
+/// hint reveals nothing about what exists.
+fn column_spelling(raw: &str) -> Option<String> {
+    if !raw.contains("__") || raw.contains(':') {
+        return None;
+    }
+    let (body, grain) = match raw.rsplit_once("__") {
+        Some((body, g)) if Grain::parse(g).is_some() => (body, Some(g.to_ascii_lowercase())),
+        _ => (raw, None),
+    };
+    // `model__dimension` only where no `.` already qualifies the name.
+    let mut reference = match body.contains('.') {
+        true => body.to_string(),
+        false => body.replace("__", "."),
+    };
+    if let Some(g) = grain {
+        reference = format!("{reference}:{g}");
+    }
+    (reference != raw).then_some(reference)
 }
 
 /// The model a reference points at, decided once per query so every scan
@@ -456,6 +483,17 @@ pub fn apply_grain(
     }
 }
 
+/// What a caller's filter on `r` compares: the raw time, unless the
+/// reference names a grain (`metric_time:day`), which compares the bucket
+/// (truncated in the query's zone with its week start), the same in
+/// `filters`, the `filter` tree and `where`.
+pub fn filtered(r: &DimensionRef, d: ResolvedDim) -> ResolvedDim {
+    match r.grain {
+        Some(_) => d,
+        None => untruncated(d),
+    }
+}
+
 /// A time dimension in a filter compares on its raw value, not its bucket.
 pub fn untruncated(d: ResolvedDim) -> ResolvedDim {
     match d.expr {
@@ -498,5 +536,34 @@ pub fn masked(d: ResolvedDim, mask: Option<crate::catalog::policy::Mask>) -> Res
             kind: d.kind,
         },
         None => d,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::column_spelling;
+
+    #[test]
+    fn result_column_names_read_as_references() {
+        let spelled = |s: &str| column_spelling(s);
+        assert_eq!(
+            spelled("metric_time__day").as_deref(),
+            Some("metric_time:day")
+        );
+        assert_eq!(
+            spelled("customers__region").as_deref(),
+            Some("customers.region")
+        );
+        assert_eq!(
+            spelled("orders__ordered_at__WEEK").as_deref(),
+            Some("orders.ordered_at:week")
+        );
+        assert_eq!(
+            spelled("orders.ordered_at__month").as_deref(),
+            Some("orders.ordered_at:month")
+        );
+        for plain in ["metric_time", "region", "metric_time:day", "a__b:day"] {
+            assert_eq!(spelled(plain), None, "{plain}");
+        }
     }
 }

@@ -11,8 +11,8 @@ use super::fact_policy::{ScanPolicyInput, scan_policy_conditions};
 use super::filters::{self, coerce_time_literals, structured};
 use super::metrics::leaf_aggregate;
 use super::resolve::{
-    JoinTree, ResolvedDim, masked, qualify, resolve_dimension, resolve_row_expr, source_ref,
-    target_model, untruncated,
+    JoinTree, ResolvedDim, filtered, masked, qualify, resolve_dimension, resolve_row_expr,
+    source_ref, target_model, untruncated,
 };
 use super::stitch::StitchedSubject;
 use super::{ErrorCode, PlanError};
@@ -217,28 +217,27 @@ fn user_conditions(refs: &ScanRefs, joins: &mut JoinTree) -> Result<Vec<Expr>, P
         // is written.
         let d = refs
             .resolve_user(r, joins)
+            .map(|d| filtered(r, d))
             .map_err(|e| e.at(format!("filters[{i}]")))?;
-        let target = match (r.grain, &d.expr) {
-            (None, Expr::DateTrunc { expr, .. }) => (**expr).clone(),
-            _ => d.expr.clone(),
-        };
         conditions.push(
-            structured(target, Some(d.kind), f.filter)
+            structured(d.expr, Some(d.kind), f.filter)
                 .map_err(|e| e.at(format!("filters[{i}]")))?,
         );
     }
     if let Some(w) = &layout.where_expr {
         conditions.push(
             resolve_row_expr(w.clone(), &mut |r| {
-                refs.resolve_user(r, joins).map(untruncated)
+                refs.resolve_user(r, joins).map(|d| filtered(r, d))
             })
             .map_err(|e| e.at("where"))?,
         );
     }
     if let Some(t) = &layout.req.query.filter {
         conditions.push(
-            filters::tree(t, &mut |r| refs.resolve_user(r, joins).map(untruncated))
-                .map_err(|e| e.at("filter"))?,
+            filters::tree(t, &mut |r| {
+                refs.resolve_user(r, joins).map(|d| filtered(r, d))
+            })
+            .map_err(|e| e.at("filter"))?,
         );
     }
     if let Some(t) = &refs.time_expr {
