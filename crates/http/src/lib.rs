@@ -7,8 +7,8 @@ pub use accord_service::{
     Answer, CatalogView, QueryService, ServeArgs, ServeConfig, ServiceCode, ServiceError, access,
     answer, attribution, auth, build_state, cache, catalog, checks, clock, config, definitions,
     demo, diagnostics, dialect, encode, error, execute, failure, governance, identity, lifecycle,
-    limits, lineage, masking, monitor, outln, pg_config, planner, query, reload, request_id, sql,
-    state, telemetry, version, view, vocab, warehouse,
+    limits, lineage, masking, monitor, outln, pg_config, planner, query, reload, request_id,
+    schema, sql, state, telemetry, version, view, vocab, warehouse,
 };
 
 pub mod caller;
