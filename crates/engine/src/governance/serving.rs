@@ -101,16 +101,22 @@ pub async fn check(
     Ok(ServingReport::new(catalog, findings, wh.url(), defs))
 }
 
-/// Whether the definitions read only the demo's tables, so loading the
-/// demo is the fix (and cannot overwrite tables of someone else's).
+/// Whether the definitions read only the demo's tables (their `table:`s
+/// and the tables their `sql:`s read), so loading the demo is the fix and
+/// cannot overwrite tables of someone else's.
 fn demo_shaped(catalog: &Catalog) -> bool {
     let demo: Vec<&str> = crate::demo::table_specs().iter().map(|t| t.name).collect();
+    let is_demo = |name: &str| {
+        let last = name.rsplit('.').next().unwrap_or(name);
+        demo.iter().any(|d| d.eq_ignore_ascii_case(last))
+    };
     !catalog.models.is_empty()
         && catalog.models.iter().all(|m| match &m.source {
-            Source::Table(parts) => parts
-                .last()
-                .is_some_and(|t| demo.iter().any(|d| d.eq_ignore_ascii_case(t))),
-            Source::Sql(_) => false,
+            Source::Table(parts) => parts.last().is_some_and(|t| is_demo(t)),
+            Source::Sql(sql) => {
+                let tables = super::lineage::sql_tables(sql);
+                !tables.is_empty() && tables.iter().all(|t| is_demo(t))
+            }
         })
 }
 
