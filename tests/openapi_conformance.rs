@@ -466,6 +466,21 @@ async fn check_main(c: &Contract, base: &str) {
     );
     let r = c.call("get", "/readyz", http.get(url("/readyz"))).await;
     assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "ready", "{}", r.text());
+
+    // An engine refusal (a function the allow-list accepts, with an arity
+    // the engine rejects) on a warehouse that has every table: 502.
+    let r = c
+        .call(
+            "post",
+            "/v1/query",
+            http.post(url("/v1/query")).json(&json!({
+                "metrics": ["revenue"],
+                "where": "lower(customers.region, 'x') = 'eu'"
+            })),
+        )
+        .await;
+    assert_eq!((r.status, r.code().as_str()), (502, "warehouse_error"));
     let r = c
         .call(
             "get",
