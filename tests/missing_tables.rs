@@ -311,6 +311,38 @@ async fn postgres_without_one_demo_table_serves_the_other_models() {
     c.query(&json!({"metrics": ["tickets"]})).await.ok_json();
 }
 
+#[tokio::test]
+async fn a_definitions_reload_is_checked_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = http::demo_duckdb_copy(dir.path());
+    let defs = dir.path().join("defs");
+    http::copy_dir(&demo_defs(), &defs);
+    let mut config = ServeConfig::for_tests(&defs, url);
+    config.reload = true;
+    let s = Server::start(config, tempfile::tempdir().expect("tempdir")).await;
+    let c = &s.client;
+    assert_eq!(c.get("/readyz").await.ok_json()["status"], "ready");
+
+    // A new model over a table the warehouse lacks: the reload checks it
+    // (the gauge moves without anyone asking /readyz).
+    http::write_atomic(
+        &defs.join("ghosts.yml"),
+        "models:\n  - name: ghosts\n    source: {table: no_such_table}\n    entities:\n      - {name: ghost, type: primary, expr: ghost_id}\n",
+    );
+    eventually(Duration::from_secs(20), "the reload's check", || async {
+        let text = c.get("/metrics").await.text();
+        (metric_value(&text, "accord_models_unavailable") == Some(1.0)).then_some(())
+    })
+    .await;
+    let ready = c.get("/readyz").await.ok_json();
+    assert_eq!(
+        names(&ready["schema"]["missing"], "model"),
+        ["ghosts"],
+        "{ready:#}"
+    );
+    drop(dir);
+}
+
 /// The repository, where `accord serve` finds the demo's accord.yaml.
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
