@@ -82,6 +82,9 @@ async fn an_empty_duckdb_file_is_served_degraded_with_the_demo_fix() {
         )),
         "{fix}"
     );
+    // Probes read the cached check, not the warehouse's catalog each time.
+    let again = c.get("/readyz").await.ok_json();
+    assert_eq!(again["schema"]["checked_at"], schema["checked_at"]);
 
     // A query over a model without its table: the table and the fix.
     let p = c
