@@ -1085,7 +1085,7 @@ async fn slow_warehouse_is_504() {
 }
 
 #[tokio::test]
-async fn missing_table_is_502() {
+async fn missing_table_is_named_with_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let url = http::demo_duckdb_copy(dir.path());
     let defs = dir.path().join("defs");
@@ -1113,15 +1113,23 @@ metrics:
         .client
         .query(&json!({"metrics": ["ghosts"], "dimensions": ["ghosts.kind"]}))
         .await
-        .problem(502, "warehouse_error");
-    // The engine's words stay in the log; the caller gets the request id.
+        .problem(503, "model_unavailable");
+    // The model and its table, and the fix; never the engine's words.
+    let detail = p["detail"].as_str().unwrap();
     assert!(
-        !p["detail"].as_str().unwrap().contains("no_such_table"),
+        detail.contains("model `ghosts`: table `no_such_table` does not exist in the warehouse")
+            && detail.contains("create the table or correct the model's `table:`"),
         "{p:#}"
     );
+    assert!(!detail.contains("Catalog Error"), "{p:#}");
     assert!(p["request_id"].is_string(), "{p:#}");
-    // The server is still ready: the warehouse answers, the query was bad.
-    server.client.get("/readyz").await.ok_json();
+    // The server is still ready (the warehouse answers), degraded.
+    let ready = server.client.get("/readyz").await.ok_json();
+    assert_eq!(ready["status"], "degraded", "{ready:#}");
+    assert_eq!(
+        ready["schema"]["missing"][0]["model"], "ghosts",
+        "{ready:#}"
+    );
 }
 
 // ---------------------------------------------------------------------------

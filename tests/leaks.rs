@@ -59,6 +59,24 @@ async fn server() -> Server {
     Server::demo(|_| {}).await
 }
 
+/// A server over a copy of the demo whose `sessions` table was renamed to
+/// `sessions_gone` before it started (it holds the file read-only).
+async fn server_without_sessions() -> Server {
+    log();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = http::demo_duckdb_copy(dir.path());
+    let wh = accord::warehouse::Warehouse::connect(&url, Default::default())
+        .await
+        .expect("open the copy");
+    wh.execute_batch_atomic(&["ALTER TABLE sessions RENAME TO sessions_gone".into()])
+        .await
+        .expect("rename");
+    wh.close().await;
+    let mut config = accord::server::ServeConfig::for_tests(&http::demo_defs(), url);
+    config.reload = false;
+    Server::start(config, dir).await
+}
+
 fn demo() -> &'static DemoData {
     static D: OnceLock<DemoData> = OnceLock::new();
     D.get_or_init(|| accord::demo::generate(&DemoConfig { scale: 1, seed: 42 }))
@@ -448,21 +466,24 @@ async fn warehouse_errors_carry_a_request_id_and_no_sql() {
         "the log keeps the detail: {line}"
     );
 
-    // A forced warehouse error: a model's table is gone.
-    s.running()
-        .state
-        .warehouse
-        .execute_batch_atomic(&["ALTER TABLE sessions RENAME TO sessions_gone".into()])
-        .await
-        .expect("rename");
+    // A model's table is gone: named (the caller may see the model), with
+    // the fix in words, but no engine text, warehouse or file name.
+    let s = server_without_sessions().await;
+    let c = &s.client;
     let r = c.query(&json!({"metrics": ["sessions"]})).await;
-    r.problem(502, "warehouse_error");
+    let p = r.problem(503, "model_unavailable");
     assert_safe(&r.text());
     assert!(!r.text().contains("sessions_gone"));
+    assert!(
+        p["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("table `sessions` does not exist")),
+        "{p}"
+    );
 
     let g = graphql(c, &token(&["admin"], &[]), "{ sessions { sessions } }").await;
     let e = &g["errors"][0];
-    assert_eq!(e["extensions"]["code"], "warehouse_error", "{g}");
+    assert_eq!(e["extensions"]["code"], "model_unavailable", "{g}");
     assert!(e["extensions"]["requestId"].is_string(), "{g}");
     assert_safe(&g.to_string());
 
@@ -472,7 +493,7 @@ async fn warehouse_errors_carry_a_request_id_and_no_sql() {
         .await
         .expect_err("the table is gone");
     let db = err.as_db_error().expect("server error");
-    assert_eq!(db.code().code(), "58000");
+    assert_eq!(db.code().code(), "55000");
     assert_safe(db.message());
     assert!(
         db.hint().is_some_and(|h| h.contains("request id")),

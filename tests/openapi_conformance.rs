@@ -466,6 +466,21 @@ async fn check_main(c: &Contract, base: &str) {
     );
     let r = c.call("get", "/readyz", http.get(url("/readyz"))).await;
     assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "ready", "{}", r.text());
+
+    // An engine refusal (a function the allow-list accepts, with an arity
+    // the engine rejects) on a warehouse that has every table: 502.
+    let r = c
+        .call(
+            "post",
+            "/v1/query",
+            http.post(url("/v1/query")).json(&json!({
+                "metrics": ["revenue"],
+                "where": "lower(customers.region, 'x') = 'eu'"
+            })),
+        )
+        .await;
+    assert_eq!((r.status, r.code().as_str()), (502, "warehouse_error"));
     let r = c
         .call(
             "get",
@@ -1051,13 +1066,15 @@ async fn check_down(c: &Contract, base: &str) {
     assert_eq!(r.status, 200, "alive while the warehouse is down");
 }
 
-/// A warehouse without the demo tables: ready, but the SQL is rejected.
+/// A warehouse without the demo tables: ready but degraded, and a query
+/// names the missing table.
 async fn check_empty(c: &Contract, base: &str) {
     let http = &c.http;
     let r = c
         .call("get", "/readyz", http.get(format!("{base}/readyz")))
         .await;
     assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "degraded", "{}", r.text());
     let r = c
         .call(
             "post",
@@ -1066,7 +1083,7 @@ async fn check_empty(c: &Contract, base: &str) {
                 .json(&json!({"metrics": ["revenue"]})),
         )
         .await;
-    assert_eq!((r.status, r.code().as_str()), (502, "warehouse_error"));
+    assert_eq!((r.status, r.code().as_str()), (503, "model_unavailable"));
     let r = c
         .call(
             "get",

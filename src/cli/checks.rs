@@ -59,7 +59,13 @@ pub async fn run(a: CheckArgs) -> ExitCode {
             a.defs.display()
         );
     }
-    let wh = match crate::cli::open_warehouse(&a.warehouse.warehouse, &a.defs).await {
+    let wh = match crate::cli::open_warehouse(
+        &a.warehouse.warehouse,
+        &a.defs,
+        crate::warehouse::FileAccess::ReadOnly,
+    )
+    .await
+    {
         Ok(w) => w,
         Err(e) => {
             eprintln!("error: {e}");

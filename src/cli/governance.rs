@@ -76,7 +76,8 @@ pub async fn open_for_check(url: &WarehouseUrl) -> Result<Warehouse, String> {
     if let Some(p) = missing {
         return Err(format!("warehouse file {p} does not exist"));
     }
-    Warehouse::connect(url, WarehouseOptions::default())
+    // Checks only read: another reader of a DuckDB file does not lock them out.
+    Warehouse::connect(url, WarehouseOptions::read_only())
         .await
         .map_err(|e| e.to_string())
 }

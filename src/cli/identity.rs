@@ -124,7 +124,13 @@ pub async fn run(cmd: IdentityCommand) -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            let wh = match crate::cli::open_warehouse(&a.warehouse.warehouse, &a.defs.defs).await {
+            let wh = match crate::cli::open_warehouse(
+                &a.warehouse.warehouse,
+                &a.defs.defs,
+                crate::warehouse::FileAccess::ReadWrite,
+            )
+            .await
+            {
                 Ok(w) => w,
                 Err(e) => return fail(e),
             };
@@ -181,7 +187,13 @@ pub async fn run(cmd: IdentityCommand) -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            let wh = match crate::cli::open_warehouse(&a.warehouse.warehouse, &a.defs.defs).await {
+            let wh = match crate::cli::open_warehouse(
+                &a.warehouse.warehouse,
+                &a.defs.defs,
+                crate::warehouse::FileAccess::ReadOnly,
+            )
+            .await
+            {
                 Ok(w) => w,
                 Err(e) => return fail(e),
             };
@@ -245,7 +257,13 @@ pub async fn run(cmd: IdentityCommand) -> ExitCode {
                 Ok(x) => x,
                 Err(e) => return fail(e),
             };
-            let wh = match crate::cli::open_warehouse(&a.warehouse.warehouse, &a.defs.defs).await {
+            let wh = match crate::cli::open_warehouse(
+                &a.warehouse.warehouse,
+                &a.defs.defs,
+                crate::warehouse::FileAccess::ReadWrite,
+            )
+            .await
+            {
                 Ok(w) => w,
                 Err(e) => return fail(e),
             };

@@ -153,6 +153,7 @@ async fn serve_cmd(a: crate::server::ServeArgs) -> ExitCode {
         catalog.metrics.len(),
         catalog.version,
     );
+    report_schema(&running.state).await;
     crate::server::shutdown_signal().await;
     tracing::info!("shutting down; finishing in-flight requests");
     match running.shutdown().await {
@@ -161,6 +162,25 @@ async fn serve_cmd(a: crate::server::ServeArgs) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Says which models the warehouse lacks tables or columns for, and the
+/// fix (the check `build_state` started; the server keeps serving the
+/// rest either way).
+async fn report_schema(state: &crate::QueryService) {
+    let wait = state.config.query_timeout + std::time::Duration::from_secs(5);
+    match tokio::time::timeout(wait, state.schema_checked_since(None)).await {
+        Ok(r) => match (&r.outcome, r.serving().and_then(|s| s.text())) {
+            (Err(e), _) => eprintln!(
+                "warning: cannot check that the warehouse has the tables the definitions read: {e}"
+            ),
+            (Ok(_), Some(text)) => eprintln!("{text}\n"),
+            (Ok(_), None) => {}
+        },
+        Err(_) => eprintln!(
+            "warning: checking the warehouse's tables takes long; GET /readyz reports them when it is done"
+        ),
     }
 }
 
@@ -208,7 +228,13 @@ async fn query_cmd(a: args::QueryCmdArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let wh = match open_warehouse(&a.warehouse.warehouse, &a.query.defs).await {
+    let wh = match open_warehouse(
+        &a.warehouse.warehouse,
+        &a.query.defs,
+        crate::warehouse::FileAccess::ReadOnly,
+    )
+    .await
+    {
         Ok(w) => w.with_mask_key(mask_key),
         Err(e) => {
             eprintln!("error: {e}");

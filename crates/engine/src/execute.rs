@@ -110,6 +110,6 @@ fn scrub(e: WarehouseError, key: Option<&MaskKey>) -> WarehouseError {
             message: key.scrub(&message),
         },
         WarehouseError::Config(m) => WarehouseError::Config(key.scrub(&m)),
-        other @ WarehouseError::Timeout { .. } => other,
+        other @ (WarehouseError::Timeout { .. } | WarehouseError::Locked(_)) => other,
     }
 }

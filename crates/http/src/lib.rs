@@ -8,7 +8,7 @@ pub use accord_service::{
     answer, attribution, auth, build_state, cache, catalog, checks, clock, config, definitions,
     demo, diagnostics, dialect, encode, error, execute, failure, governance, identity, lifecycle,
     limits, lineage, masking, monitor, nulls, outln, pg_config, planner, query, reload, request_id,
-    sql, state, telemetry, version, view, vocab, warehouse,
+    schema, sql, state, telemetry, version, view, vocab, warehouse,
 };
 
 pub mod caller;

@@ -84,6 +84,9 @@ impl From<ServiceError> for SqlError {
             ServiceCode::WarehouseTimeout => QUERY_CANCELED,
             ServiceCode::WarehouseUnavailable => CONNECTION_FAILURE,
             ServiceCode::WarehouseError => "58000",
+            // object_not_in_prerequisite_state: the model exists, its
+            // table does not (yet); 42P01 is an unknown table of ours.
+            ServiceCode::ModelUnavailable => "55000",
             ServiceCode::AuthMisconfigured | ServiceCode::Internal => INTERNAL,
         };
         // The message of a warehouse or internal error is already safe (see

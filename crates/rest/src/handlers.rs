@@ -363,11 +363,7 @@ pub async fn healthz() -> Response {
     Json(json!({"status": "ok"})).into_response()
 }
 
-pub async fn readyz(State(state): State<Arc<QueryService>>) -> Result<Response, ApiError> {
-    state.warehouse.ping().await?;
-    let status = state.reload_status();
-    Ok(Json(json!({"status": "ready", "definitions_version": status.version, "warehouse": state.warehouse.url().redacted()})).into_response())
-}
+pub use crate::ready::readyz;
 
 pub async fn metrics(State(state): State<Arc<QueryService>>) -> Response {
     state

@@ -7,12 +7,13 @@ pub use accord_http::{
     answer, attribution, auth, build_state, cache, caller, catalog, checks, clock, config,
     definitions, demo, diagnostics, dialect, encode, error, execute, failure, governance, identity,
     lifecycle, limits, lineage, masking, monitor, nulls, outln, pg_config, planner, problem, query,
-    reload, request_id, sql, state, telemetry, version, view, vocab, warehouse,
+    reload, request_id, schema, sql, state, telemetry, version, view, vocab, warehouse,
 };
 
 pub mod checks_http;
 pub mod handlers;
 pub mod identity_http;
+pub mod ready;
 pub mod router;
 
 pub use router::router;

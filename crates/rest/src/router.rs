@@ -113,7 +113,7 @@ pub fn router(state: Arc<QueryService>, extra: Router<Arc<QueryService>>) -> Rou
         .route("/v1/checks", get(crate::checks_http::handler))
         .route("/v1/identity/health", get(crate::identity_http::health))
         .route("/healthz", get(handlers::healthz))
-        .route("/readyz", get(handlers::readyz))
+        .route("/readyz", get(crate::ready::readyz))
         .route("/metrics", get(handlers::metrics))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

@@ -9,7 +9,7 @@ use crate::access::Caller;
 use crate::cache::CacheKey;
 use crate::catalog::Catalog;
 use crate::execute::{ExecError, Executed};
-use crate::failure::ServiceError;
+use crate::failure::{ServiceCode, ServiceError};
 use crate::planner;
 use crate::query::SemanticQuery;
 use crate::state::QueryService;
@@ -56,7 +56,21 @@ impl QueryService {
         let query = &self.config.time_defaults().apply(query);
         let caller = caller.for_query(query);
         let compiled = self.compiled(&catalog, query, &caller)?;
-        let (executed, computed) = self.execute_cached(&catalog, &caller, &compiled).await?;
+        if let Some(e) = self.refuse_known_gaps(&catalog, &caller, &compiled.0) {
+            return Err(e);
+        }
+        let started = std::time::Instant::now();
+        let (executed, computed) = match self.execute_cached(&catalog, &caller, &compiled).await {
+            Ok(x) => x,
+            // The engine's refusal may be a missing table: say which.
+            Err(e) if e.code == ServiceCode::WarehouseError => {
+                let plan = &compiled.0;
+                return Err(self
+                    .explain_failure(&catalog, &caller, plan, started, e)
+                    .await);
+            }
+            Err(e) => return Err(e),
+        };
         if computed {
             self.telemetry.cache_misses.inc();
             self.telemetry

@@ -27,6 +27,9 @@ pub enum ServiceCode {
     WarehouseUnavailable,
     WarehouseTimeout,
     WarehouseError,
+    /// A model the query reads lacks its table (or a column) in the
+    /// warehouse: an operator must load or create it.
+    ModelUnavailable,
     Internal,
 }
 
@@ -41,6 +44,7 @@ impl ServiceCode {
             ServiceCode::WarehouseUnavailable => "warehouse_unavailable",
             ServiceCode::WarehouseTimeout => "warehouse_timeout",
             ServiceCode::WarehouseError => "warehouse_error",
+            ServiceCode::ModelUnavailable => "model_unavailable",
             ServiceCode::Internal => "internal_error",
         }
     }
@@ -53,7 +57,9 @@ impl ServiceCode {
             ServiceCode::Plan(ErrorCode::Forbidden) => 403,
             ServiceCode::Plan(_) | ServiceCode::InvalidRequest => 422,
             ServiceCode::Unauthorized => 401,
-            ServiceCode::AuthMisconfigured | ServiceCode::WarehouseUnavailable => 503,
+            ServiceCode::AuthMisconfigured
+            | ServiceCode::WarehouseUnavailable
+            | ServiceCode::ModelUnavailable => 503,
             ServiceCode::WarehouseTimeout => 504,
             ServiceCode::WarehouseError => 502,
             ServiceCode::Internal => 500,
@@ -164,7 +170,9 @@ impl From<WarehouseError> for ServiceError {
     /// shown.
     fn from(e: WarehouseError) -> Self {
         let (code, safe) = match &e {
-            WarehouseError::Unavailable { .. } | WarehouseError::Config(_) => (
+            WarehouseError::Unavailable { .. }
+            | WarehouseError::Config(_)
+            | WarehouseError::Locked(_) => (
                 ServiceCode::WarehouseUnavailable,
                 "the warehouse is unavailable".to_string(),
             ),

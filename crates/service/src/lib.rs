@@ -17,6 +17,7 @@ pub mod failure;
 pub mod monitor;
 pub mod pg_config;
 pub mod reload;
+pub mod schema;
 pub mod state;
 pub mod telemetry;
 

@@ -73,8 +73,22 @@ pub fn spawn_watcher(state: Arc<QueryService>) -> Result<(), String> {
             tokio::time::sleep(Duration::from_millis(250)).await;
             while rx.try_recv().is_ok() {}
             let st = state.clone();
-            let _ = tokio::task::spawn_blocking(move || reload_now(&st)).await;
+            if let Ok(true) = tokio::task::spawn_blocking(move || reload_now(&st)).await {
+                recheck_schema(&state).await;
+            }
         }
     });
     Ok(())
+}
+
+/// New definitions may read tables the warehouse lacks (or no longer read
+/// missing ones): checks them now and logs what is missing.
+pub async fn recheck_schema(state: &QueryService) {
+    let r = state.schema_checked_since(None).await;
+    if let Some(text) = r.serving().and_then(|s| s.text()) {
+        tracing::warn!(
+            "after the reload to version {}:\n{text}",
+            r.definitions_version
+        );
+    }
 }

@@ -42,6 +42,8 @@ pub struct QueryService {
     pub plans: moka::sync::Cache<String, Arc<(crate::planner::Plan, String)>>,
     /// Data quality check runs (src/checks/monitor.rs).
     pub checks: crate::monitor::Monitor,
+    /// Which models the warehouse lacks tables or columns for (schema.rs).
+    pub schema: crate::schema::SchemaWatch,
 }
 
 impl QueryService {
@@ -69,6 +71,7 @@ impl QueryService {
             verifier,
             plans: moka::sync::Cache::new(10_000),
             checks: crate::monitor::Monitor::new(config.checks.history),
+            schema: Default::default(),
             config,
         }
     }
@@ -92,14 +95,16 @@ impl QueryService {
 }
 
 /// Builds the state: loads definitions, opens the warehouse (creating the
-/// demo DuckDB file on first use).
+/// demo DuckDB file on first use; a DuckDB file is then open read-only,
+/// since serving only reads) and starts checking it has the tables and
+/// columns the definitions read (`schema_checked_since` waits for that).
 pub async fn build_state(config: ServeConfig) -> Result<Arc<QueryService>, String> {
     let catalog = crate::definitions::load_dir(&config.defs)
         .map_err(|d| format!("definitions in {} are invalid:\n{d}", config.defs.display()))?;
     let options = WarehouseOptions {
         max_connections: config.max_connections,
         query_timeout: config.query_timeout,
-        ..WarehouseOptions::default()
+        ..WarehouseOptions::read_only()
     };
     let verifier = crate::auth::Verifier::new(config.auth.as_ref()).map_err(|e| e.to_string())?;
     let warehouse =
@@ -117,6 +122,8 @@ pub async fn build_state(config: ServeConfig) -> Result<Arc<QueryService>, Strin
         .telemetry
         .catalog_metrics
         .set(state.catalog().metrics.len() as i64);
+    let first = state.clone();
+    tokio::spawn(async move { first.schema_checked_since(None).await });
     Ok(state)
 }
 

@@ -30,6 +30,8 @@ pub struct Telemetry {
     pub reloads: Counter,
     pub reload_failures: Counter,
     pub catalog_metrics: Gauge,
+    /// Models the warehouse lacks a table or column for (`/readyz`).
+    pub models_unavailable: Gauge,
     /// Data quality check gauges (src/checks/monitor.rs).
     pub checks: crate::monitor::CheckGauges,
 }
@@ -52,6 +54,7 @@ impl Telemetry {
         let reloads = Counter::default();
         let reload_failures = Counter::default();
         let catalog_metrics = Gauge::default();
+        let models_unavailable = Gauge::default();
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -85,6 +88,11 @@ impl Telemetry {
             "Metrics in the served catalog",
             catalog_metrics.clone(),
         );
+        registry.register(
+            "models_unavailable",
+            "Models the warehouse lacks a table or column for (GET /readyz lists them)",
+            models_unavailable.clone(),
+        );
         let checks = crate::monitor::CheckGauges::register(&mut registry);
         Telemetry {
             checks,
@@ -98,6 +106,7 @@ impl Telemetry {
             reloads,
             reload_failures,
             catalog_metrics,
+            models_unavailable,
         }
     }
 

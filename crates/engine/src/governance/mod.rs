@@ -9,6 +9,8 @@
 //! - [`diff`]: `accord diff BASE HEAD`, every change classified (breaking or
 //!   not) with its impact, and [`variance`], its parallel run of old and new
 //!   versions on a warehouse;
+//! - [`serving`]: the same warehouse check per model, for `accord serve`
+//!   (what it cannot answer for, and the fix);
 //! - [`lineage`]: metric → inputs → measures → columns → tables, with each
 //!   metric's documentation data.
 //!
@@ -20,6 +22,7 @@ pub use crate::lifecycle;
 pub mod lineage;
 pub mod lint;
 pub mod report;
+pub mod serving;
 pub mod source;
 pub mod variance;
 pub mod warehouse_check;

@@ -370,6 +370,43 @@ pub fn columns_of(expr: &Expr) -> Vec<String> {
     out
 }
 
+/// What a finding means for serving its model (see [`ModelFinding`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gap {
+    /// The model's table does not exist: nothing of it can be answered.
+    MissingTable,
+    /// The model's source query fails: nothing of it can be answered.
+    BrokenSource,
+    /// A column a member reads does not exist: queries reading it fail.
+    MissingColumn,
+    /// A column exists with a type that does not fit its use.
+    TypeMisuse,
+}
+
+impl Gap {
+    /// Whether every query over the model fails.
+    pub fn blocks_model(self) -> bool {
+        matches!(self, Gap::MissingTable | Gap::BrokenSource)
+    }
+
+    /// Whether something the model reads is absent (not merely mistyped).
+    pub fn is_missing(self) -> bool {
+        self != Gap::TypeMisuse
+    }
+}
+
+/// One finding of [`check`] with the model it is about, so a server can
+/// tell which models it can answer for ([`crate::governance::serving`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelFinding {
+    pub model: String,
+    pub gap: Gap,
+    /// The column that does not exist ([`Gap::MissingColumn`]).
+    pub column: Option<String>,
+    pub finding: Finding,
+}
+
 /// Checks every model against the warehouse. An unreachable warehouse or
 /// an unreadable catalog is an `Err`; problems with definitions are
 /// findings (errors).
@@ -378,11 +415,30 @@ pub async fn check(
     index: &SourceIndex,
     wh: &Warehouse,
 ) -> Result<Vec<Finding>, WarehouseError> {
+    Ok(check_models(catalog, index, wh)
+        .await?
+        .into_iter()
+        .map(|m| m.finding)
+        .collect())
+}
+
+/// [`check`], each finding with its model and what it means for serving.
+pub async fn check_models(
+    catalog: &Catalog,
+    index: &SourceIndex,
+    wh: &Warehouse,
+) -> Result<Vec<ModelFinding>, WarehouseError> {
     let schema = Schema::read(wh).await?;
     let sqlite = wh.dialect() == DialectKind::Sqlite;
-    let mut findings = Vec::new();
+    let mut findings: Vec<ModelFinding> = Vec::new();
     let error = |pos, field: String, msg: String| {
         Finding::new(Severity::Error, "warehouse", pos, field, msg)
+    };
+    let about = |model: &Model, gap: Gap, finding: Finding| ModelFinding {
+        model: model.name.clone(),
+        gap,
+        column: None,
+        finding,
     };
     let mut described: BTreeMap<&str, Described> = BTreeMap::new();
     for model in &catalog.models {
@@ -398,14 +454,16 @@ pub async fn check(
                         .unwrap_or_else(|| model.pos.clone());
                     let written = parts.join(".");
                     let names = schema.names();
-                    findings.push(
+                    findings.push(about(
+                        model,
+                        Gap::MissingTable,
                         error(
                             Some(pos),
                             format!("models.{}.source.table", model.name),
                             format!("table `{written}` does not exist in the warehouse"),
                         )
                         .with_suggestions(closest(&written, names.iter().map(String::as_str))),
-                    );
+                    ));
                 }
             },
             Source::Sql(sql) => match describe_query(wh, sql).await {
@@ -426,10 +484,14 @@ pub async fn check(
                     // Engines add context lines (a caret under the SQL);
                     // the first line says what is wrong.
                     let msg = msg.lines().next().unwrap_or("").trim().to_string();
-                    findings.push(error(
-                        Some(pos),
-                        format!("models.{}.source.sql", model.name),
-                        format!("the source query fails on the warehouse: {msg}"),
+                    findings.push(about(
+                        model,
+                        Gap::BrokenSource,
+                        error(
+                            Some(pos),
+                            format!("models.{}.source.sql", model.name),
+                            format!("the source query fails on the warehouse: {msg}"),
+                        ),
                     ));
                 }
             },
@@ -465,14 +527,19 @@ pub async fn check(
             for col in columns_of(site.expr) {
                 if desc.column(&col).is_none() {
                     missing = true;
-                    findings.push(
-                        error(
-                            pos.clone(),
-                            field.clone(),
-                            format!("column `{col}` does not exist in {}", desc.what()),
+                    findings.push(ModelFinding {
+                        column: Some(col.clone()),
+                        ..about(
+                            model,
+                            Gap::MissingColumn,
+                            error(
+                                pos.clone(),
+                                field.clone(),
+                                format!("column `{col}` does not exist in {}", desc.what()),
+                            )
+                            .with_suggestions(closest(&col, names.iter().copied())),
                         )
-                        .with_suggestions(closest(&col, names.iter().copied())),
-                    );
+                    });
                 }
             }
             if missing {
@@ -543,7 +610,11 @@ pub async fn check(
                 Use::Dimension(DimensionKind::Categorical) => None,
             };
             if let Some(msg) = problem {
-                findings.push(error(pos.clone(), field.clone(), msg));
+                findings.push(about(
+                    model,
+                    Gap::TypeMisuse,
+                    error(pos.clone(), field.clone(), msg),
+                ));
             }
         }
     }
@@ -570,12 +641,16 @@ pub async fn check(
                 let pos = index
                     .member(&model.name, MemberKind::Entity, &edge.entity, true)
                     .or(Some(model.pos.clone()));
-                findings.push(error(
-                    pos,
-                    format!("models.{}.entities.{}", model.name, edge.entity),
-                    format!(
-                        "entity `{}` joins `{}.{}` ({}) to `{}.{}` ({}): the key types do not match",
-                        edge.entity, model.name, a.0, a.1, target.name, b.0, b.1
+                findings.push(about(
+                    model,
+                    Gap::TypeMisuse,
+                    error(
+                        pos,
+                        format!("models.{}.entities.{}", model.name, edge.entity),
+                        format!(
+                            "entity `{}` joins `{}.{}` ({}) to `{}.{}` ({}): the key types do not match",
+                            edge.entity, model.name, a.0, a.1, target.name, b.0, b.1
+                        ),
                     ),
                 ));
             }

@@ -11,12 +11,16 @@ use duckdb::arrow::datatypes::DataType;
 use duckdb::types::{TimeUnit, ValueRef};
 use tokio::sync::{Semaphore, mpsc};
 
-use super::{BATCH_ROWS, Column, ColumnType, RowStream, Value, WarehouseError, WarehouseOptions};
+use super::{
+    BATCH_ROWS, Column, ColumnType, FileAccess, RowStream, Value, WarehouseError, WarehouseOptions,
+};
 
 pub struct DuckEngine {
     /// A connection kept open so the database stays alive; queries clone it.
     base: Arc<Mutex<duckdb::Connection>>,
     permits: Arc<Semaphore>,
+    /// How many permits there are: holding them all means no query runs.
+    size: u32,
 }
 
 fn column_type(dt: &DataType) -> ColumnType {
@@ -132,27 +136,60 @@ fn pg_array_text(v: &duckdb::types::Value) -> String {
     }
 }
 
+/// Opens a database file for `access` (an in-memory database is private
+/// to this process, so it is always writable).
+fn open_file(path: &Path, access: FileAccess) -> Result<duckdb::Connection, duckdb::Error> {
+    let config = match access {
+        FileAccess::ReadWrite => duckdb::Config::default(),
+        FileAccess::ReadOnly => {
+            duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?
+        }
+    };
+    duckdb::Connection::open_with_flags(path, config)
+}
+
+/// Why a file would not open; a lock another process holds is named.
+fn open_error(path: &Path, access: FileAccess, e: duckdb::Error) -> WarehouseError {
+    let text = e.to_string();
+    match super::lock::holder(&text, access) {
+        Some(h) => WarehouseError::Locked(super::lock::message(path, access, &h)),
+        None => WarehouseError::Unavailable {
+            warehouse: format!("duckdb://{}", path.display()),
+            message: text,
+        },
+    }
+}
+
 impl DuckEngine {
     pub fn open(
         path: Option<&Path>,
         options: &WarehouseOptions,
     ) -> Result<DuckEngine, WarehouseError> {
         let conn = match path {
-            Some(p) => duckdb::Connection::open(p),
-            None => duckdb::Connection::open_in_memory(),
-        }
-        .map_err(|e| WarehouseError::Unavailable {
-            warehouse: format!(
-                "duckdb://{}",
-                path.map(|p| p.display().to_string())
-                    .unwrap_or_else(|| ":memory:".into())
-            ),
-            message: e.to_string(),
-        })?;
+            Some(p) => {
+                open_file(p, options.access).map_err(|e| open_error(p, options.access, e))?
+            }
+            None => {
+                duckdb::Connection::open_in_memory().map_err(|e| WarehouseError::Unavailable {
+                    warehouse: "duckdb::memory:".into(),
+                    message: e.to_string(),
+                })?
+            }
+        };
+        let size = options.max_connections.max(1);
         Ok(DuckEngine {
             base: Arc::new(Mutex::new(conn)),
-            permits: Arc::new(Semaphore::new(options.max_connections.max(1) as usize)),
+            permits: Arc::new(Semaphore::new(size as usize)),
+            size,
         })
+    }
+
+    /// Waits for running queries to end, then closes the database (its
+    /// file lock goes with it). Query threads drop their connection before
+    /// their permit, so holding every permit means none is left.
+    pub async fn close(self) {
+        let _all = self.permits.acquire_many(self.size).await;
+        drop(self.base);
     }
 
     /// A new connection to the same database (for loaders and tests).
@@ -200,7 +237,9 @@ impl DuckEngine {
         let (tx, mut rx) = mpsc::channel::<Result<(), WarehouseError>>(1);
         let err_name = name.clone();
         tokio::task::spawn_blocking(move || {
+            // Locals drop in reverse: the connection before the permit.
             let _permit = permit;
+            let conn = conn;
             let err = |e: duckdb::Error| WarehouseError::Query {
                 warehouse: err_name.clone(),
                 message: e.to_string(),
@@ -267,7 +306,9 @@ impl DuckEngine {
             message: e.to_string(),
         };
         tokio::task::spawn_blocking(move || {
+            // Locals drop in reverse: the connection before the permit.
             let _permit = permit;
+            let conn = conn;
             let interrupt = conn.interrupt_handle();
             let run = || -> Result<(), WarehouseError> {
                 let mut stmt = conn.prepare(&sql).map_err(&err)?;

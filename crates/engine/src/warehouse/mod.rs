@@ -5,6 +5,7 @@
 
 #[cfg(feature = "duckdb")]
 pub mod duck;
+pub mod lock;
 pub mod open;
 pub mod result;
 mod sqlx_engines;
@@ -29,6 +30,24 @@ pub enum WarehouseError {
     Query { warehouse: String, message: String },
     #[error("{0}")]
     Config(String),
+    /// Another process holds the (DuckDB) file: the message says who, and
+    /// what to do.
+    #[error("{0}")]
+    Locked(String),
+}
+
+/// How a warehouse file is opened (DuckDB; server engines ignore it). A
+/// DuckDB file open for writing is locked against every other process,
+/// while any number of read-only processes share it: accord opens it
+/// read-only wherever it does not write, so a notebook or BI tool reading
+/// the same file does not lock it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FileAccess {
+    /// Loading demo data, identity builds and exclusions.
+    #[default]
+    ReadWrite,
+    /// Queries, checks, `validate --warehouse`, `accord serve`.
+    ReadOnly,
 }
 
 /// Limits applied to every warehouse.
@@ -38,6 +57,7 @@ pub struct WarehouseOptions {
     pub query_timeout: Duration,
     /// How long to wait for a connection before calling the warehouse down.
     pub connect_timeout: Duration,
+    pub access: FileAccess,
 }
 
 impl Default for WarehouseOptions {
@@ -46,6 +66,17 @@ impl Default for WarehouseOptions {
             max_connections: 8,
             query_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(5),
+            access: FileAccess::ReadWrite,
+        }
+    }
+}
+
+impl WarehouseOptions {
+    /// The defaults, opening a DuckDB file read-only.
+    pub fn read_only() -> WarehouseOptions {
+        WarehouseOptions {
+            access: FileAccess::ReadOnly,
+            ..WarehouseOptions::default()
         }
     }
 }
@@ -131,6 +162,23 @@ impl Warehouse {
 
     pub fn dialect(&self) -> DialectKind {
         self.url.dialect()
+    }
+
+    pub fn options(&self) -> &WarehouseOptions {
+        &self.options
+    }
+
+    /// Closes the warehouse and waits until it is closed: a DuckDB file is
+    /// unlocked when this returns (its queries have ended), so it can be
+    /// opened again in another mode.
+    pub async fn close(self) {
+        match self.engine {
+            #[cfg(feature = "duckdb")]
+            Engine::Duckdb(e) => e.close().await,
+            Engine::Postgres(p) => p.close().await,
+            Engine::Mysql(p) => p.close().await,
+            Engine::Sqlite(p) => p.close().await,
+        }
     }
 
     /// Checks the warehouse answers `SELECT 1`.
