@@ -168,6 +168,8 @@ fn safe_error(session: &SessionInfo, text: &str) -> SqlError {
             "53200",
             "the catalog query needs more memory than the catalog may use".into(),
         )
+    } else if text.contains("division by zero") {
+        ("22012", "division by zero".into())
     } else if let Some(m) = format_message(text) {
         (code::FEATURE_NOT_SUPPORTED, m)
     } else {

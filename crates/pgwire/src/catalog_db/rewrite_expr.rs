@@ -66,6 +66,31 @@ fn session_value(keyword: &str, session: &SessionInfo) -> Option<sp::Expr> {
     }
 }
 
+/// `left / right` as PostgreSQL divides: division by zero is an error
+/// (SQLSTATE 22012), not DuckDB's NULL or infinity. (Integers divide
+/// truncating, as the catalog engine is set to: `integer_division`.)
+fn checked_division(left: &sp::Expr, right: &sp::Expr) -> sp::Expr {
+    let zero = sp::Expr::value(sp::Value::Number("0".into(), false));
+    sp::Expr::Case {
+        case_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+        end_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+        operand: None,
+        conditions: vec![sp::CaseWhen {
+            condition: sp::Expr::BinaryOp {
+                left: Box::new(sp::Expr::Nested(Box::new(right.clone()))),
+                op: sp::BinaryOperator::Eq,
+                right: Box::new(zero),
+            },
+            result: call_plain("error", vec![lit("division by zero")]),
+        }],
+        else_result: Some(Box::new(sp::Expr::BinaryOp {
+            left: Box::new(left.clone()),
+            op: sp::BinaryOperator::Divide,
+            right: Box::new(right.clone()),
+        })),
+    }
+}
+
 /// A function call: a session keyword called without parentheses,
 /// `format(…)`, a catalog macro (called in `pgc`), or a
 /// `pg_catalog.`-qualified DuckDB function. Returns a replacement, or
@@ -191,15 +216,19 @@ fn rewrite_operator(
             _ => return None,
         };
     }
-    let negated = match op {
-        sp::BinaryOperator::PGRegexIMatch => false,
-        sp::BinaryOperator::PGRegexNotIMatch => true,
+    // PostgreSQL's `~` finds a match anywhere (DuckDB's `~` must match the
+    // whole string); `*` ignores case.
+    let (negated, flags) = match op {
+        sp::BinaryOperator::PGRegexMatch => (false, None),
+        sp::BinaryOperator::PGRegexNotMatch => (true, None),
+        sp::BinaryOperator::PGRegexIMatch => (false, Some("i")),
+        sp::BinaryOperator::PGRegexNotIMatch => (true, Some("i")),
+        sp::BinaryOperator::Divide => return Some(checked_division(left, right)),
         _ => return None,
     };
-    let m = call_plain(
-        "regexp_matches",
-        vec![left.clone(), right.clone(), lit("i")],
-    );
+    let mut args = vec![left.clone(), right.clone()];
+    args.extend(flags.map(lit));
+    let m = call_plain("regexp_matches", args);
     Some(if negated {
         sp::Expr::UnaryOp {
             op: sp::UnaryOperator::Not,

@@ -28,6 +28,7 @@ fn harden_sql() -> String {
          SET autoinstall_known_extensions = false; \
          SET autoload_known_extensions = false; \
          SET threads = 1; \
+         SET GLOBAL integer_division = true; \
          SET memory_limit = '{CATALOG_MEMORY_LIMIT}'; \
          SET lock_configuration = true;"
     )
