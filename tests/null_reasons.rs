@@ -439,3 +439,56 @@ async fn rest_and_graphql_say_why_a_metric_is_null() {
         "{gql}"
     );
 }
+
+/// What the probes cost the warehouse: the same plans run with and without
+/// their probe columns on the demo data in DuckDB, alternating, and the
+/// median time of each. Numbers, not assertions (BENCHMARKS.md, "Why a
+/// value is NULL"): `cargo test --test null_reasons probe_cost -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement; run by hand"]
+async fn probe_cost() {
+    let scale: u32 = std::env::var("ACCORD_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("duckdb://{}", dir.path().join("demo.duckdb").display());
+    let wh = common::warehouses::open(&url).await;
+    wh.load_demo(&common::warehouses::demo(scale))
+        .await
+        .unwrap();
+    let catalog = common::demo_catalog();
+    let queries = [
+        json!({"metrics": ["revenue", "orders", "average_order_value"], "dimensions": ["customers.region"]}),
+        json!({"metrics": ["conversion_rate"], "dimensions": ["metric_time:day"]}),
+        json!({"metrics": ["revenue", "sessions", "conversion_rate"], "dimensions": ["metric_time:month", "customers.country"]}),
+    ];
+    let dialect = accord::dialect::DialectKind::Duckdb;
+    let key = wh.mask_key();
+    for query in queries {
+        let (plan, _) =
+            accord::planner::compile(&catalog, &q(query.clone()), &Caller::operator(), dialect)
+                .unwrap();
+        let with = plan.render_for_execution(dialect, key.as_deref()).unwrap();
+        let mut bare = plan.clone();
+        bare.probes.clear();
+        let without = bare.render_for_execution(dialect, key.as_deref()).unwrap();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..31 {
+            for (sql, out) in [(&with, &mut a), (&without, &mut b)] {
+                let t = std::time::Instant::now();
+                wh.query(sql, 100_000).await.unwrap();
+                out.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (ma, mb) = (median(&mut a), median(&mut b));
+        println!(
+            "scale {scale} {query}: with probes {ma:.2} ms, without {mb:.2} ms, ratio {:.3}",
+            ma / mb
+        );
+    }
+}
