@@ -10,6 +10,8 @@
 
 #[path = "common/auth.rs"]
 mod auth;
+#[path = "common/demo_rows.rs"]
+mod demo_rows;
 #[path = "common/http.rs"]
 mod http;
 
@@ -17,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 use accord::access::Caller;
-use accord::demo::{Customer, DemoConfig, DemoData, Order};
+use accord::demo::{Customer, Order};
 use accord::dialect::DialectKind;
 use accord::server::ServeConfig;
 use auth::{
@@ -25,6 +27,7 @@ use auth::{
     sign_hmac, sign_hs256, sign_rs256, token, with_payload,
 };
 use chrono::NaiveDateTime;
+use demo_rows::{customer, demo, suppressed};
 use http::{Client, Resp};
 use jsonwebtoken::Algorithm;
 use rust_decimal::Decimal;
@@ -225,46 +228,6 @@ const PARTNER_METRICS: [&str; 4] = ["average_order_value", "orders", "revenue", 
 // ---------------------------------------------------------------------------
 // Expectations computed from the generator
 // ---------------------------------------------------------------------------
-
-fn demo() -> &'static DemoData {
-    static D: OnceLock<DemoData> = OnceLock::new();
-    D.get_or_init(|| accord::demo::generate(&DemoConfig { scale: 1, seed: 42 }))
-}
-
-fn customer(id: i64) -> &'static Customer {
-    static IDX: OnceLock<HashMap<i64, usize>> = OnceLock::new();
-    let idx = IDX.get_or_init(|| {
-        demo()
-            .customers
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.customer_id, i))
-            .collect()
-    });
-    &demo().customers[idx[&id]]
-}
-
-/// Customers left out of every number: those with an erasure request,
-/// when the demo policies declare the suppression list.
-fn suppressed(customer_id: i64) -> bool {
-    static S: OnceLock<BTreeSet<i64>> = OnceLock::new();
-    S.get_or_init(|| {
-        let on = demo_catalog()
-            .consent
-            .as_ref()
-            .is_some_and(|c| c.suppression.is_some());
-        if on {
-            demo()
-                .erasure_requests
-                .iter()
-                .map(|e| e.customer_id)
-                .collect()
-        } else {
-            BTreeSet::new()
-        }
-    })
-    .contains(&customer_id)
-}
 
 /// Orders that count as sales (the `revenue` and `orders` metrics), of
 /// customers who are not suppressed.

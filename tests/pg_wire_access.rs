@@ -10,6 +10,8 @@
 
 #[path = "common/auth.rs"]
 mod auth;
+#[path = "common/demo_rows.rs"]
+mod demo_rows;
 #[path = "common/http.rs"]
 mod http;
 
@@ -17,8 +19,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
 use std::sync::OnceLock;
 
-use accord::demo::{Customer, DemoConfig, DemoData, Order};
+use accord::demo::{Customer, Order};
 use chrono::NaiveDateTime;
+use demo_rows::{customer, demo, suppressed};
 use http::Server;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -26,46 +29,6 @@ use tokio_postgres::{NoTls, SimpleQueryMessage};
 
 // ---------------------------------------------------------------------------
 // Expectations from the generator
-
-fn demo() -> &'static DemoData {
-    static D: OnceLock<DemoData> = OnceLock::new();
-    D.get_or_init(|| accord::demo::generate(&DemoConfig { scale: 1, seed: 42 }))
-}
-
-fn customer(id: i64) -> &'static Customer {
-    static IDX: OnceLock<HashMap<i64, usize>> = OnceLock::new();
-    let idx = IDX.get_or_init(|| {
-        demo()
-            .customers
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.customer_id, i))
-            .collect()
-    });
-    &demo().customers[idx[&id]]
-}
-
-/// Customers left out of every number (the demo's suppression list).
-fn suppressed(customer_id: i64) -> bool {
-    static S: OnceLock<BTreeSet<i64>> = OnceLock::new();
-    S.get_or_init(|| {
-        let catalog = accord::definitions::load_dir(&http::demo_defs()).expect("demo definitions");
-        let on = catalog
-            .consent
-            .as_ref()
-            .is_some_and(|c| c.suppression.is_some());
-        if on {
-            demo()
-                .erasure_requests
-                .iter()
-                .map(|e| e.customer_id)
-                .collect()
-        } else {
-            BTreeSet::new()
-        }
-    })
-    .contains(&customer_id)
-}
 
 /// Orders that count as sales, of customers who are not suppressed.
 fn live_orders() -> impl Iterator<Item = &'static Order> {
